@@ -1,0 +1,18 @@
+"""Packages of the three source roots, all under the ``hotline`` namespace.
+
+``proto/`` holds the contract and its generated code (``hotline.v1``), ``server/`` the
+service (``hotline.server``), ``client/`` the client library and CLI (``hotline.client``).
+"""
+
+from setuptools import find_namespace_packages, setup
+
+ROOTS = ("proto", "server", "client")
+
+packages: list[str] = []
+package_dir: dict[str, str] = {}
+for root in ROOTS:
+    for package in find_namespace_packages(root, include=["hotline.*"]):
+        packages.append(package)
+        package_dir[package] = f"{root}/{package.replace('.', '/')}"
+
+setup(packages=packages, package_dir=package_dir)
