@@ -28,19 +28,27 @@ class SessionOpen(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RESUME_AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    RECEIVED_AFTER_FIELD_NUMBER: _builtins.int
     resume_after_sequence: _builtins.int
     """Resume after this sequence number of the station's hotline: everything addressed to
     the station since then is delivered first, with no gap and no duplicate. Unset: only
     new traffic, plus whatever still waits for this station's answer.
     """
+    @_builtins.property
+    def received_after(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Sequence numbers above resume_after_sequence the station already has (FLASH
+        traffic overtakes the rest): they are not sent again.
+        """
+
     def __init__(
         self,
         *,
         resume_after_sequence: _builtins.int | None = ...,
+        received_after: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_resume_after_sequence", b"_resume_after_sequence", "resume_after_sequence", b"resume_after_sequence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resume_after_sequence", b"_resume_after_sequence", "resume_after_sequence", b"resume_after_sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resume_after_sequence", b"_resume_after_sequence", "received_after", b"received_after", "resume_after_sequence", b"resume_after_sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__resume_after_sequence: _TypeAlias = _typing.Literal["resume_after_sequence"]  # noqa: Y015
     _WhichOneofArgType__resume_after_sequence: _TypeAlias = _typing.Literal["_resume_after_sequence", b"_resume_after_sequence"]  # noqa: Y015

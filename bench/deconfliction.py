@@ -1,0 +1,211 @@
+"""Throughput of the deconfliction engine on a Syria-sized exercise.
+
+Loads N accepted zones and M tracks (aircraft and ground units of two parties), then
+feeds the engine PPLI-style position reports (every unit every 12 s of exercise time,
+10 % of them turning) with every check on, and prints reports per second on one core.
+Reports are built before the clock starts; only engine calls are timed.
+
+    .venv/bin/python bench/deconfliction.py [--zones 10000] [--aircraft 300] [--ground 1700]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import math
+import os
+import platform
+import random
+import time
+
+from hotline.server.deconfliction import DeconflictionEngine
+from hotline.server.deconfliction.geodesy import destination
+from hotline.v1 import acknowledgments_pb2, common_pb2, positions_pb2, zones_pb2
+
+T0 = 1_700_000_000.0
+LAT = (32.5, 37.5)
+LON = (36.0, 42.0)
+PARTIES = ("BLUE", "RED")
+KINDS = (
+    zones_pb2.ZONE_KIND_RESTRICTED_OPERATIONS_ZONE,
+    zones_pb2.ZONE_KIND_KILL_BOX,
+    zones_pb2.ZONE_KIND_AREA_OF_OPERATIONS,
+    zones_pb2.ZONE_KIND_SPECIAL_CAUTION_AREA,
+    zones_pb2.ZONE_KIND_NO_FIRE_AREA,
+    zones_pb2.ZONE_KIND_RESTRICTED_FIRE_AREA,
+)
+EUPHRATES = ((35.95, 39.01), (35.336, 40.141), (35.02, 40.45), (34.45, 40.92))
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def random_zone(rng: random.Random, index: int) -> zones_pb2.Zone:
+    zone = zones_pb2.Zone(
+        zone_id=f"Z{index}",
+        version=1,
+        name=f"Z{index}",
+        kind=rng.choice(KINDS),
+        owner_party=rng.choice(PARTIES),
+        state=zones_pb2.ZONE_STATE_ACCEPTED,
+    )
+    floor = rng.uniform(0, 3000)
+    zone.altitude.floor_m = floor
+    zone.altitude.ceiling_m = floor + rng.uniform(1000, 8000)
+    zone.effective_from.seconds = int(T0 - 3600)
+    zone.effective_until.seconds = int(T0 + 86400)
+    lat, lon = rng.uniform(*LAT), rng.uniform(*LON)
+    shape = rng.random()
+    if shape < 0.4:
+        zone.geometry.circle.center.latitude = lat
+        zone.geometry.circle.center.longitude = lon
+        zone.geometry.circle.radius_m = rng.uniform(1000, 8000)
+    elif shape < 0.8:
+        radius = rng.uniform(2000, 10000)
+        count = rng.randint(4, 8)
+        for k in range(count):
+            vlat, vlon = destination(lat, lon, 360.0 * k / count + rng.uniform(0, 20), radius)
+            zone.geometry.polygon.vertices.add(latitude=vlat, longitude=vlon)
+    else:
+        heading = rng.uniform(0, 360)
+        zone.geometry.corridor.half_width_m = rng.uniform(500, 3000)
+        zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
+        for _ in range(rng.randint(1, 3)):
+            heading += rng.uniform(-40, 40)
+            lat, lon = destination(lat, lon, heading % 360, rng.uniform(5000, 12000))
+            zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
+    return zone
+
+
+def euphrates_line() -> zones_pb2.Zone:
+    zone = zones_pb2.Zone(
+        zone_id="EUPHRATES",
+        version=1,
+        name="Euphrates",
+        kind=zones_pb2.ZONE_KIND_DECONFLICTION_LINE,
+        owner_party="BLUE",
+        state=zones_pb2.ZONE_STATE_ACCEPTED,
+    )
+    zone.geometry.corridor.half_width_m = 500.0
+    for lat, lon in EUPHRATES:
+        zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
+    return zone
+
+
+def reports(
+    rng: random.Random, aircraft: int, ground: int, rounds: int, period_s: float
+) -> list[tuple[str, positions_pb2.UnitPosition, float]]:
+    units = []
+    for i in range(aircraft + ground):
+        air = i < aircraft
+        units.append(
+            {
+                "party": PARTIES[i % 2],
+                "id": f"{'A' if air else 'G'}{i}",
+                "domain": common_pb2.DOMAIN_AIR if air else common_pb2.DOMAIN_GROUND,
+                "lat": rng.uniform(*LAT),
+                "lon": rng.uniform(*LON),
+                "alt": rng.uniform(1000, 9000) if air else rng.uniform(150, 400),
+                "course": rng.uniform(0, 360),
+                "speed": rng.uniform(120, 250) if air else rng.uniform(0, 15),
+            }
+        )
+    out = []
+    step = period_s / len(units)
+    now = T0
+    for _ in range(rounds):
+        for u in units:
+            now += step
+            if rng.random() < 0.1:
+                u["course"] = (u["course"] + rng.uniform(-60, 60)) % 360
+            u["lat"], u["lon"] = destination(u["lat"], u["lon"], u["course"], u["speed"] * period_s)
+            # Keep everyone in the theatre: turn back at its edges.
+            if not (LAT[0] < u["lat"] < LAT[1] and LON[0] < u["lon"] < LON[1]):
+                u["course"] = (u["course"] + 180.0) % 360
+            unit = positions_pb2.UnitPosition(
+                unit_id=u["id"],
+                callsign=u["id"],
+                domain=u["domain"],
+                latitude=u["lat"],
+                longitude=u["lon"],
+                altitude_m=u["alt"],
+                course_deg=u["course"],
+                speed_mps=u["speed"],
+            )
+            unit.observed_at.seconds = int(now)
+            unit.observed_at.nanos = int((now % 1) * 1e9)
+            out.append((u["party"], unit, now))
+    return out
+
+
+def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> dict[str, object]:
+    rng = random.Random(seed)
+    engine = DeconflictionEngine()
+    started = time.perf_counter()
+    engine.zone_changed(euphrates_line(), T0)
+    for i in range(zones):
+        engine.zone_changed(random_zone(rng, i), T0)
+    load_s = time.perf_counter() - started
+    feed = reports(rng, aircraft, ground, rounds, 12.0)
+    warm = len(feed) // 10  # the first round fills the tracks; time the steady state
+    for party, unit, now in feed[:warm]:
+        engine.position_reported(party, unit, now)
+    kinds: collections.Counter[str] = collections.Counter()
+    report = engine.position_reported
+    started = time.perf_counter()
+    for party, unit, now in feed[warm:]:
+        for finding in report(party, unit, now):
+            kinds[acknowledgments_pb2.AlertKind.Name(finding.alert.kind)] += 1
+    elapsed = time.perf_counter() - started
+    timed = len(feed) - warm
+    return {
+        "zones": zones,
+        "aircraft": aircraft,
+        "ground": ground,
+        "reports": timed,
+        "load_s": load_s,
+        "per_s": timed / elapsed,
+        "us": elapsed / timed * 1e6,
+        "kinds": kinds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zones", type=int, default=10_000)
+    parser.add_argument("--aircraft", type=int, default=300)
+    parser.add_argument("--ground", type=int, default=1_700)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mixes", action="store_true", help="also run air-heavy mixes")
+    args = parser.parse_args()
+    print(f"CPU: {cpu_model()}; {os.cpu_count()} logical cores (the engine uses one)")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()})")
+    mixes = [(args.zones, args.aircraft, args.ground)]
+    if args.mixes:
+        mixes += [(args.zones, 1000, 1000), (args.zones, 2000, 0)]
+    header = f"{'zones':>6} {'aircraft':>8} {'ground':>6} {'reports':>8} {'load s':>7} {'reports/s':>10} {'us/report':>9}  alerts"
+    print(header)
+    print("-" * len(header))
+    for zones, aircraft, ground in mixes:
+        r = run(zones, aircraft, ground, args.rounds, args.seed)
+        alerts = ", ".join(
+            f"{k.removeprefix('ALERT_KIND_')} {n}" for k, n in sorted(r["kinds"].items())
+        )  # type: ignore[attr-defined]
+        print(
+            f"{zones:>6} {aircraft:>8} {ground:>6} {r['reports']:>8} {r['load_s']:>7.1f} "
+            f"{r['per_s']:>10,.0f} {r['us']:>9.1f}  {alerts}"
+        )
+    print(f"{'':>50}(math: {math.nan})" if False else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""``hotline token``: issue a credential for the exercise the server runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hotline.client.cli.serve import settings_from
+from hotline.server.app import load_settings_exercise
+from hotline.server.errors import ConfigurationError, HotlineError
+from hotline.server.exercise import parse_hotline
+from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
+from hotline.v1 import common_pb2
+
+_ROLES = {
+    "participant": common_pb2.ROLE_PARTICIPANT,
+    "control": common_pb2.ROLE_EXERCISE_CONTROL,
+    "observer": common_pb2.ROLE_OBSERVER,
+    "admin": common_pb2.ROLE_ADMIN,
+}
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "token",
+        help="issue a station credential",
+        description="Print a credential for a station (or for exercise control). Run it "
+        "where the server's data directory is: the credential is signed with its key.",
+    )
+    parser.add_argument("--party", help="party id, e.g. BLUE (participants)")
+    parser.add_argument("--hotline", help="AIR_OPERATIONS, GROUND_COMMANDERS or GENERALS")
+    parser.add_argument("--role", choices=sorted(_ROLES), default="participant")
+    parser.add_argument("--standby", action="store_true", help="the standby operator's seat")
+    parser.add_argument("--name", default="", help="who holds it (default: the station)")
+    parser.add_argument("--days", type=float, default=7.0, help="valid for (default 7)")
+    parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
+    parser.add_argument("--exercise", help="the server's exercise TOML file")
+    parser.set_defaults(run=run, listen=None, db=None, no_fsync=False)
+
+
+async def run(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    args.data_dir = Path(args.data_dir) if args.data_dir else None
+    args.exercise = Path(args.exercise) if args.exercise else None
+    try:
+        settings = settings_from(args)
+        exercise = load_settings_exercise(settings)
+    except ConfigurationError as error:
+        raise SystemExit(f"hotline token: {error}") from None
+    role = _ROLES[args.role]
+    if role == common_pb2.ROLE_PARTICIPANT:
+        if not args.party or not args.hotline:
+            raise SystemExit("hotline token: a participant needs --party and --hotline")
+        try:
+            hotline = parse_hotline(args.hotline)
+        except ValueError as error:
+            raise SystemExit(f"hotline token: --hotline: {error}") from None
+        credential = Credential(
+            subject=args.name or f"{args.party}/{args.hotline}",
+            role=role,
+            party=args.party,
+            hotline=hotline,
+            operator=common_pb2.OPERATOR_STANDBY if args.standby else common_pb2.OPERATOR_PRIMARY,
+        )
+    else:
+        credential = Credential(subject=args.name or args.role, role=role)
+    authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+    try:
+        print(authority.issue(credential, ttl_s=args.days * 86400))
+    except HotlineError as error:
+        raise SystemExit(f"hotline token: {error.message}") from None
+    return 0

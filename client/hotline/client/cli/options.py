@@ -1,0 +1,80 @@
+"""Parsing of command-line values shared by the commands: geometry, times, enums."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+
+from hotline.client.envelopes import timestamp
+from hotline.v1 import common_pb2, zones_pb2
+
+_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)(s|m|h)$")
+
+
+def when(text: str) -> float:
+    """UNIX seconds from ISO 8601 (``2026-11-21T06:00Z``) or ``+10m`` / ``+30s`` / ``+2h``."""
+    match = _RELATIVE.match(text)
+    if match:
+        scale = {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+        return dt.datetime.now(dt.UTC).timestamp() + float(match.group(1)) * scale
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected ISO 8601 (2026-11-21T06:00Z) or +10m / +30s / +2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _point(text: str) -> common_pb2.LatLon:
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LAT,LON") from None
+    return common_pb2.LatLon(latitude=lat, longitude=lon)
+
+
+def geometry(args: argparse.Namespace) -> zones_pb2.Geometry:
+    """The geometry of ``--circle``, ``--polygon`` or ``--corridor`` with ``--width``."""
+    if args.circle:
+        try:
+            lat, lon, radius = (float(v) for v in args.circle.split(","))
+        except ValueError:
+            raise SystemExit(f"--circle {args.circle!r}: expected LAT,LON,RADIUS_M") from None
+        circle = zones_pb2.Circle(
+            center=common_pb2.LatLon(latitude=lat, longitude=lon), radius_m=radius
+        )
+        return zones_pb2.Geometry(circle=circle)
+    if args.polygon:
+        vertices = [_point(p) for p in args.polygon.split()]
+        return zones_pb2.Geometry(polygon=zones_pb2.Polygon(vertices=vertices))
+    if args.corridor:
+        path = [_point(p) for p in args.corridor.split()]
+        return zones_pb2.Geometry(
+            corridor=zones_pb2.Corridor(path=path, half_width_m=args.width / 2)
+        )
+    raise SystemExit("give the area with --circle, --polygon or --corridor")
+
+
+def add_geometry(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("area (one of)")
+    group.add_argument("--circle", help="LAT,LON,RADIUS_M")
+    group.add_argument("--polygon", help='"LAT,LON LAT,LON LAT,LON ..."')
+    group.add_argument("--corridor", help='"LAT,LON LAT,LON ..." (with --width)')
+    group.add_argument("--width", type=float, default=1000.0, help="corridor width, metres")
+
+
+def stamp(seconds: float) -> object:
+    return timestamp(seconds)
+
+
+def enum_value(enum: object, prefix: str, text: str) -> int:
+    name = text.strip().upper().replace("-", "_")
+    try:
+        return int(enum.Value(name if name.startswith(prefix) else prefix + name))  # type: ignore[attr-defined]
+    except ValueError:
+        names = ", ".join(n.removeprefix(prefix) for n in enum.keys()[1:])  # type: ignore[attr-defined]
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {names}") from None

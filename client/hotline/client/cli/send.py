@@ -1,0 +1,211 @@
+"""``hotline send KIND ...``: one message of any kind, sent and recorded."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import jwt
+
+from hotline.client.cli import render
+from hotline.client.cli.options import add_geometry, enum_value, geometry, stamp, when
+from hotline.client.control import HotlineClient
+from hotline.client.envelopes import Body, acknowledgment, envelope
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    messages_pb2,
+    positions_pb2,
+    zones_pb2,
+)
+
+
+def _station_of(token: str) -> common_pb2.StationRef:
+    # The credential names the station; reading its claims needs no key (the server
+    # verifies the signature).
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        hotline = common_pb2.Hotline.Value(f"HOTLINE_{claims['hotline']}")
+        return common_pb2.StationRef(party=claims["party"], hotline=hotline)
+    except (jwt.InvalidTokenError, KeyError, ValueError) as error:
+        raise SystemExit(f"hotline send: the credential names no station ({error})") from None
+
+
+def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser("send", help="send one message")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    common = argparse.ArgumentParser(add_help=False, parents=[connected])
+    common.add_argument("--priority", default="ROUTINE", help="FLASH, IMMEDIATE, PRIORITY, ROUTINE")
+    common.add_argument("--message-id", help="choose the id (a retry with it takes effect once)")
+
+    _add_messages(kinds, common)
+    _add_zones(kinds, common)
+    parser.set_defaults(run=run)
+
+
+def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
+    text = kinds.add_parser("text", parents=[common], help="free text or a code word")
+    text.add_argument("text", nargs="?", default="")
+    text.add_argument("--language", default="en")
+    text.add_argument("--translation", default="")
+    text.add_argument("--code-word", default="")
+    text.add_argument("--code-number", type=int, default=0)
+    text.set_defaults(body=_text)
+
+    position = kinds.add_parser("position", parents=[common], help="an own-unit position")
+    position.add_argument("--unit", required=True)
+    position.add_argument("--callsign", default="")
+    position.add_argument("--domain", default="AIR", help="AIR, GROUND or SEA")
+    position.add_argument("--lat", type=float, required=True)
+    position.add_argument("--lon", type=float, required=True)
+    position.add_argument("--alt", type=float, default=0.0, help="metres MSL")
+    position.add_argument("--course", type=float, default=0.0, help="degrees true")
+    position.add_argument("--speed", type=float, default=0.0, help="m/s")
+    position.set_defaults(body=_position)
+
+    ack = kinds.add_parser("ack", parents=[common], help="answer a message")
+    ack.add_argument("message_id")
+    ack.add_argument("answer", choices=["receipt", "wilco", "unable", "roger"])
+    ack.add_argument("--reason", default="")
+    ack.set_defaults(body=_ack)
+
+
+def _add_zones(kinds: Any, common: argparse.ArgumentParser) -> None:
+    propose = kinds.add_parser("zone-propose", parents=[common], help="propose a zone")
+    propose.add_argument("--zone-id", required=True)
+    propose.add_argument("--name", default="")
+    propose.add_argument("--kind", default="RESTRICTED_OPERATIONS_ZONE")
+    propose.add_argument("--floor", type=float, default=0.0)
+    propose.add_argument("--ceiling", type=float, default=15000.0)
+    propose.add_argument("--from", dest="start", type=when, help="ISO time or +10m")
+    propose.add_argument("--until", type=when, help="ISO time or +2h")
+    add_geometry(propose)
+    propose.set_defaults(body=_zone_proposal)
+
+    decide = kinds.add_parser("zone-decide", parents=[common], help="accept or reject a zone")
+    decide.add_argument("--zone-id", required=True)
+    decide.add_argument("--version", type=int, required=True)
+    decide.add_argument("decision", choices=["accept", "reject"])
+    decide.add_argument("--reason", default="")
+    decide.set_defaults(body=_zone_decision)
+
+    withdraw = kinds.add_parser("zone-withdraw", parents=[common], help="withdraw own zone")
+    withdraw.add_argument("--zone-id", required=True)
+    withdraw.add_argument("--reason", default="")
+    withdraw.set_defaults(body=_zone_withdrawal)
+
+    stop = kinds.add_parser("stop", parents=[common], help="stop request (always FLASH)")
+    stop.add_argument("reason")
+    stop.set_defaults(body=_stop)
+
+    incident = kinds.add_parser("incident", parents=[common], help="report an incident")
+    incident.add_argument("description")
+    incident.add_argument("--lat", type=float)
+    incident.add_argument("--lon", type=float)
+    incident.set_defaults(body=_incident)
+
+    line_test = kinds.add_parser("line-test", parents=[common], help="test the line")
+    line_test.set_defaults(body=lambda _: messages_pb2.LineTest(test_number=1))
+
+    notice = kinds.add_parser("notice", parents=[common], help="pre-notify an activity")
+    notice.add_argument("--activity", default="STRIKE", help="STRIKE, FLIGHT, GROUND_MOVEMENT")
+    notice.add_argument("--start", type=when, required=True, help="ISO time or +10m")
+    notice.add_argument("--end", type=when, required=True, help="ISO time or +40m")
+    notice.add_argument("--description", default="")
+    add_geometry(notice)
+    notice.set_defaults(body=_notice)
+
+
+def _text(args: argparse.Namespace) -> Body:
+    return messages_pb2.TextMessage(
+        text=args.text,
+        language=args.language,
+        translation=args.translation,
+        code_word=args.code_word,
+        code_number=args.code_number,
+    )
+
+
+def _position(args: argparse.Namespace) -> Body:
+    unit = positions_pb2.UnitPosition(
+        unit_id=args.unit,
+        callsign=args.callsign or args.unit,
+        domain=enum_value(common_pb2.Domain, "DOMAIN_", args.domain),  # type: ignore[arg-type]
+        latitude=args.lat,
+        longitude=args.lon,
+        altitude_m=args.alt,
+        course_deg=args.course,
+        speed_mps=args.speed,
+        observed_at=stamp(when("+0s")),  # type: ignore[arg-type]
+    )
+    return positions_pb2.PositionReport(positions=[unit])
+
+
+def _zone_proposal(args: argparse.Namespace) -> Body:
+    zone = zones_pb2.Zone(
+        zone_id=args.zone_id,
+        name=args.name or args.zone_id,
+        kind=enum_value(zones_pb2.ZoneKind, "ZONE_KIND_", args.kind),  # type: ignore[arg-type]
+        geometry=geometry(args),
+        altitude=zones_pb2.AltitudeBand(floor_m=args.floor, ceiling_m=args.ceiling),
+    )
+    if args.start is not None:
+        zone.effective_from.CopyFrom(stamp(args.start))  # type: ignore[arg-type]
+    if args.until is not None:
+        zone.effective_until.CopyFrom(stamp(args.until))  # type: ignore[arg-type]
+    return zones_pb2.ZoneProposal(zone=zone)
+
+
+def _zone_decision(args: argparse.Namespace) -> Body:
+    kind = (
+        zones_pb2.ZONE_DECISION_KIND_ACCEPT
+        if args.decision == "accept"
+        else zones_pb2.ZONE_DECISION_KIND_REJECT
+    )
+    return zones_pb2.ZoneDecision(
+        zone_id=args.zone_id, version=args.version, decision=kind, reason=args.reason
+    )
+
+
+def _zone_withdrawal(args: argparse.Namespace) -> Body:
+    return zones_pb2.ZoneWithdrawal(zone_id=args.zone_id, reason=args.reason)
+
+
+def _notice(args: argparse.Namespace) -> Body:
+    return messages_pb2.ActivityNotice(
+        activity=enum_value(messages_pb2.ActivityType, "ACTIVITY_TYPE_", args.activity),  # type: ignore[arg-type]
+        area=geometry(args),
+        window_start=stamp(args.start),  # type: ignore[arg-type]
+        window_end=stamp(args.end),  # type: ignore[arg-type]
+        description=args.description,
+    )
+
+
+def _stop(args: argparse.Namespace) -> Body:
+    return messages_pb2.StopRequest(reason=args.reason)
+
+
+def _incident(args: argparse.Namespace) -> Body:
+    report = messages_pb2.IncidentReport(description=args.description)
+    if args.lat is not None and args.lon is not None:
+        report.location.latitude = args.lat
+        report.location.longitude = args.lon
+    return report
+
+
+def _ack(args: argparse.Namespace) -> Body:
+    kind = enum_value(acknowledgments_pb2.AckKind, "ACK_KIND_", args.answer)
+    return acknowledgment(args.message_id, kind, args.reason)  # type: ignore[arg-type]
+
+
+async def run(args: argparse.Namespace) -> int:
+    priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
+    message = envelope(_station_of(args.token), args.body(args), priority, args.message_id)  # type: ignore[arg-type]
+    async with HotlineClient(args.address, args.token) as client:
+        result = await client.send(message)
+    again = " (already recorded: this was a retry)" if result.duplicate else ""
+    print(
+        f"recorded on {render.hotline(message.hotline)} as #{result.sequence}, "
+        f"message id {result.message_id}{again}"
+    )
+    return 0

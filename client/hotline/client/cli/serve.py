@@ -1,0 +1,64 @@
+"""``hotline serve``: run the service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hotline.server.app import serve
+from hotline.server.errors import ConfigurationError
+from hotline.server.settings import Settings
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run the service",
+        description="Run the hotline service. With no options: the built-in two-party "
+        "exercise, its log in ./hotline-data/hotline.sqlite, listening on 127.0.0.1:50051.",
+    )
+    parser.add_argument("--listen", help="HOST:PORT to listen on (env HOTLINE_LISTEN)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (env HOTLINE_DATA_DIR)")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (env HOTLINE_DB)")
+    parser.add_argument("--exercise", type=Path, help="exercise TOML file (env HOTLINE_EXERCISE)")
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="do not fsync every commit (survives a crash of the process, not of the machine)",
+    )
+    parser.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_environment(os.environ)
+    if args.listen:
+        settings = replace(settings, listen=args.listen)
+    if args.data_dir:
+        settings = replace(settings, data_dir=args.data_dir)
+    if args.db:
+        settings = replace(settings, database=args.db)
+    if args.exercise:
+        settings = replace(settings, exercise_file=args.exercise)
+    if args.no_fsync:
+        settings = replace(settings, durable=False)
+    return settings.checked()
+
+
+def _ready(settings: Settings) -> Any:
+    def announce(port: int) -> None:
+        host = settings.listen.rpartition(":")[0]
+        print(f"hotline: serving on {host}:{port}", flush=True)
+
+    return announce
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from(args)
+        await serve(settings, ready=_ready(settings))
+    except ConfigurationError as error:
+        raise SystemExit(f"hotline serve: {error}") from None
+    return 0

@@ -1,0 +1,88 @@
+"""Building envelopes: one call per message kind, with the right body field."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TypeAlias
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    envelope_pb2,
+    messages_pb2,
+    positions_pb2,
+    zones_pb2,
+)
+
+Body: TypeAlias = (
+    messages_pb2.TextMessage
+    | positions_pb2.PositionReport
+    | zones_pb2.ZoneProposal
+    | zones_pb2.ZoneUpdate
+    | zones_pb2.ZoneWithdrawal
+    | zones_pb2.ZoneDecision
+    | messages_pb2.ActivityNotice
+    | messages_pb2.StopRequest
+    | messages_pb2.IncidentReport
+    | messages_pb2.LineTest
+    | acknowledgments_pb2.Acknowledgment
+)
+
+_FIELD: dict[type, str] = {
+    messages_pb2.TextMessage: "text",
+    positions_pb2.PositionReport: "position_report",
+    zones_pb2.ZoneProposal: "zone_proposal",
+    zones_pb2.ZoneUpdate: "zone_update",
+    zones_pb2.ZoneWithdrawal: "zone_withdrawal",
+    zones_pb2.ZoneDecision: "zone_decision",
+    messages_pb2.ActivityNotice: "activity_notice",
+    messages_pb2.StopRequest: "stop_request",
+    messages_pb2.IncidentReport: "incident_report",
+    messages_pb2.LineTest: "line_test",
+    acknowledgments_pb2.Acknowledgment: "acknowledgment",
+}
+#: Bodies that are never acknowledged.
+UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+def timestamp(seconds: float | None = None) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(round((time.time() if seconds is None else seconds) * 1e9))
+    return stamp
+
+
+def envelope(
+    station: common_pb2.StationRef,
+    body: Body,
+    priority: common_pb2.Priority.ValueType = common_pb2.PRIORITY_ROUTINE,
+    message_id: str | None = None,
+) -> envelope_pb2.Envelope:
+    """An envelope from ``station`` on its hotline. Stop requests always go FLASH."""
+    if isinstance(body, messages_pb2.StopRequest):
+        priority = common_pb2.PRIORITY_FLASH
+    message = envelope_pb2.Envelope(
+        message_id=message_id or new_message_id(),
+        sender=station,
+        hotline=station.hotline,
+        priority=priority,
+        sent_at=timestamp(),
+    )
+    getattr(message, _FIELD[type(body)]).CopyFrom(body)
+    return message
+
+
+def needs_receipt(message: envelope_pb2.Envelope) -> bool:
+    return message.WhichOneof("body") not in UNACKNOWLEDGED
+
+
+def acknowledgment(
+    message_id: str, kind: acknowledgments_pb2.AckKind.ValueType, reason: str = ""
+) -> acknowledgments_pb2.Acknowledgment:
+    return acknowledgments_pb2.Acknowledgment(message_id=message_id, kind=kind, reason=reason)

@@ -1,0 +1,385 @@
+"""The participant's client: connect as a station, send, receive, acknowledge.
+
+    async with StationClient("127.0.0.1:50051", token) as station:
+        await station.send(TextMessage(text="Strike at 0600Z", language="en"))
+        async for delivery in station.deliveries():
+            await station.acknowledge(delivery, ACK_KIND_WILCO)
+
+The session survives network trouble: it reconnects with back-off, resumes from the last
+sequence number it has (no gap, no duplicate), and re-sends what the server had not yet
+confirmed (the message id makes a retried send take effect once). A RECEIPT goes back
+automatically as soon as a delivery reaches the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import grpc
+
+from hotline.client.envelopes import Body, acknowledgment, envelope, needs_receipt
+from hotline.client.errors import (
+    FATAL,
+    STATUS_BY_CODE,
+    Closed,
+    HotlineClientError,
+    Refused,
+    SessionFailed,
+)
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    envelope_pb2,
+    exercise_pb2,
+    services_pb2,
+    services_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 20_000),
+)
+#: Envelopes sent in one stream message at the most.
+SEND_BATCH = 256
+
+
+class _StreamEnded(Exception):
+    """The server ended the stream without an error."""
+
+
+@dataclass
+class _Resume:
+    """Where the station stands in its hotline's sequence.
+
+    Everything at or below ``watermark`` has arrived; FLASH deliveries may overtake, so
+    the few above it that arrived are listed in ``above``. ``floor`` is the hotline's last
+    sequence when the first session opened: messages below it that still waited for this
+    station came first, and ``early`` remembers which.
+    """
+
+    floor: int | None = None
+    watermark: int = 0
+    above: set[int] = field(default_factory=set)
+    early: set[int] = field(default_factory=set)
+
+    def first_time(self, sequence: int, flash: bool) -> bool:
+        """Records an arrival; False for one already seen."""
+        if self.floor is not None and sequence <= self.floor:
+            if sequence in self.early:
+                return False
+            self.early.add(sequence)
+            return True
+        if sequence <= self.watermark or sequence in self.above:
+            return False
+        if flash:
+            self.above.add(sequence)
+        else:
+            self.watermark = sequence
+            self.above = {s for s in self.above if s > sequence}
+        return True
+
+
+class StationClient:
+    """One station console's session with the hotline server."""
+
+    def __init__(
+        self,
+        address: str,
+        token: str,
+        *,
+        resume_after: int | None = None,
+        connect_timeout: float = 15.0,
+        max_backoff: float = 5.0,
+        heartbeat_interval: float = 10.0,
+        max_queued: int = 10_000,
+    ) -> None:
+        self.address = address
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self._connect_timeout = connect_timeout
+        self._max_backoff = max_backoff
+        self._heartbeat_interval = heartbeat_interval
+        self._resume = _Resume()
+        self._resuming = resume_after is not None
+        if resume_after is not None:
+            self._resume.watermark = resume_after
+        self._unconfirmed: dict[
+            str, tuple[envelope_pb2.Envelope, asyncio.Future[services_pb2.SendResult] | None]
+        ] = {}
+        self._outbox: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._deliveries: asyncio.Queue[envelope_pb2.Envelope | HotlineClientError] = asyncio.Queue(
+            max_queued
+        )
+        self._opened = asyncio.Event()
+        self._failure: HotlineClientError | None = None
+        self._stack = AsyncExitStack()
+        self._channel: grpc.aio.Channel | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self.station: exercise_pb2.Station | None = None
+        self.operator: common_pb2.Operator.ValueType = common_pb2.OPERATOR_UNSPECIFIED
+        #: Sessions opened so far (1 + reconnections).
+        self.sessions_opened = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> StationClient:
+        self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self._stack.push_async_callback(self._channel.close)
+        tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
+        self._runner = tasks.create_task(self._maintain(), name="station-session")
+        try:
+            await asyncio.wait_for(self._wait_opened(), self._connect_timeout)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Ends the session; unconfirmed sends fail with :class:`Closed`."""
+        if self._runner is not None:
+            self._runner.cancel()
+        await self._stack.aclose()
+        for _, future in self._unconfirmed.values():
+            if future is not None and not future.done():
+                future.set_exception(Closed("the client was closed"))
+        self._unconfirmed.clear()
+
+    async def _wait_opened(self) -> None:
+        await self._opened.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    @property
+    def ref(self) -> common_pb2.StationRef:
+        """This station (party and hotline)."""
+        if self.station is None:
+            raise Closed("the session is not open")
+        return self.station.ref
+
+    @property
+    def failure(self) -> HotlineClientError | None:
+        """Why the session cannot go on, once it cannot."""
+        return self._failure
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number to resume after: everything up to it has arrived."""
+        return self._resume.watermark
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(
+        self,
+        body: Body,
+        priority: common_pb2.Priority.ValueType = common_pb2.PRIORITY_ROUTINE,
+        message_id: str | None = None,
+    ) -> services_pb2.SendResult:
+        """Sends one message; returns once it is durably recorded (its sequence number).
+
+        Raises :class:`Refused` with the status and the reason if the server refuses it.
+        """
+        return await self.send_envelope(envelope(self.ref, body, priority, message_id))
+
+    async def send_envelope(self, message: envelope_pb2.Envelope) -> services_pb2.SendResult:
+        if self._failure is not None:
+            raise self._failure
+        future = self._unconfirmed.get(message.message_id, (None, None))[1]
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._queue(message, future)
+        return await asyncio.shield(future)
+
+    async def acknowledge(
+        self,
+        message: envelope_pb2.Envelope | str,
+        kind: acknowledgments_pb2.AckKind.ValueType,
+        reason: str = "",
+    ) -> services_pb2.SendResult:
+        """Answers a message with WILCO, UNABLE (with a reason) or ROGER."""
+        if isinstance(message, str):
+            message_id, priority = message, common_pb2.PRIORITY_IMMEDIATE
+        else:
+            message_id, priority = message.message_id, message.priority
+        return await self.send(acknowledgment(message_id, kind, reason), priority)
+
+    def _queue(
+        self,
+        message: envelope_pb2.Envelope,
+        future: asyncio.Future[services_pb2.SendResult] | None,
+    ) -> None:
+        self._unconfirmed[message.message_id] = (message, future)
+        self._outbox.append(message.message_id)
+        self._wake.set()
+
+    def _send_receipt(self, delivery: envelope_pb2.Envelope) -> None:
+        receipt = acknowledgment(delivery.message_id, acknowledgments_pb2.ACK_KIND_RECEIPT)
+        self._queue(envelope(self.ref, receipt, delivery.priority), None)
+
+    # ------------------------------------------------------------------ receiving
+
+    async def deliveries(self) -> AsyncIterator[envelope_pb2.Envelope]:
+        """Every delivery in order, once each: messages, acknowledgments of this
+        station's messages, and alerts. Sends the RECEIPT for each one it hands over."""
+        while True:
+            yield self._hand_over(await self._deliveries.get())
+
+    async def next_delivery(self, within: float | None = None) -> envelope_pb2.Envelope:
+        """The next delivery (RECEIPT sent); :class:`TimeoutError` after ``within`` s."""
+        return self._hand_over(await asyncio.wait_for(self._deliveries.get(), within))
+
+    def _hand_over(self, item: envelope_pb2.Envelope | HotlineClientError) -> envelope_pb2.Envelope:
+        if isinstance(item, HotlineClientError):
+            self._deliveries.put_nowait(item)
+            raise item
+        if needs_receipt(item):
+            self._send_receipt(item)
+        return item
+
+    # ------------------------------------------------------------------ the session
+
+    async def _maintain(self) -> None:
+        backoff = 0.1
+        while True:
+            opened_before = self.sessions_opened
+            fatal: SessionFailed | None = None
+            try:
+                await self._session()
+            except* grpc.aio.AioRpcError as group:
+                error = group.exceptions[0]
+                assert isinstance(error, grpc.aio.AioRpcError)
+                code = error.code()
+                if code in FATAL:
+                    fatal = SessionFailed(code, error.details() or "")
+                else:
+                    log.info("session to %s lost (%s); reconnecting", self.address, code.name)
+            except* _StreamEnded:
+                log.info("the server ended the session; reconnecting")
+            if fatal is not None:
+                self._fail(fatal)
+                return
+            if self.sessions_opened > opened_before:
+                backoff = 0.1
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _fail(self, failure: HotlineClientError) -> None:
+        self._failure = failure
+        self._opened.set()
+        for _, future in self._unconfirmed.values():
+            if future is not None and not future.done():
+                future.set_exception(failure)
+        self._unconfirmed.clear()
+        if self._deliveries.full():
+            self._deliveries.get_nowait()
+        self._deliveries.put_nowait(failure)
+
+    async def _session(self) -> None:
+        assert self._channel is not None
+        stub = services_pb2_grpc.StationServiceStub(self._channel)
+        call = stub.Session(metadata=self._metadata)
+        try:
+            await call.write(services_pb2.SessionRequest(open=self._open_request()))
+            first = await call.read()
+            if not isinstance(first, services_pb2.SessionResponse):
+                raise _StreamEnded
+            opened = first.opened
+            self.station = opened.station
+            self.operator = opened.operator
+            if self._resume.floor is None and not self._resuming:
+                self._resume.floor = opened.last_sequence
+                self._resume.watermark = opened.last_sequence
+            self._resuming = True
+            self.sessions_opened += 1
+            self._opened.set()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._read(call))
+                tasks.create_task(self._write(call))
+        finally:
+            call.cancel()
+
+    def _open_request(self) -> services_pb2.SessionOpen:
+        request = services_pb2.SessionOpen()
+        if self._resuming:
+            request.resume_after_sequence = self._resume.watermark
+            request.received_after.extend(sorted(self._resume.above))
+        return request
+
+    async def _read(
+        self,
+        call: grpc.aio.StreamStreamCall[services_pb2.SessionRequest, services_pb2.SessionResponse],
+    ) -> None:
+        while True:
+            response = await call.read()
+            if not isinstance(response, services_pb2.SessionResponse):
+                raise _StreamEnded
+            kind = response.WhichOneof("response")
+            if kind == "results":
+                for result in response.results.results:
+                    self._confirm(result)
+            elif kind == "deliveries":
+                await self._deliver(response.deliveries.envelopes)
+
+    async def _deliver(self, envelopes: Sequence[envelope_pb2.Envelope]) -> None:
+        for delivery in envelopes:
+            flash = delivery.priority == common_pb2.PRIORITY_FLASH
+            if self._resume.first_time(delivery.sequence, flash):
+                await self._deliveries.put(delivery)
+            elif needs_receipt(delivery):
+                # A re-delivery: the server did not get our RECEIPT; send it again.
+                self._send_receipt(delivery)
+
+    def _confirm(self, result: services_pb2.SendResult) -> None:
+        _, future = self._unconfirmed.pop(result.message_id, (None, None))
+        if result.code:
+            failure = Refused(STATUS_BY_CODE[result.code], result.error)
+            if future is None:
+                log.warning("a RECEIPT was refused: %s", failure)
+            elif not future.done():
+                future.set_exception(failure)
+        elif future is not None and not future.done():
+            future.set_result(result)
+
+    async def _write(
+        self,
+        call: grpc.aio.StreamStreamCall[services_pb2.SessionRequest, services_pb2.SessionResponse],
+    ) -> None:
+        # Whatever was not confirmed goes again (the server drops duplicates).
+        self._outbox = deque(self._unconfirmed)
+        while True:
+            if not self._outbox:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._heartbeat_interval)
+                except TimeoutError:
+                    await call.write(
+                        services_pb2.SessionRequest(heartbeat=services_pb2.Heartbeat())
+                    )
+                    continue
+            batch: list[envelope_pb2.Envelope] = []
+            while self._outbox and len(batch) < SEND_BATCH:
+                entry = self._unconfirmed.get(self._outbox.popleft())
+                if entry is not None:
+                    batch.append(entry[0])
+            if batch:
+                request = services_pb2.SessionRequest(
+                    envelopes=services_pb2.EnvelopeBatch(envelopes=batch)
+                )
+                await call.write(request)

@@ -1,0 +1,271 @@
+"""Who still owes an answer to which message, and what falls due when.
+
+Pure domain state, driven only by recorded facts so that replaying the log rebuilds it
+exactly: a message recorded (:meth:`AckTracker.track`), an acknowledgment recorded
+(:meth:`AckTracker.acknowledged`), a deadline recorded as missed
+(:meth:`AckTracker.missed`). Each returns the deadlines to (re)arm; the switchboard owns
+the timer and turns a due deadline into records.
+
+The chain for one message and one recipient station (``DOMAIN.md``, "Acknowledgment and
+escalation"): RECEIPT by the receipt deadline, else re-delivery (or the sender is told the
+station is offline); an operator response by the response deadline, else ACK_OVERDUE and
+the standby is paged; still nothing one response deadline later, ESCALATED to GENERALS.
+A late response is accepted, recorded with its lateness, and ends the chain.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from hotline.server.errors import FailedPrecondition, NotFound
+from hotline.server.exercise import Deadlines, Hotline, hotline_name
+from hotline.v1 import acknowledgments_pb2
+
+AckKind: TypeAlias = acknowledgments_pb2.AckKind.ValueType
+
+
+class Stage(enum.Enum):
+    """Which deadline is next for one recipient of one message."""
+
+    RECEIPT = "receipt"
+    RESPONSE = "response"
+    ESCALATION = "escalation"
+
+
+#: Re-deliveries to a connected station that does not send its RECEIPT.
+MAX_REDELIVERIES = 3
+
+#: A pending deadline: (message id, recipient party, stage).
+DeadlineKey = tuple[str, str, Stage]
+
+RESPONSES = frozenset(
+    {
+        acknowledgments_pb2.ACK_KIND_WILCO,
+        acknowledgments_pb2.ACK_KIND_UNABLE,
+        acknowledgments_pb2.ACK_KIND_ROGER,
+    }
+)
+#: Responses that end the time lost on a message.
+COMPLIANCE = frozenset({acknowledgments_pb2.ACK_KIND_WILCO, acknowledgments_pb2.ACK_KIND_ROGER})
+
+
+@dataclass(slots=True)
+class Obligation:
+    """What one recipient station owes one message."""
+
+    party: str
+    received: bool = False
+    response: AckKind = acknowledgments_pb2.ACK_KIND_UNSPECIFIED
+    response_due: float | None = None
+    overdue: bool = False
+    escalated: bool = False
+    receipt_misses: int = 0
+
+
+@dataclass(slots=True)
+class TrackedMessage:
+    message_id: str
+    hotline: Hotline
+    sender_party: str
+    recorded_at: float
+    deadlines: Deadlines
+    needs_response: bool
+    # The original message, for an escalated copy.
+    escalation_of: str = ""
+    is_line_test: bool = False
+    obligations: dict[str, Obligation] = field(default_factory=dict)
+    # Recipient party -> message id of the copy escalated to GENERALS.
+    escalated_copies: dict[str, str] = field(default_factory=dict)
+    answered_at: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(
+            o.received and (o.response or not self.needs_response)
+            for o in self.obligations.values()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AckOutcome:
+    """What recording an acknowledgment means."""
+
+    message: TrackedMessage
+    # False when it repeats what was already recorded (a second console's RECEIPT).
+    new: bool
+    lateness: float = 0.0
+    # Line test answered by a station whose line was down.
+    line_restored: bool = False
+
+
+class AckTracker:
+    """Messages that wait for answers, and their deadlines."""
+
+    def __init__(self) -> None:
+        self._messages: dict[str, TrackedMessage] = {}
+        self._line_down: set[tuple[str, Hotline]] = set()
+        # Station -> ids of messages it still owes something, oldest first.
+        self._open: dict[tuple[str, Hotline], dict[str, None]] = {}
+
+    def get(self, message_id: str) -> TrackedMessage | None:
+        return self._messages.get(message_id)
+
+    def messages(self) -> Iterable[TrackedMessage]:
+        return self._messages.values()
+
+    def is_line_down(self, party: str, hotline: Hotline) -> bool:
+        return (party, hotline) in self._line_down
+
+    def track(
+        self, message: TrackedMessage, recipients: Iterable[str]
+    ) -> list[tuple[DeadlineKey, float]]:
+        """Starts the deadlines of a recorded message for each recipient party."""
+        self._messages[message.message_id] = message
+        armed: list[tuple[DeadlineKey, float]] = []
+        for party in recipients:
+            obligation = Obligation(party)
+            message.obligations[party] = obligation
+            self._open.setdefault((party, message.hotline), {})[message.message_id] = None
+            armed.append(
+                (
+                    (message.message_id, party, Stage.RECEIPT),
+                    message.recorded_at + message.deadlines.receipt,
+                )
+            )
+            if message.needs_response:
+                obligation.response_due = message.recorded_at + message.deadlines.response
+                armed.append(((message.message_id, party, Stage.RESPONSE), obligation.response_due))
+        return armed
+
+    def check_acknowledgment(
+        self, message_id: str, party: str, hotline: Hotline, kind: AckKind
+    ) -> TrackedMessage:
+        """The message a station may acknowledge, or the precise reason it may not."""
+        message = self._messages.get(message_id)
+        if message is None:
+            raise NotFound(f"acknowledgment.message_id: no message {message_id!r} awaits answers")
+        if message.hotline != hotline:
+            raise FailedPrecondition(
+                f"acknowledgment.message_id: message {message_id!r} travels on "
+                f"{hotline_name(message.hotline)}, not on {hotline_name(hotline)}"
+            )
+        if party == message.sender_party:
+            raise FailedPrecondition(
+                f"acknowledgment.message_id: {message_id!r} is {party}'s own message"
+            )
+        obligation = message.obligations.get(party)
+        if obligation is None:
+            raise FailedPrecondition(
+                f"acknowledgment.message_id: message {message_id!r} is not addressed to {party}"
+            )
+        if kind in RESPONSES:
+            if not message.needs_response:
+                raise FailedPrecondition(
+                    f"acknowledgment.kind: message {message_id!r} takes only a RECEIPT"
+                )
+            if obligation.response:
+                answered = acknowledgments_pb2.AckKind.Name(obligation.response)
+                raise FailedPrecondition(
+                    f"acknowledgment: message {message_id!r} was already answered "
+                    f"({answered.removeprefix('ACK_KIND_')}); the first answer counts"
+                )
+        return message
+
+    def acknowledged(
+        self, message_id: str, party: str, kind: AckKind, at: float
+    ) -> tuple[AckOutcome, list[DeadlineKey]]:
+        """Records an acknowledgment; returns its meaning and the deadlines it cancels."""
+        message = self._messages[message_id]
+        obligation = message.obligations[party]
+        cancelled: list[DeadlineKey] = []
+        new = False
+        line_restored = False
+        if not obligation.received:
+            obligation.received = True
+            new = True
+            cancelled.append((message_id, party, Stage.RECEIPT))
+            if message.is_line_test and (party, message.hotline) in self._line_down:
+                self._line_down.discard((party, message.hotline))
+                line_restored = True
+        lateness = 0.0
+        if kind in RESPONSES and not obligation.response:
+            new = True
+            obligation.response = kind
+            cancelled += [
+                (message_id, party, Stage.RESPONSE),
+                (message_id, party, Stage.ESCALATION),
+            ]
+            if obligation.response_due is not None:
+                lateness = max(0.0, at - obligation.response_due)
+            if kind in COMPLIANCE:
+                self._answered(message, at)
+        self._settle(message, obligation)
+        return AckOutcome(message, new, lateness, line_restored), cancelled
+
+    def _settle(self, message: TrackedMessage, obligation: Obligation) -> None:
+        if obligation.received and (obligation.response or not message.needs_response):
+            self._open.get((obligation.party, message.hotline), {}).pop(message.message_id, None)
+
+    def owed_by(self, party: str, hotline: Hotline) -> list[TrackedMessage]:
+        """Messages the station still owes a RECEIPT or a response, oldest first."""
+        return [self._messages[m] for m in self._open.get((party, hotline), {})]
+
+    def lateness(self, message_id: str, party: str, at: float) -> float:
+        """How late a response from ``party`` at ``at`` would be."""
+        due = self._messages[message_id].obligations[party].response_due
+        return max(0.0, at - due) if due is not None else 0.0
+
+    def _answered(self, message: TrackedMessage, at: float) -> None:
+        if message.answered_at is None:
+            message.answered_at = at
+        original = self._messages.get(message.escalation_of) if message.escalation_of else None
+        if original is not None and original.answered_at is None:
+            original.answered_at = at
+
+    def close_chain(self, message_id: str, party: str, kind: AckKind) -> list[DeadlineKey]:
+        """A response on an escalated copy (or its original) ends the other's chain too."""
+        message = self._messages.get(message_id)
+        if message is None:
+            return []
+        obligation = message.obligations.get(party)
+        if obligation is None or obligation.response:
+            return []
+        obligation.received = True
+        obligation.response = kind
+        self._settle(message, obligation)
+        return [(message_id, party, s) for s in Stage]
+
+    def missed(self, key: DeadlineKey, station_online: bool) -> list[tuple[DeadlineKey, float]]:
+        """Records a missed deadline; returns what to arm next."""
+        message_id, party, stage = key
+        message = self._messages[message_id]
+        obligation = message.obligations[party]
+        if stage is Stage.RECEIPT:
+            if message.is_line_test:
+                self._line_down.add((party, message.hotline))
+                return []
+            obligation.receipt_misses += 1
+            if station_online and obligation.receipt_misses <= MAX_REDELIVERIES:
+                due = (
+                    message.recorded_at
+                    + (obligation.receipt_misses + 1) * message.deadlines.receipt
+                )
+                return [((message_id, party, Stage.RECEIPT), due)]
+            return []
+        if stage is Stage.RESPONSE:
+            obligation.overdue = True
+            assert obligation.response_due is not None
+            return [
+                (
+                    (message_id, party, Stage.ESCALATION),
+                    obligation.response_due + message.deadlines.response,
+                )
+            ]
+        obligation.escalated = True
+        return []
+
+    def line_down_stations(self) -> set[tuple[str, Hotline]]:
+        return set(self._line_down)

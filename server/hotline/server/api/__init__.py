@@ -1,0 +1,1 @@
+"""gRPC adapters: thin translations between the contract and the switchboard."""

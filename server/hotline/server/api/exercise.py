@@ -1,0 +1,111 @@
+"""ExerciseService and ZoneService: the exercise, its status, zones, exercise control."""
+
+from __future__ import annotations
+
+from hotline.server.api.common import Adapter, Context
+from hotline.server.consoles import ConsoleClosed
+from hotline.server.errors import InvalidArgument
+from hotline.server.identity import Credential
+from hotline.server.validation import check_enum
+from hotline.v1 import common_pb2, services_pb2, zones_pb2
+
+
+class ExerciseService(Adapter):
+    async def GetExercise(
+        self, request: services_pb2.GetExerciseRequest, context: Context
+    ) -> services_pb2.GetExerciseResponse:
+        async def action(_: Credential) -> services_pb2.GetExerciseResponse:
+            return services_pb2.GetExerciseResponse(exercise=self.switchboard.exercise.to_proto())
+
+        return await self.call(context, "GetExercise", action)
+
+    async def GetStatus(
+        self, request: services_pb2.GetStatusRequest, context: Context
+    ) -> services_pb2.GetStatusResponse:
+        async def action(_: Credential) -> services_pb2.GetStatusResponse:
+            return services_pb2.GetStatusResponse(
+                stations=self.switchboard.station_statuses(),
+                hotlines=self.switchboard.hotline_statuses(),
+                log_size=self.switchboard.log_size,
+            )
+
+        return await self.call(context, "GetStatus", action)
+
+    async def Watch(self, request: services_pb2.WatchRequest, context: Context) -> None:
+        """Streams log records (serialised ``WatchResponse`` messages)."""
+
+        async def action(credential: Credential) -> None:
+            for i, hotline in enumerate(request.hotlines):
+                check_enum(hotline, common_pb2.Hotline, f"hotlines[{i}]")
+            console = self.switchboard.open_watch(credential, request.hotlines, context.peer())
+            try:
+                if request.HasField("resume_after_index"):
+                    await self.switchboard.watch_backlog(console, request.resume_after_index)
+                while True:
+                    for response in await console.next_responses():
+                        await context.write(response)
+            except ConsoleClosed:
+                return
+            finally:
+                self.switchboard.close_watch(console)
+
+        await self.call(context, "Watch", action)
+
+    async def SuspendHotline(
+        self, request: services_pb2.SuspendHotlineRequest, context: Context
+    ) -> services_pb2.SuspendHotlineResponse:
+        async def action(credential: Credential) -> services_pb2.SuspendHotlineResponse:
+            check_enum(request.hotline, common_pb2.Hotline, "hotline")
+            self.switchboard.set_suspended(credential, request.hotline, request.reason, True)
+            return services_pb2.SuspendHotlineResponse()
+
+        return await self.call(context, "SuspendHotline", action)
+
+    async def ResumeHotline(
+        self, request: services_pb2.ResumeHotlineRequest, context: Context
+    ) -> services_pb2.ResumeHotlineResponse:
+        async def action(credential: Credential) -> services_pb2.ResumeHotlineResponse:
+            check_enum(request.hotline, common_pb2.Hotline, "hotline")
+            self.switchboard.set_suspended(credential, request.hotline, "", False)
+            return services_pb2.ResumeHotlineResponse()
+
+        return await self.call(context, "ResumeHotline", action)
+
+    async def Annotate(
+        self, request: services_pb2.AnnotateRequest, context: Context
+    ) -> services_pb2.AnnotateResponse:
+        async def action(credential: Credential) -> services_pb2.AnnotateResponse:
+            if not request.text and not request.bookmark:
+                raise InvalidArgument("text: an annotation needs text or a bookmark")
+            check_enum(request.hotline, common_pb2.Hotline, "hotline", required=False)
+            index = self.switchboard.annotate(
+                credential, request.hotline, request.text, request.bookmark
+            )
+            return services_pb2.AnnotateResponse(index=index)
+
+        return await self.call(context, "Annotate", action)
+
+
+class ZoneService(Adapter):
+    async def ListZones(
+        self, request: services_pb2.ListZonesRequest, context: Context
+    ) -> services_pb2.ListZonesResponse:
+        async def action(_: Credential) -> services_pb2.ListZonesResponse:
+            for i, state in enumerate(request.states):
+                check_enum(state, zones_pb2.ZoneState, f"states[{i}]")
+            zones = self.switchboard.zones(request.states, request.owner_party)
+            return services_pb2.ListZonesResponse(zones=zones)
+
+        return await self.call(context, "ListZones", action)
+
+    async def GetZone(
+        self, request: services_pb2.GetZoneRequest, context: Context
+    ) -> services_pb2.GetZoneResponse:
+        async def action(_: Credential) -> services_pb2.GetZoneResponse:
+            if not request.zone_id:
+                raise InvalidArgument("zone_id: required")
+            history = self.switchboard.zone_history(request.zone_id)
+            current = next(z for z in self.switchboard.zones() if z.zone_id == request.zone_id)
+            return services_pb2.GetZoneResponse(zone=current, history=history)
+
+        return await self.call(context, "GetZone", action)

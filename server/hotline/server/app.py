@@ -1,0 +1,124 @@
+"""Assembles and runs the service: the switchboard behind the gRPC adapters.
+
+``serve`` runs until SIGTERM/SIGINT (or the ``stop`` event): then sessions are ended,
+the gRPC server stops, and the log is flushed and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from contextlib import suppress
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from hotline.server.api.common import service_handler
+from hotline.server.api.exercise import ExerciseService, ZoneService
+from hotline.server.api.stations import StationService
+from hotline.server.checks import Checks
+from hotline.server.exercise import Exercise, default_exercise, load_exercise
+from hotline.server.identity import TokenAuthority, load_or_create_secret
+from hotline.server.settings import Settings
+from hotline.server.storage import open_backend
+from hotline.server.switchboard import Switchboard
+from hotline.v1 import services_pb2
+
+log = logging.getLogger(__name__)
+
+#: Largest stream message accepted (a batch of envelopes).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SHUTDOWN_GRACE_S = 2.0
+SERVICES = ("StationService", "ExerciseService", "ZoneService")
+
+
+def load_settings_exercise(settings: Settings) -> Exercise:
+    if settings.exercise_file is None:
+        return default_exercise()
+    return load_exercise(settings.exercise_file)
+
+
+def make_checks(exercise: Exercise) -> Checks | None:
+    """The deconfliction checks for the exercise's separation policy."""
+    return None
+
+
+async def serve(
+    settings: Settings,
+    *,
+    exercise: Exercise | None = None,
+    ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs the service until ``stop`` is set or the process is told to terminate."""
+    exercise = exercise or load_settings_exercise(settings)
+    authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+    backend = open_backend(settings.database_location, durable=settings.durable)
+    switchboard = Switchboard(exercise, backend, checks=make_checks(exercise))
+    recovered = switchboard.recover()
+    switchboard.start()
+
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    server.add_generic_rpc_handlers(
+        (
+            service_handler(StationService(switchboard, authority), "StationService"),
+            service_handler(ExerciseService(switchboard, authority), "ExerciseService"),
+            service_handler(ZoneService(switchboard, authority), "ZoneService"),
+        )
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [services_pb2.DESCRIPTOR.services_by_name[s].full_name for s in SERVICES]
+    reflection.enable_server_reflection(
+        (
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(settings.listen)
+    await server.start()
+    for name in ("", *names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "exercise %r: %d records recovered from %s; listening on port %d",
+        exercise.exercise_id,
+        recovered,
+        settings.database_location,
+        port,
+    )
+    if ready is not None:
+        ready(port)
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            running = tasks.create_task(switchboard.run(), name="switchboard")
+            stopped = tasks.create_task(stop.wait(), name="stop")
+            failed = tasks.create_task(switchboard.failed.wait(), name="log-failure")
+            await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
+            for task in (running, stopped, failed):
+                task.cancel()
+    finally:
+        await health_servicer.enter_graceful_shutdown()
+        switchboard.begin_shutdown()
+        await server.stop(SHUTDOWN_GRACE_S)
+        await switchboard.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    log.info("stopped; the log is flushed")

@@ -1,0 +1,151 @@
+"""The durable, append-only log of the exercise, with group commit.
+
+The event loop hands records to :meth:`RecordLog.append` (which never blocks); one writer
+thread stores everything queued since its last commit in a single transaction, then
+reports the committed batch back to the loop in order. Nothing is delivered to a station
+or confirmed to a sender before that report: what a sender was told is recorded, stays
+recorded after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from hotline.server.errors import Unavailable
+from hotline.server.storage import Backend, StoredRecord
+
+log = logging.getLogger(__name__)
+
+#: Most records written in one transaction.
+MAX_BATCH = 4096
+
+
+@dataclass
+class _Queue:
+    records: deque[StoredRecord] = field(default_factory=deque)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    closing: bool = False
+
+
+class RecordLog:
+    """Appends records through one writer thread; reads through reader threads."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        on_commit: Callable[[list[StoredRecord]], None],
+        on_failure: Callable[[BaseException], None],
+    ) -> None:
+        self._backend = backend
+        self._reader = backend.reader()
+        self._reader_lock = threading.Lock()
+        self._on_commit = on_commit
+        self._on_failure = on_failure
+        self._queue = _Queue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: BaseException | None = None
+        self._appended = 0
+        self._committed = 0
+        self._commit_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def recover(self) -> Iterator[StoredRecord]:
+        """Every stored record in order, for rebuilding state before :meth:`start`."""
+        return self._backend.read()
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._write_forever, name="log-writer")
+        self._thread.start()
+
+    def append(self, record: StoredRecord) -> None:
+        """Queues ``record``; its commit is reported to ``on_commit``."""
+        if self._failure is not None:
+            raise Unavailable(f"the log cannot be written: {self._failure}")
+        queue = self._queue
+        with queue.lock:
+            if queue.closing:
+                raise Unavailable("the server is shutting down")
+            queue.records.append(record)
+            queue.lock.notify()
+        self._appended += 1
+
+    @property
+    def pending(self) -> int:
+        """Records queued but not yet committed."""
+        return self._appended - self._committed
+
+    async def flush(self) -> None:
+        """Waits until everything appended so far is committed."""
+        if self._committed >= self._appended:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append((self._appended, waiter))
+        await waiter
+
+    async def close(self) -> None:
+        """Commits what is queued, stops the writer and closes the storage."""
+        queue = self._queue
+        with queue.lock:
+            queue.closing = True
+            queue.lock.notify()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        self._reader.close()
+        self._backend.close()
+
+    async def hotline_items(self, hotline: int, after_sequence: int) -> list[StoredRecord]:
+        return await asyncio.to_thread(self._read_hotline, hotline, after_sequence)
+
+    async def records(self, start: int, end: int | None = None) -> list[StoredRecord]:
+        return await asyncio.to_thread(self._read_range, start, end)
+
+    def _read_hotline(self, hotline: int, after_sequence: int) -> list[StoredRecord]:
+        with self._reader_lock:
+            return list(self._reader.hotline_items(hotline, after_sequence))
+
+    def _read_range(self, start: int, end: int | None) -> list[StoredRecord]:
+        with self._reader_lock:
+            return list(self._reader.read(start, end))
+
+    def _write_forever(self) -> None:
+        queue = self._queue
+        while True:
+            with queue.lock:
+                while not queue.records and not queue.closing:
+                    queue.lock.wait()
+                if not queue.records:
+                    return
+                count = min(len(queue.records), MAX_BATCH)
+                batch = [queue.records.popleft() for _ in range(count)]
+            try:
+                self._backend.append(batch)
+            except BaseException as error:
+                log.critical("the log could not be written; stopping", exc_info=True)
+                self._report_failure(error)
+                return
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._committed_batch, batch)
+
+    def _report_failure(self, error: BaseException) -> None:
+        self._failure = error
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._on_failure, error)
+
+    def _committed_batch(self, batch: list[StoredRecord]) -> None:
+        self._committed += len(batch)
+        self._on_commit(batch)
+        if self._commit_waiters:
+            still: list[tuple[int, asyncio.Future[None]]] = []
+            for target, waiter in self._commit_waiters:
+                if self._committed >= target:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                else:
+                    still.append((target, waiter))
+            self._commit_waiters = still

@@ -1,0 +1,970 @@
+"""The switchboard: every envelope is recorded first, then delivered, then answered.
+
+An accepted envelope is appended to the log, gets the next sequence number of its
+hotline, and only after the log reports it durable is it delivered to every other
+station on the hotline (FLASH first) and confirmed to its sender. The state here —
+sequence numbers, who owes which answer, zones, suspended lines — is rebuilt from the
+log at start-up by :meth:`Switchboard.recover` applying the same records in the same
+way, so every pending deadline survives a crash and fires (late ones at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hotline.server.acknowledgments import (
+    RESPONSES,
+    AckTracker,
+    DeadlineKey,
+    Stage,
+    TrackedMessage,
+)
+from hotline.server.checks import Checks, Finding
+from hotline.server.consoles import Console, Delivery
+from hotline.server.deadlines import DeadlineTimer
+from hotline.server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    HotlineError,
+    PermissionDenied,
+    Unavailable,
+)
+from hotline.server.exercise import (
+    EXERCISE_CONTROL,
+    HOTLINES,
+    Deadlines,
+    Exercise,
+    Hotline,
+    duration_proto,
+    hotline_name,
+)
+from hotline.server.identity import Credential
+from hotline.server.record_log import RecordLog
+from hotline.server.storage import Backend, StoredRecord
+from hotline.server.validation import SERVER_ID_PREFIX, check_envelope
+from hotline.server.zones import ZoneBook, effective_state
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    envelope_pb2,
+    exercise_pb2,
+    log_pb2,
+    services_pb2,
+    zones_pb2,
+)
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[services_pb2.SendResult], None]
+SERVER = "server"
+
+#: Bodies that wait for an operator's WILCO, UNABLE or ROGER (besides the RECEIPT).
+_NEEDS_RESPONSE = frozenset(
+    {
+        "text",
+        "zone_proposal",
+        "zone_update",
+        "zone_withdrawal",
+        "activity_notice",
+        "stop_request",
+        "incident_report",
+    }
+)
+#: Bodies nobody acknowledges.
+_UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
+_STAGE_KIND = {
+    Stage.RECEIPT: log_pb2.DEADLINE_KIND_RECEIPT,
+    Stage.RESPONSE: log_pb2.DEADLINE_KIND_RESPONSE,
+    Stage.ESCALATION: log_pb2.DEADLINE_KIND_ESCALATION,
+}
+_KIND_STAGE = {kind: stage for stage, kind in _STAGE_KIND.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A hotline envelope recorded but not yet durable."""
+
+    message_id: str
+    hotline: Hotline
+    audience: frozenset[str]
+    delivery: Delivery
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(round(seconds * 1e9))
+    return stamp
+
+
+def _seconds(stamp: Timestamp) -> float:
+    return stamp.seconds + stamp.nanos / 1e9
+
+
+def _result(message_id: str, sequence: int = 0, duplicate: bool = False) -> services_pb2.SendResult:
+    return services_pb2.SendResult(message_id=message_id, sequence=sequence, duplicate=duplicate)
+
+
+def refusal(message_id: str, error: HotlineError) -> services_pb2.SendResult:
+    return services_pb2.SendResult(
+        message_id=message_id, code=error.code.value[0], error=error.message
+    )
+
+
+class Switchboard:
+    """Routes one exercise's hotline traffic and keeps its deadlines."""
+
+    def __init__(
+        self,
+        exercise: Exercise,
+        backend: Backend,
+        *,
+        checks: Checks | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.exercise = exercise
+        self._policy = exercise.policy
+        self._clock = clock
+        self._checks = checks
+        self._log = RecordLog(backend, self._committed, self._log_failed)
+        self._tracker = AckTracker()
+        self._zones = ZoneBook()
+        self._timer: DeadlineTimer[DeadlineKey] = DeadlineTimer(self._deadline_due, clock)
+        self._next_index = 0
+        self._last_sequence: dict[Hotline, int] = dict.fromkeys(HOTLINES, 0)
+        # message id -> (sender party, hotline, sequence)
+        self._message_ids: dict[str, tuple[str, Hotline, int]] = {}
+        self._envelopes: dict[str, envelope_pb2.Envelope] = {}
+        self._outgoing: dict[int, _Outgoing] = {}
+        self._waiting: dict[str, list[Reply]] = {}
+        self._consoles: dict[Hotline, dict[str, set[Console]]] = {h: {} for h in HOTLINES}
+        self._watchers: dict[Console, frozenset[Hotline]] = {}
+        self._suspended: dict[Hotline, str] = {}
+        self._parties_on: dict[Hotline, frozenset[str]] = {
+            h: frozenset(s.party for s in exercise.stations_on(h)) for h in HOTLINES
+        }
+        self._line_tests = 0
+        self._closing = False
+        self._failure: BaseException | None = None
+        self.failed = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def recover(self) -> int:
+        """Rebuilds the state from the log; returns the number of records read."""
+        for stored in self._log.recover():
+            record = log_pb2.LogRecord.FromString(stored.data)
+            self._apply(record)
+            self._next_index = stored.index + 1
+            if record.kind == log_pb2.RECORD_KIND_EXERCISE_STARTED:
+                self._line_tests = 0
+        log.info("recovered %d records, %d deadlines pending", self._next_index, len(self._timer))
+        return self._next_index
+
+    def start(self) -> None:
+        """Starts the log writer and records the exercise the server runs."""
+        self._log.start()
+        self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_EXERCISE_STARTED,
+                common_pb2.HOTLINE_UNSPECIFIED,
+                SERVER,
+                exercise=self.exercise.to_proto(),
+            )
+        )
+
+    async def run(self) -> None:
+        """Fires deadlines and line tests until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._timer.run(), name="deadlines")
+            tasks.create_task(self._test_lines(), name="line-tests")
+
+    def begin_shutdown(self) -> None:
+        """Ends every session; stations going away now are not reported offline."""
+        self._closing = True
+        for console in [*self._all_consoles(), *self._watchers]:
+            console.close("the server is shutting down", Unavailable)
+
+    async def close(self) -> None:
+        """Records the stop and flushes and closes the log."""
+        self.begin_shutdown()
+        if self._failure is None:
+            self._append(
+                self._new_record(
+                    log_pb2.RECORD_KIND_SERVER_STOPPED, common_pb2.HOTLINE_UNSPECIFIED, SERVER
+                )
+            )
+        await self._log.close()
+
+    async def flush(self) -> None:
+        await self._log.flush()
+
+    def _log_failed(self, error: BaseException) -> None:
+        self._failure = error
+        self.failed.set()
+
+    # ------------------------------------------------------------------ records
+
+    def _new_record(
+        self,
+        kind: log_pb2.RecordKind.ValueType,
+        hotline: Hotline,
+        actor: str,
+        correlation_id: str = "",
+        **payload: object,
+    ) -> log_pb2.LogRecord:
+        record = log_pb2.LogRecord(
+            index=self._next_index,
+            kind=kind,
+            hotline=hotline,
+            actor=actor,
+            correlation_id=correlation_id,
+            **payload,  # type: ignore[arg-type]
+        )
+        record.recorded_at.CopyFrom(_timestamp(self._clock()))
+        return record
+
+    def _append(self, record: log_pb2.LogRecord, sequence: int = 0) -> StoredRecord:
+        stored = StoredRecord(
+            record.index, record.kind, record.hotline, sequence, record.SerializeToString()
+        )
+        self._next_index += 1
+        self._apply(record)
+        self._log.append(stored)
+        return stored
+
+    def _record_envelope(
+        self,
+        envelope: envelope_pb2.Envelope,
+        actor: str,
+        audience: Iterable[str] = (),
+        reply: Reply | None = None,
+    ) -> None:
+        hotline = envelope.hotline
+        sequence = self._last_sequence[hotline] + 1
+        envelope.sequence = sequence
+        envelope.recorded_at.CopyFrom(_timestamp(self._clock()))
+        envelope.audience[:] = sorted(audience)
+        record = self._new_record(
+            log_pb2.RECORD_KIND_ENVELOPE,
+            hotline,
+            actor,
+            envelope.message_id,
+            envelope=envelope,
+        )
+        record.recorded_at.CopyFrom(envelope.recorded_at)
+        flash = envelope.priority == common_pb2.PRIORITY_FLASH
+        self._outgoing[record.index] = _Outgoing(
+            envelope.message_id,
+            hotline,
+            self._audience(envelope),
+            Delivery(sequence, flash, envelope.SerializeToString()),
+        )
+        if reply is not None:
+            self._waiting[envelope.message_id] = [reply]
+        self._append(record, sequence)
+
+    def _committed(self, batch: list[StoredRecord]) -> None:
+        """Delivers what just became durable, in log order."""
+        for stored in batch:
+            if self._watchers:
+                delivery = Delivery(stored.index, False, stored.data)
+                for watcher, hotlines in self._watchers.items():
+                    if not hotlines or stored.hotline in hotlines:
+                        watcher.deliver(delivery)
+            outgoing = self._outgoing.pop(stored.index, None)
+            if outgoing is None:
+                continue
+            for party, consoles in self._consoles[outgoing.hotline].items():
+                if party in outgoing.audience:
+                    for console in consoles:
+                        console.deliver(outgoing.delivery)
+            for reply in self._waiting.pop(outgoing.message_id, ()):
+                reply(_result(outgoing.message_id, outgoing.delivery.sequence))
+
+    # ------------------------------------------------------------------ state
+
+    def _apply(self, record: log_pb2.LogRecord) -> None:
+        """Applies one record to the state: the same code live and in recovery."""
+        kind = record.kind
+        if kind == log_pb2.RECORD_KIND_ENVELOPE:
+            self._apply_envelope(record.envelope)
+        elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
+            missed = record.deadline_missed
+            key = (missed.message_id, missed.station.party, _KIND_STAGE[missed.deadline])
+            if self._tracker.get(missed.message_id) is not None:
+                for next_key, due in self._tracker.missed(key, missed.station_online):
+                    self._timer.schedule(next_key, due)
+        elif kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED:
+            self._suspended[record.hotline] = record.annotation.text
+        elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
+            self._suspended.pop(record.hotline, None)
+
+    def _apply_envelope(self, envelope: envelope_pb2.Envelope) -> None:
+        hotline = envelope.hotline
+        at = _seconds(envelope.recorded_at)
+        self._last_sequence[hotline] = envelope.sequence
+        self._message_ids[envelope.message_id] = (envelope.sender.party, hotline, envelope.sequence)
+        body = envelope.WhichOneof("body")
+        if body == "acknowledgment":
+            self._apply_acknowledgment(envelope.acknowledgment, at)
+        elif body == "zone_status":
+            self._zones.apply(envelope.zone_status.zone)
+        elif body not in _UNACKNOWLEDGED:
+            self._track(envelope, body or "", at)
+
+    def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> None:
+        line_test = body == "line_test" and not envelope.sender.party
+        if line_test:
+            deadlines = Deadlines(receipt=self._policy.line_test_receipt, response=0.0)
+        else:
+            deadlines = self._policy.deadlines_for(envelope.priority)
+        if body == "activity_notice":
+            # A notice must be answered before its window opens.
+            opens = _seconds(envelope.activity_notice.window_start) - at
+            response = max(min(deadlines.response, opens), deadlines.receipt)
+            deadlines = Deadlines(deadlines.receipt, response)
+        message = TrackedMessage(
+            message_id=envelope.message_id,
+            hotline=envelope.hotline,
+            sender_party=envelope.sender.party,
+            recorded_at=at,
+            deadlines=deadlines,
+            needs_response=body in _NEEDS_RESPONSE,
+            escalation_of=envelope.escalation_of,
+            is_line_test=line_test,
+        )
+        recipients = sorted(self._audience(envelope) & self._parties_on[envelope.hotline])
+        if envelope.escalation_of:
+            original = self._tracker.get(envelope.escalation_of)
+            if original is not None:
+                for party in recipients:
+                    original.escalated_copies[party] = envelope.message_id
+        for key, due in self._tracker.track(message, recipients):
+            self._timer.schedule(key, due)
+        self._envelopes[envelope.message_id] = envelope
+
+    def _apply_acknowledgment(self, ack: acknowledgments_pb2.Acknowledgment, at: float) -> None:
+        party = ack.responder.party
+        if self._tracker.get(ack.message_id) is None:
+            return
+        outcome, cancelled = self._tracker.acknowledged(ack.message_id, party, ack.kind, at)
+        for key in cancelled:
+            self._timer.cancel(key)
+        if ack.kind in RESPONSES:
+            message = outcome.message
+            linked = [message.escalation_of] if message.escalation_of else []
+            linked += [c for p, c in message.escalated_copies.items() if p == party]
+            for other in linked:
+                for key in self._tracker.close_chain(other, party, ack.kind):
+                    self._timer.cancel(key)
+
+    def _audience(self, envelope: envelope_pb2.Envelope) -> frozenset[str]:
+        """The parties an envelope is for: its audience, or everybody but the sender."""
+        if envelope.audience:
+            return frozenset(envelope.audience)
+        return self._parties_on[envelope.hotline] - {envelope.sender.party}
+
+    # ------------------------------------------------------------------ traffic
+
+    def submit(self, credential: Credential, envelope: envelope_pb2.Envelope, reply: Reply) -> None:
+        """Accepts (or refuses) one envelope from a station; ``reply`` gets the outcome
+        once the envelope is durable (or at once for a refusal or a duplicate)."""
+        try:
+            self._accept(credential, envelope, reply)
+        except HotlineError as error:
+            self.record_refusal(credential, error, "Send", envelope.message_id)
+            reply(refusal(envelope.message_id, error))
+
+    def record_refusal(
+        self, credential: Credential | None, error: HotlineError, method: str, message_id: str = ""
+    ) -> None:
+        """Records a refused request (authentication, permission, validation, state)."""
+        if self._failure is not None:
+            return
+        refused = log_pb2.RefusedRequest(
+            code=error.code.name,
+            detail=error.message,
+            subject=credential.subject if credential else "",
+            method=method,
+            message_id=message_id[:128],
+        )
+        self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_REQUEST_REFUSED,
+                credential.hotline if credential else common_pb2.HOTLINE_UNSPECIFIED,
+                credential.station_label if credential else "anonymous",
+                message_id[:128],
+                refused_request=refused,
+            )
+        )
+
+    def _accept(
+        self, credential: Credential, envelope: envelope_pb2.Envelope, reply: Reply
+    ) -> None:
+        if self._failure is not None:
+            raise Unavailable("the server cannot record traffic; try again later")
+        now = self._clock()
+        body = check_envelope(envelope, now)
+        self._authorize(credential, envelope)
+        message_id = envelope.message_id
+        known = self._message_ids.get(message_id)
+        if known is not None:
+            self._duplicate(envelope, known, reply)
+            return
+        hotline = envelope.hotline
+        if hotline in self._suspended:
+            raise FailedPrecondition(
+                f"hotline: {hotline_name(hotline)} is suspended by exercise control "
+                f"({self._suspended[hotline] or 'no reason given'})"
+            )
+        party = envelope.sender.party
+        actor = credential.station_label
+        if body == "acknowledgment":
+            self._accept_acknowledgment(envelope, party, actor, now, reply)
+            return
+        findings: list[Finding] = []
+        zone_changes: list[zones_pb2.Zone] = []
+        if body.startswith("zone_"):
+            zone_changes = self._zone_changes(envelope, body, party)
+        if self._checks is not None:
+            findings = self._checks.envelope(envelope, body, zone_changes, now)
+        self._record_envelope(envelope, actor, reply=reply)
+        for zone in zone_changes:
+            self._announce_zone(zone, hotline)
+        for finding in findings:
+            self._raise_finding(finding, hotline, message_id)
+
+    def _duplicate(
+        self,
+        envelope: envelope_pb2.Envelope,
+        known: tuple[str, Hotline, int],
+        reply: Reply,
+    ) -> None:
+        party, hotline, sequence = known
+        message_id = envelope.message_id
+        if party != envelope.sender.party or hotline != envelope.hotline:
+            raise AlreadyExists(
+                f"message_id: {message_id!r} is already used by another message; "
+                "choose a new id for a new message"
+            )
+        waiting = self._waiting.get(message_id)
+        if waiting is not None:
+            waiting.append(lambda r: reply(_result(r.message_id, r.sequence, duplicate=True)))
+        else:
+            reply(_result(message_id, sequence, duplicate=True))
+
+    def _authorize(self, credential: Credential, envelope: envelope_pb2.Envelope) -> None:
+        if not credential.is_participant:
+            raise PermissionDenied(
+                f"{credential.station_label} may not send on a hotline; only stations do"
+            )
+        sender = envelope.sender
+        if sender.party != credential.party:
+            raise PermissionDenied(
+                f"sender.party: this station is {credential.party}'s; it cannot send as "
+                f"{sender.party}"
+            )
+        if sender.hotline != credential.hotline or envelope.hotline != credential.hotline:
+            raise PermissionDenied(
+                f"hotline: this station is on {hotline_name(credential.hotline)}; it cannot "
+                f"send on {hotline_name(envelope.hotline or sender.hotline)}"
+            )
+
+    def _accept_acknowledgment(
+        self,
+        envelope: envelope_pb2.Envelope,
+        party: str,
+        actor: str,
+        now: float,
+        reply: Reply,
+    ) -> None:
+        ack = envelope.acknowledgment
+        message = self._tracker.check_acknowledgment(
+            ack.message_id, party, envelope.hotline, ack.kind
+        )
+        obligation = message.obligations[party]
+        if ack.kind == acknowledgments_pb2.ACK_KIND_RECEIPT and obligation.received:
+            # Another console of the station already sent it: nothing new to record.
+            reply(_result(envelope.message_id, duplicate=True))
+            return
+        ack.responder.CopyFrom(common_pb2.StationRef(party=party, hotline=envelope.hotline))
+        if ack.kind in RESPONSES:
+            lateness = self._tracker.lateness(ack.message_id, party, now)
+            if lateness > 0:
+                ack.lateness.CopyFrom(duration_proto(lateness))
+        line_was_down = self._tracker.is_line_down(party, envelope.hotline)
+        audience = [message.sender_party or EXERCISE_CONTROL]
+        self._record_envelope(envelope, actor, audience, reply)
+        if line_was_down and not self._tracker.is_line_down(party, envelope.hotline):
+            self._alert(
+                envelope.hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_LINE_RESTORED,
+                    summary=f"{party}/{hotline_name(envelope.hotline)} answers line tests again",
+                    station=common_pb2.StationRef(party=party, hotline=envelope.hotline),
+                ),
+                self._parties_on[envelope.hotline],
+            )
+
+    # ------------------------------------------------------------------ zones
+
+    def _zone_changes(
+        self, envelope: envelope_pb2.Envelope, body: str, party: str
+    ) -> list[zones_pb2.Zone]:
+        if body == "zone_proposal":
+            return [self._zones.propose(party, envelope.zone_proposal.zone)]
+        if body == "zone_update":
+            return [self._zones.update(party, envelope.zone_update.zone)]
+        if body == "zone_withdrawal":
+            return [self._zones.withdraw(party, envelope.zone_withdrawal.zone_id)]
+        return self._zones.decide(party, envelope.zone_decision)
+
+    def _announce_zone(self, zone: zones_pb2.Zone, hotline: Hotline) -> None:
+        envelope = self._server_envelope(hotline, f"zone:{self._next_index}")
+        envelope.priority = common_pb2.PRIORITY_IMMEDIATE
+        envelope.zone_status.zone.CopyFrom(zone)
+        self._record_envelope(envelope, SERVER, self._parties_on[hotline])
+
+    def zones(self, states: Iterable[int] = (), owner: str = "") -> list[zones_pb2.Zone]:
+        """Current versions, with ACTIVE/EXPIRED as of now."""
+        wanted = set(states)
+        now = self._clock()
+        out = []
+        for zone in self._zones.all_current():
+            shown = zones_pb2.Zone()
+            shown.CopyFrom(zone)
+            shown.state = effective_state(zone, now)
+            if (not wanted or shown.state in wanted) and (not owner or zone.owner_party == owner):
+                out.append(shown)
+        return out
+
+    def zone_history(self, zone_id: str) -> list[zones_pb2.Zone]:
+        return self._zones.history(zone_id)
+
+    # ------------------------------------------------------------------ alerts
+
+    def _server_envelope(self, hotline: Hotline, suffix: str) -> envelope_pb2.Envelope:
+        envelope = envelope_pb2.Envelope(
+            message_id=f"{SERVER_ID_PREFIX}{suffix}",
+            sender=common_pb2.StationRef(hotline=hotline),
+            hotline=hotline,
+            priority=common_pb2.PRIORITY_FLASH,
+        )
+        envelope.sent_at.CopyFrom(_timestamp(self._clock()))
+        return envelope
+
+    def _alert(
+        self, hotline: Hotline, alert: acknowledgments_pb2.Alert, audience: Iterable[str]
+    ) -> None:
+        envelope = self._server_envelope(hotline, f"alert:{self._next_index}")
+        alert.alert_id = envelope.message_id
+        envelope.alert.CopyFrom(alert)
+        self._record_envelope(envelope, SERVER, audience)
+
+    def _raise_finding(self, finding: Finding, hotline: Hotline, cause: str) -> None:
+        domain_hotline = {
+            common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
+            common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
+        }.get(finding.domain, hotline)
+        alert = acknowledgments_pb2.Alert()
+        alert.CopyFrom(finding.alert)
+        if not alert.message_id:
+            alert.message_id = cause
+        audience = set(finding.parties) & self._parties_on[domain_hotline]
+        self._alert(domain_hotline, alert, audience or {EXERCISE_CONTROL})
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _deadline_due(self, key: DeadlineKey, due: float) -> None:
+        if self._failure is not None:
+            return
+        message_id, party, stage = key
+        message = self._tracker.get(message_id)
+        if message is None:
+            return
+        hotline = message.hotline
+        online = bool(self._consoles[hotline].get(party))
+        line_was_down = self._tracker.is_line_down(party, hotline)
+        station = common_pb2.StationRef(party=party, hotline=hotline)
+        missed = log_pb2.DeadlineMissed(
+            message_id=message_id,
+            station=station,
+            deadline=_STAGE_KIND[stage],
+            station_online=online,
+        )
+        missed.due_at.CopyFrom(_timestamp(due))
+        self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_DEADLINE_MISSED,
+                hotline,
+                SERVER,
+                message_id,
+                deadline_missed=missed,
+            )
+        )
+        label = f"{party}/{hotline_name(hotline)}"
+        sender_side = {message.sender_party} if message.sender_party else set()
+        if message.is_line_test:
+            if not line_was_down:
+                self._alert(
+                    hotline,
+                    acknowledgments_pb2.Alert(
+                        kind=acknowledgments_pb2.ALERT_KIND_LINE_DOWN,
+                        summary=f"{label} did not answer line test {message_id}",
+                        message_id=message_id,
+                        station=station,
+                    ),
+                    self._parties_on[hotline],
+                )
+        elif stage is Stage.RECEIPT:
+            self._receipt_missed(message, party, station, online)
+        elif stage is Stage.RESPONSE:
+            self._alert(
+                hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_ACK_OVERDUE,
+                    summary=f"{label} has not answered {message_id}; paging the standby",
+                    message_id=message_id,
+                    station=station,
+                    paged_operator=common_pb2.OPERATOR_STANDBY,
+                ),
+                sender_side | {party},
+            )
+        else:
+            self._escalate(message, party, station)
+
+    def _receipt_missed(
+        self, message: TrackedMessage, party: str, station: common_pb2.StationRef, online: bool
+    ) -> None:
+        envelope = self._envelopes.get(message.message_id)
+        if online and envelope is not None:
+            self._append(
+                self._new_record(
+                    log_pb2.RECORD_KIND_REDELIVERED,
+                    message.hotline,
+                    SERVER,
+                    message.message_id,
+                    station_session=log_pb2.StationSession(station=station),
+                )
+            )
+            delivery = Delivery(
+                envelope.sequence,
+                envelope.priority == common_pb2.PRIORITY_FLASH,
+                envelope.SerializeToString(),
+            )
+            for console in self._consoles[message.hotline].get(party, ()):
+                console.redeliver(delivery)
+            return
+        if message.sender_party:
+            self._alert(
+                message.hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_RECEIPT_MISSED,
+                    summary=(
+                        f"{party}/{hotline_name(message.hotline)} is offline and has not "
+                        f"received {message.message_id}"
+                    ),
+                    message_id=message.message_id,
+                    station=station,
+                ),
+                {message.sender_party},
+            )
+
+    def _escalate(
+        self, message: TrackedMessage, party: str, station: common_pb2.StationRef
+    ) -> None:
+        generals = common_pb2.HOTLINE_GENERALS
+        label = f"{party}/{hotline_name(message.hotline)}"
+        original = self._envelopes.get(message.message_id)
+        if (
+            message.hotline == generals
+            or party not in self._parties_on[generals]
+            or original is None
+            or not message.sender_party
+        ):
+            self._alert(
+                generals,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_ESCALATED,
+                    summary=f"{label} never answered {message.message_id}: exercise control",
+                    message_id=message.escalation_of or message.message_id,
+                    station=station,
+                ),
+                {EXERCISE_CONTROL},
+            )
+            return
+        copy = envelope_pb2.Envelope()
+        copy.CopyFrom(original)
+        for name in ("sequence", "recorded_at", "audience"):
+            copy.ClearField(name)
+        copy.message_id = f"{SERVER_ID_PREFIX}escalation:{party}:{message.message_id}"
+        copy.hotline = generals
+        copy.sender.hotline = generals
+        copy.escalation_of = message.message_id
+        self._record_envelope(copy, SERVER, {party})
+        self._alert(
+            message.hotline,
+            acknowledgments_pb2.Alert(
+                kind=acknowledgments_pb2.ALERT_KIND_ESCALATED,
+                summary=f"{label} never answered {message.message_id}; re-sent on GENERALS",
+                message_id=message.message_id,
+                station=station,
+            ),
+            {message.sender_party, party},
+        )
+
+    # ------------------------------------------------------------------ line health
+
+    async def _test_lines(self) -> None:
+        while True:
+            await asyncio.sleep(self._policy.line_test_interval)
+            self.test_lines()
+
+    def test_lines(self) -> None:
+        """Sends a LINE TEST on every hotline; each station must RECEIPT it in time."""
+        if self._failure is not None:
+            return
+        self._line_tests += 1
+        for hotline in HOTLINES:
+            parties = self._parties_on[hotline]
+            if not parties or hotline in self._suspended:
+                continue
+            envelope = self._server_envelope(
+                hotline, f"line-test:{hotline_name(hotline)}:{self._next_index}"
+            )
+            envelope.priority = common_pb2.PRIORITY_IMMEDIATE
+            envelope.line_test.test_number = self._line_tests
+            self._record_envelope(envelope, SERVER, parties)
+
+    # ------------------------------------------------------------------ consoles
+
+    async def open_console(
+        self, credential: Credential, peer: str, resume_after: int | None, received: Iterable[int]
+    ) -> tuple[Console, int]:
+        """Connects a station console; returns it and the hotline's last sequence.
+
+        With ``resume_after``, everything for the station after that sequence number is
+        delivered first; without, whatever still waits for the station's answer.
+        """
+        if self._failure is not None:
+            raise Unavailable("the server cannot record traffic; try again later")
+        console = Console(credential, uuid.uuid4().hex, peer)
+        console.last_seen = self._clock()
+        hotline = credential.hotline
+        party = credential.party
+        console.hold()
+        self._consoles[hotline].setdefault(party, set()).add(console)
+        self._record_session(log_pb2.RECORD_KIND_STATION_CONNECTED, console, "")
+        last = self._last_sequence[hotline]
+        try:
+            if resume_after is not None:
+                stored = await self._log.hotline_items(hotline, resume_after)
+                backlog = self._deliveries_for(party, stored)
+            else:
+                backlog = self._owed_deliveries(party, hotline)
+        except BaseException:
+            self.close_console(console, "session ended while opening")
+            raise
+        console.release(backlog, received)
+        return console, last
+
+    def _deliveries_for(self, party: str, stored: list[StoredRecord]) -> list[Delivery]:
+        out = []
+        for item in stored:
+            envelope = log_pb2.LogRecord.FromString(item.data).envelope
+            if party in self._audience(envelope):
+                flash = envelope.priority == common_pb2.PRIORITY_FLASH
+                out.append(Delivery(envelope.sequence, flash, envelope.SerializeToString()))
+        return out
+
+    def _owed_deliveries(self, party: str, hotline: Hotline) -> list[Delivery]:
+        out = []
+        for message in self._tracker.owed_by(party, hotline):
+            envelope = self._envelopes.get(message.message_id)
+            if envelope is not None:
+                flash = envelope.priority == common_pb2.PRIORITY_FLASH
+                out.append(Delivery(envelope.sequence, flash, envelope.SerializeToString()))
+        return out
+
+    def close_console(self, console: Console, reason: str) -> None:
+        """Disconnects a console; the last one of a station makes it STATION_OFFLINE."""
+        console.close(reason)
+        hotline = console.hotline
+        consoles = self._consoles[hotline].get(console.party)
+        if consoles is None or console not in consoles:
+            return
+        consoles.discard(console)
+        if self._failure is not None:
+            return
+        self._record_session(log_pb2.RECORD_KIND_STATION_DISCONNECTED, console, reason)
+        if not consoles:
+            del self._consoles[hotline][console.party]
+            if self._closing:
+                return
+            self._alert(
+                hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_STATION_OFFLINE,
+                    summary=f"{console.party}/{hotline_name(hotline)} is offline",
+                    station=common_pb2.StationRef(party=console.party, hotline=hotline),
+                ),
+                self._parties_on[hotline] - {console.party} or {EXERCISE_CONTROL},
+            )
+
+    def _record_session(
+        self, kind: log_pb2.RecordKind.ValueType, console: Console, reason: str
+    ) -> None:
+        session = log_pb2.StationSession(
+            station=common_pb2.StationRef(party=console.party, hotline=console.hotline),
+            operator=console.credential.operator,
+            session_id=console.session_id,
+            peer=console.peer,
+            reason=reason,
+        )
+        self._append(
+            self._new_record(
+                kind, console.hotline, console.credential.station_label, station_session=session
+            )
+        )
+
+    def heartbeat(self, console: Console) -> None:
+        console.last_seen = self._clock()
+
+    def open_watch(self, credential: Credential, hotlines: Iterable[int], peer: str) -> Console:
+        """A read-only stream of log records for exercise control and observers."""
+        from hotline.server import wire  # noqa: PLC0415
+
+        credential.require_watch("watching the hotlines")
+        console = Console(credential, uuid.uuid4().hex, peer, frame=wire.watch_response)
+        self._watchers[console] = frozenset(hotlines)  # type: ignore[arg-type]
+        return console
+
+    async def watch_backlog(self, console: Console, after_index: int) -> None:
+        console.hold()
+        hotlines = self._watchers.get(console, frozenset())
+        stored = await self._log.records(after_index + 1)
+        console.release(
+            Delivery(s.index, False, s.data)
+            for s in stored
+            if not hotlines or s.hotline in hotlines
+        )
+
+    def close_watch(self, console: Console) -> None:
+        console.close("watch ended")
+        self._watchers.pop(console, None)
+
+    def _all_consoles(self) -> list[Console]:
+        return [c for per in self._consoles.values() for cs in per.values() for c in cs]
+
+    # ------------------------------------------------------------------ control
+
+    def set_suspended(
+        self, credential: Credential, hotline: Hotline, reason: str, suspended: bool
+    ) -> None:
+        credential.require_control("suspending and resuming hotlines")
+        if suspended == (hotline in self._suspended):
+            state = "suspended" if suspended else "not suspended"
+            raise FailedPrecondition(f"hotline: {hotline_name(hotline)} is already {state}")
+        kind = (
+            log_pb2.RECORD_KIND_HOTLINE_SUSPENDED
+            if suspended
+            else log_pb2.RECORD_KIND_HOTLINE_RESUMED
+        )
+        self._append(
+            self._new_record(
+                kind,
+                hotline,
+                credential.station_label,
+                annotation=log_pb2.Annotation(author=credential.subject, text=reason),
+            )
+        )
+
+    def annotate(self, credential: Credential, hotline: Hotline, text: str, bookmark: str) -> int:
+        credential.require_control("annotating the exercise")
+        stored = self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_ANNOTATION,
+                hotline,
+                credential.station_label,
+                annotation=log_pb2.Annotation(
+                    author=credential.subject, text=text, bookmark=bookmark
+                ),
+            )
+        )
+        return stored.index
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def log_size(self) -> int:
+        return self._next_index
+
+    @property
+    def pending_deadlines(self) -> int:
+        return len(self._timer)
+
+    def station_statuses(self) -> list[exercise_pb2.StationStatus]:
+        from hotline.server.exercise import station_proto  # noqa: PLC0415
+
+        out = []
+        for station in self.exercise.stations:
+            consoles = self._consoles[station.hotline].get(station.party, set())
+            standby = sum(1 for c in consoles if c.is_standby)
+            status = exercise_pb2.StationStatus(
+                station=station_proto(station),
+                online=bool(consoles),
+                primary_consoles=len(consoles) - standby,
+                standby_consoles=standby,
+                line_up=not self._tracker.is_line_down(station.party, station.hotline),
+                awaiting_response=sum(
+                    1
+                    for m in self._tracker.owed_by(station.party, station.hotline)
+                    if m.needs_response
+                ),
+            )
+            if consoles:
+                status.last_seen.CopyFrom(_timestamp(max(c.last_seen for c in consoles)))
+            out.append(status)
+        return out
+
+    def hotline_statuses(self) -> list[exercise_pb2.HotlineStatus]:
+        lost: dict[Hotline, list[float]] = {h: [] for h in HOTLINES}
+        overdue = dict.fromkeys(HOTLINES, 0)
+        escalated = dict.fromkeys(HOTLINES, 0)
+        for message in self._tracker.messages():
+            if message.escalation_of:
+                continue
+            if message.answered_at is not None:
+                lost[message.hotline].append(message.answered_at - message.recorded_at)
+            overdue[message.hotline] += sum(o.overdue for o in message.obligations.values())
+            escalated[message.hotline] += sum(o.escalated for o in message.obligations.values())
+        out = []
+        for hotline in HOTLINES:
+            status = exercise_pb2.HotlineStatus(
+                hotline=hotline,
+                suspended=hotline in self._suspended,
+                last_sequence=self._last_sequence[hotline],
+                answered=len(lost[hotline]),
+                overdue=overdue[hotline],
+                escalated=escalated[hotline],
+            )
+            if lost[hotline]:
+                status.median_time_lost.CopyFrom(duration_proto(statistics.median(lost[hotline])))
+                status.worst_time_lost.CopyFrom(duration_proto(max(lost[hotline])))
+            out.append(status)
+        return out
+
+    def time_lost(self, message_id: str) -> float | None:
+        """Seconds from a message's recording to its first WILCO or ROGER, if answered."""
+        message = self._tracker.get(message_id)
+        if message is None or message.answered_at is None:
+            return None
+        return message.answered_at - message.recorded_at

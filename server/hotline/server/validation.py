@@ -1,0 +1,300 @@
+"""Shape checks of what a client sends, with errors that name the field.
+
+These checks need no state; whether the state allows a message (zones, acknowledgments,
+suspended hotlines) is decided by the switchboard. Geometry is checked here for what can
+be seen without geodesy (ranges, counts, NaN); the deconfliction engine adds the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from hotline.server.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    envelope_pb2,
+    messages_pb2,
+    positions_pb2,
+    zones_pb2,
+)
+
+#: Largest envelope accepted, serialised.
+MAX_ENVELOPE_BYTES = 64 * 1024
+MAX_POSITIONS = 1000
+MAX_TEXT = 8000
+#: How far a sender's clock may run ahead of the server's.
+MAX_CLOCK_AHEAD_S = 300.0
+#: Prefix of message ids the server makes; clients may not use it.
+SERVER_ID_PREFIX = "srv:"
+_MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_CLIENT_BODIES = frozenset(
+    {
+        "text",
+        "position_report",
+        "zone_proposal",
+        "zone_update",
+        "zone_withdrawal",
+        "zone_decision",
+        "activity_notice",
+        "stop_request",
+        "incident_report",
+        "line_test",
+        "acknowledgment",
+    }
+)
+
+
+def check_enum(value: int, enum: object, field: str, *, required: bool = True) -> None:
+    """Refuses unknown enum numbers (proto3 keeps them) and, if required, the zero value."""
+    values = enum.values()  # type: ignore[attr-defined]
+    if value not in values:
+        raise InvalidArgument(f"{field}: unknown value {value}")
+    if required and value == 0:
+        names = ", ".join(n for n in enum.keys()[1:])  # type: ignore[attr-defined]
+        raise InvalidArgument(f"{field}: required; one of {names}")
+
+
+def check_finite(value: float, field: str) -> None:
+    if not math.isfinite(value):
+        raise InvalidArgument(f"{field}: must be a finite number, got {value}")
+
+
+def check_lat_lon(latitude: float, longitude: float, field: str) -> None:
+    check_finite(latitude, f"{field}.latitude")
+    check_finite(longitude, f"{field}.longitude")
+    if not -90.0 <= latitude <= 90.0:
+        raise InvalidArgument(f"{field}.latitude: {latitude} is outside [-90, 90] degrees")
+    if not -180.0 <= longitude <= 180.0:
+        raise InvalidArgument(f"{field}.longitude: {longitude} is outside [-180, 180] degrees")
+
+
+def check_envelope(envelope: envelope_pb2.Envelope, now: float) -> str:
+    """Checks a client envelope's shape; returns the name of its body."""
+    size = envelope.ByteSize()
+    if size > MAX_ENVELOPE_BYTES:
+        raise ResourceExhausted(
+            f"envelope: {size} bytes is over the limit of {MAX_ENVELOPE_BYTES} bytes"
+        )
+    if not _MESSAGE_ID.match(envelope.message_id):
+        raise InvalidArgument(
+            "message_id: required, 1-128 printable ASCII characters without spaces"
+        )
+    if envelope.message_id.startswith(SERVER_ID_PREFIX):
+        raise InvalidArgument(f"message_id: the prefix {SERVER_ID_PREFIX!r} is the server's")
+    if not envelope.HasField("sender") or not envelope.sender.party:
+        raise InvalidArgument("sender.party: required")
+    check_enum(envelope.sender.hotline, common_pb2.Hotline, "sender.hotline")
+    check_enum(envelope.hotline, common_pb2.Hotline, "hotline")
+    check_enum(envelope.priority, common_pb2.Priority, "priority")
+    if not envelope.HasField("sent_at"):
+        raise InvalidArgument("sent_at: required")
+    sent_at = envelope.sent_at.seconds + envelope.sent_at.nanos / 1e9
+    if sent_at > now + MAX_CLOCK_AHEAD_S:
+        raise InvalidArgument(
+            f"sent_at: {sent_at - now:.0f} s in the future; check the station's clock"
+        )
+    if (
+        envelope.sequence
+        or envelope.HasField("recorded_at")
+        or envelope.audience
+        or envelope.escalation_of
+        or envelope.replay_of
+    ):
+        raise InvalidArgument(
+            "sequence, recorded_at, audience, escalation_of and replay_of are set by the "
+            "server; leave them empty"
+        )
+    body = envelope.WhichOneof("body")
+    if body is None:
+        raise InvalidArgument("body: required; an envelope carries exactly one message")
+    if body not in _CLIENT_BODIES:
+        raise PermissionDenied(f"{body}: raised by the server only")
+    _BODY_CHECKS[body](envelope)
+    return body
+
+
+def _text(envelope: envelope_pb2.Envelope) -> None:
+    text = envelope.text
+    if not text.text and not text.code_word:
+        raise InvalidArgument("text.text: required (or a pre-agreed text.code_word)")
+    if len(text.text) > MAX_TEXT or len(text.translation) > MAX_TEXT:
+        raise InvalidArgument(f"text.text: longer than {MAX_TEXT} characters")
+
+
+def check_unit(unit: positions_pb2.UnitPosition, field: str) -> None:
+    if not unit.unit_id:
+        raise InvalidArgument(f"{field}.unit_id: required")
+    check_enum(unit.domain, common_pb2.Domain, f"{field}.domain")
+    check_lat_lon(unit.latitude, unit.longitude, field)
+    for name in ("altitude_m", "course_deg", "speed_mps", "accuracy_m"):
+        check_finite(getattr(unit, name), f"{field}.{name}")
+    if not 0.0 <= unit.course_deg < 360.0:
+        raise InvalidArgument(f"{field}.course_deg: {unit.course_deg} is outside [0, 360)")
+    if unit.speed_mps < 0:
+        raise InvalidArgument(f"{field}.speed_mps: must not be negative")
+    if unit.accuracy_m < 0:
+        raise InvalidArgument(f"{field}.accuracy_m: must not be negative")
+    if not unit.HasField("observed_at"):
+        raise InvalidArgument(f"{field}.observed_at: required")
+
+
+def _position_report(envelope: envelope_pb2.Envelope) -> None:
+    positions = envelope.position_report.positions
+    if not positions:
+        raise InvalidArgument("position_report.positions: at least one position required")
+    if len(positions) > MAX_POSITIONS:
+        raise InvalidArgument(f"position_report.positions: more than {MAX_POSITIONS}")
+    for i, unit in enumerate(positions):
+        check_unit(unit, f"position_report.positions[{i}]")
+
+
+def check_geometry(geometry: zones_pb2.Geometry, field: str) -> None:
+    shape = geometry.WhichOneof("shape")
+    if shape is None:
+        raise InvalidArgument(f"{field}: a polygon, circle or corridor is required")
+    if shape == "polygon":
+        vertices = geometry.polygon.vertices
+        for i, v in enumerate(vertices):
+            check_lat_lon(v.latitude, v.longitude, f"{field}.polygon.vertices[{i}]")
+        if len({(v.latitude, v.longitude) for v in vertices}) < 3:
+            raise InvalidArgument(f"{field}.polygon: fewer than 3 distinct vertices")
+    elif shape == "circle":
+        circle = geometry.circle
+        if not circle.HasField("center"):
+            raise InvalidArgument(f"{field}.circle.center: required")
+        check_lat_lon(circle.center.latitude, circle.center.longitude, f"{field}.circle.center")
+        check_finite(circle.radius_m, f"{field}.circle.radius_m")
+        if circle.radius_m <= 0:
+            raise InvalidArgument(f"{field}.circle.radius_m: must be positive")
+    else:
+        corridor = geometry.corridor
+        for i, p in enumerate(corridor.path):
+            check_lat_lon(p.latitude, p.longitude, f"{field}.corridor.path[{i}]")
+        if len({(p.latitude, p.longitude) for p in corridor.path}) < 2:
+            raise InvalidArgument(f"{field}.corridor.path: at least 2 distinct points required")
+        check_finite(corridor.half_width_m, f"{field}.corridor.half_width_m")
+        if corridor.half_width_m <= 0:
+            raise InvalidArgument(f"{field}.corridor.half_width_m: must be positive")
+
+
+def check_altitude(band: zones_pb2.AltitudeBand, field: str) -> None:
+    check_finite(band.floor_m, f"{field}.floor_m")
+    check_finite(band.ceiling_m, f"{field}.ceiling_m")
+    if band.floor_m >= band.ceiling_m:
+        raise InvalidArgument(
+            f"{field}: floor {band.floor_m} m must be below ceiling {band.ceiling_m} m"
+        )
+
+
+def check_zone(zone: zones_pb2.Zone, field: str) -> None:
+    check_enum(zone.kind, zones_pb2.ZoneKind, f"{field}.kind")
+    if not zone.HasField("geometry"):
+        raise InvalidArgument(f"{field}.geometry: required")
+    check_geometry(zone.geometry, f"{field}.geometry")
+    if zone.HasField("altitude"):
+        check_altitude(zone.altitude, f"{field}.altitude")
+    if zone.HasField("effective_from") and zone.HasField("effective_until"):
+        start = zone.effective_from.ToNanoseconds()
+        if zone.effective_until.ToNanoseconds() <= start:
+            raise InvalidArgument(f"{field}.effective_until: must be after effective_from")
+    for i, domain in enumerate(zone.restricted_domains):
+        check_enum(domain, common_pb2.Domain, f"{field}.restricted_domains[{i}]")
+    if zone.version or zone.state or zone.proposed_by:
+        raise InvalidArgument(f"{field}: version, state and proposed_by are set by the server")
+
+
+def _zone_proposal(envelope: envelope_pb2.Envelope) -> None:
+    if not envelope.zone_proposal.HasField("zone"):
+        raise InvalidArgument("zone_proposal.zone: required")
+    check_zone(envelope.zone_proposal.zone, "zone_proposal.zone")
+
+
+def _zone_update(envelope: envelope_pb2.Envelope) -> None:
+    if not envelope.zone_update.HasField("zone"):
+        raise InvalidArgument("zone_update.zone: required")
+    check_zone(envelope.zone_update.zone, "zone_update.zone")
+
+
+def _zone_withdrawal(envelope: envelope_pb2.Envelope) -> None:
+    if not envelope.zone_withdrawal.zone_id:
+        raise InvalidArgument("zone_withdrawal.zone_id: required")
+
+
+def _zone_decision(envelope: envelope_pb2.Envelope) -> None:
+    decision = envelope.zone_decision
+    if not decision.zone_id:
+        raise InvalidArgument("zone_decision.zone_id: required")
+    if decision.version == 0:
+        raise InvalidArgument("zone_decision.version: required (the version decided on)")
+    check_enum(decision.decision, zones_pb2.ZoneDecisionKind, "zone_decision.decision")
+    if decision.decision == zones_pb2.ZONE_DECISION_KIND_REJECT and not decision.reason:
+        raise InvalidArgument("zone_decision.reason: required for REJECT")
+    if decision.decision == zones_pb2.ZONE_DECISION_KIND_COUNTER:
+        if not decision.HasField("counter_proposal"):
+            raise InvalidArgument("zone_decision.counter_proposal: required for COUNTER")
+        check_zone(decision.counter_proposal, "zone_decision.counter_proposal")
+
+
+def _activity_notice(envelope: envelope_pb2.Envelope) -> None:
+    notice = envelope.activity_notice
+    check_enum(notice.activity, messages_pb2.ActivityType, "activity_notice.activity")
+    if not notice.HasField("area"):
+        raise InvalidArgument("activity_notice.area: required")
+    check_geometry(notice.area, "activity_notice.area")
+    if notice.HasField("altitude"):
+        check_altitude(notice.altitude, "activity_notice.altitude")
+    if not notice.HasField("window_start") or not notice.HasField("window_end"):
+        raise InvalidArgument("activity_notice.window_start and window_end: required")
+    if notice.window_end.ToNanoseconds() <= notice.window_start.ToNanoseconds():
+        raise InvalidArgument("activity_notice.window_end: must be after window_start")
+
+
+def _stop_request(envelope: envelope_pb2.Envelope) -> None:
+    if envelope.priority != common_pb2.PRIORITY_FLASH:
+        raise InvalidArgument("priority: a stop request is always FLASH")
+    if not envelope.stop_request.reason:
+        raise InvalidArgument("stop_request.reason: required")
+    if envelope.stop_request.HasField("area"):
+        check_geometry(envelope.stop_request.area, "stop_request.area")
+
+
+def _incident_report(envelope: envelope_pb2.Envelope) -> None:
+    report = envelope.incident_report
+    if not report.description:
+        raise InvalidArgument("incident_report.description: required")
+    if report.HasField("location"):
+        check_lat_lon(
+            report.location.latitude, report.location.longitude, "incident_report.location"
+        )
+
+
+def _line_test(envelope: envelope_pb2.Envelope) -> None:
+    return
+
+
+def _acknowledgment(envelope: envelope_pb2.Envelope) -> None:
+    ack = envelope.acknowledgment
+    if not ack.message_id:
+        raise InvalidArgument("acknowledgment.message_id: required")
+    check_enum(ack.kind, acknowledgments_pb2.AckKind, "acknowledgment.kind")
+    if ack.kind == acknowledgments_pb2.ACK_KIND_UNABLE and not ack.reason:
+        raise InvalidArgument("acknowledgment.reason: UNABLE needs a reason")
+    if ack.HasField("lateness") or ack.HasField("responder"):
+        raise InvalidArgument("acknowledgment.lateness and responder are set by the server")
+
+
+_BODY_CHECKS = {
+    "text": _text,
+    "position_report": _position_report,
+    "zone_proposal": _zone_proposal,
+    "zone_update": _zone_update,
+    "zone_withdrawal": _zone_withdrawal,
+    "zone_decision": _zone_decision,
+    "activity_notice": _activity_notice,
+    "stop_request": _stop_request,
+    "incident_report": _incident_report,
+    "line_test": _line_test,
+    "acknowledgment": _acknowledgment,
+}
