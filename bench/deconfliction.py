@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 import os
 import platform
 import random
 import time
+from dataclasses import dataclass
 
 from hotline.server.deconfliction import DeconflictionEngine
 from hotline.server.deconfliction.geodesy import destination
@@ -100,6 +100,18 @@ def euphrates_line() -> zones_pb2.Zone:
     return zone
 
 
+@dataclass
+class SimulatedUnit:
+    party: str
+    unit_id: str
+    domain: common_pb2.Domain.ValueType
+    lat: float
+    lon: float
+    alt: float
+    course: float
+    speed: float
+
+
 def reports(
     rng: random.Random, aircraft: int, ground: int, rounds: int, period_s: float
 ) -> list[tuple[str, positions_pb2.UnitPosition, float]]:
@@ -107,16 +119,16 @@ def reports(
     for i in range(aircraft + ground):
         air = i < aircraft
         units.append(
-            {
-                "party": PARTIES[i % 2],
-                "id": f"{'A' if air else 'G'}{i}",
-                "domain": common_pb2.DOMAIN_AIR if air else common_pb2.DOMAIN_GROUND,
-                "lat": rng.uniform(*LAT),
-                "lon": rng.uniform(*LON),
-                "alt": rng.uniform(1000, 9000) if air else rng.uniform(150, 400),
-                "course": rng.uniform(0, 360),
-                "speed": rng.uniform(120, 250) if air else rng.uniform(0, 15),
-            }
+            SimulatedUnit(
+                party=PARTIES[i % 2],
+                unit_id=f"{'A' if air else 'G'}{i}",
+                domain=common_pb2.DOMAIN_AIR if air else common_pb2.DOMAIN_GROUND,
+                lat=rng.uniform(*LAT),
+                lon=rng.uniform(*LON),
+                alt=rng.uniform(1000, 9000) if air else rng.uniform(150, 400),
+                course=rng.uniform(0, 360),
+                speed=rng.uniform(120, 250) if air else rng.uniform(0, 15),
+            )
         )
     out = []
     step = period_s / len(units)
@@ -125,28 +137,37 @@ def reports(
         for u in units:
             now += step
             if rng.random() < 0.1:
-                u["course"] = (u["course"] + rng.uniform(-60, 60)) % 360
-            u["lat"], u["lon"] = destination(u["lat"], u["lon"], u["course"], u["speed"] * period_s)
+                u.course = (u.course + rng.uniform(-60, 60)) % 360
+            u.lat, u.lon = destination(u.lat, u.lon, u.course, u.speed * period_s)
             # Keep everyone in the theatre: turn back at its edges.
-            if not (LAT[0] < u["lat"] < LAT[1] and LON[0] < u["lon"] < LON[1]):
-                u["course"] = (u["course"] + 180.0) % 360
+            if not (LAT[0] < u.lat < LAT[1] and LON[0] < u.lon < LON[1]):
+                u.course = (u.course + 180.0) % 360
             unit = positions_pb2.UnitPosition(
-                unit_id=u["id"],
-                callsign=u["id"],
-                domain=u["domain"],
-                latitude=u["lat"],
-                longitude=u["lon"],
-                altitude_m=u["alt"],
-                course_deg=u["course"],
-                speed_mps=u["speed"],
+                unit_id=u.unit_id,
+                callsign=u.unit_id,
+                domain=u.domain,
+                latitude=u.lat,
+                longitude=u.lon,
+                altitude_m=u.alt,
+                course_deg=u.course,
+                speed_mps=u.speed,
             )
             unit.observed_at.seconds = int(now)
             unit.observed_at.nanos = int((now % 1) * 1e9)
-            out.append((u["party"], unit, now))
+            out.append((u.party, unit, now))
     return out
 
 
-def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> dict[str, object]:
+@dataclass
+class Row:
+    reports: int
+    load_s: float
+    per_s: float
+    us: float
+    kinds: collections.Counter[str]
+
+
+def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> Row:
     rng = random.Random(seed)
     engine = DeconflictionEngine()
     started = time.perf_counter()
@@ -166,16 +187,7 @@ def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> dict[
             kinds[acknowledgments_pb2.AlertKind.Name(finding.alert.kind)] += 1
     elapsed = time.perf_counter() - started
     timed = len(feed) - warm
-    return {
-        "zones": zones,
-        "aircraft": aircraft,
-        "ground": ground,
-        "reports": timed,
-        "load_s": load_s,
-        "per_s": timed / elapsed,
-        "us": elapsed / timed * 1e6,
-        "kinds": kinds,
-    }
+    return Row(timed, load_s, timed / elapsed, elapsed / timed * 1e6, kinds)
 
 
 def main() -> None:
@@ -192,19 +204,21 @@ def main() -> None:
     mixes = [(args.zones, args.aircraft, args.ground)]
     if args.mixes:
         mixes += [(args.zones, 1000, 1000), (args.zones, 2000, 0)]
-    header = f"{'zones':>6} {'aircraft':>8} {'ground':>6} {'reports':>8} {'load s':>7} {'reports/s':>10} {'us/report':>9}  alerts"
+    header = (
+        f"{'zones':>6} {'aircraft':>8} {'ground':>6} {'reports':>8} {'load s':>7} "
+        f"{'reports/s':>10} {'us/report':>9}  alerts"
+    )
     print(header)
     print("-" * len(header))
     for zones, aircraft, ground in mixes:
         r = run(zones, aircraft, ground, args.rounds, args.seed)
         alerts = ", ".join(
-            f"{k.removeprefix('ALERT_KIND_')} {n}" for k, n in sorted(r["kinds"].items())
-        )  # type: ignore[attr-defined]
-        print(
-            f"{zones:>6} {aircraft:>8} {ground:>6} {r['reports']:>8} {r['load_s']:>7.1f} "
-            f"{r['per_s']:>10,.0f} {r['us']:>9.1f}  {alerts}"
+            f"{k.removeprefix('ALERT_KIND_')} {n}" for k, n in sorted(r.kinds.items())
         )
-    print(f"{'':>50}(math: {math.nan})" if False else "")
+        print(
+            f"{zones:>6} {aircraft:>8} {ground:>6} {r.reports:>8} {r.load_s:>7.1f} "
+            f"{r.per_s:>10,.0f} {r.us:>9.1f}  {alerts}"
+        )
 
 
 if __name__ == "__main__":

@@ -102,8 +102,10 @@ class StationClient:
         max_backoff: float = 5.0,
         heartbeat_interval: float = 10.0,
         max_queued: int = 10_000,
+        channel_options: Sequence[tuple[str, int | str]] = CHANNEL_OPTIONS,
     ) -> None:
         self.address = address
+        self._channel_options = channel_options
         self._metadata = (("authorization", f"Bearer {token}"),)
         self._connect_timeout = connect_timeout
         self._max_backoff = max_backoff
@@ -120,6 +122,8 @@ class StationClient:
         self._deliveries: asyncio.Queue[envelope_pb2.Envelope | HotlineClientError] = asyncio.Queue(
             max_queued
         )
+        # Sequence numbers waiting in the queue, not yet handed to the application.
+        self._queued: set[int] = set()
         self._opened = asyncio.Event()
         self._failure: HotlineClientError | None = None
         self._stack = AsyncExitStack()
@@ -133,7 +137,7 @@ class StationClient:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> StationClient:
-        self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(self.address, options=self._channel_options)
         self._stack.push_async_callback(self._channel.close)
         tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
         self._runner = tasks.create_task(self._maintain(), name="station-session")
@@ -249,6 +253,7 @@ class StationClient:
         if isinstance(item, HotlineClientError):
             self._deliveries.put_nowait(item)
             raise item
+        self._queued.discard(item.sequence)
         if needs_receipt(item):
             self._send_receipt(item)
         return item
@@ -270,7 +275,8 @@ class StationClient:
                     fatal = SessionFailed(code, error.details() or "")
                 else:
                     log.info("session to %s lost (%s); reconnecting", self.address, code.name)
-            except* _StreamEnded:
+            except* (_StreamEnded, asyncio.InvalidStateError):
+                # InvalidStateError: a write raced the end of the call.
                 log.info("the server ended the session; reconnecting")
             if fatal is not None:
                 self._fail(fatal)
@@ -341,9 +347,11 @@ class StationClient:
         for delivery in envelopes:
             flash = delivery.priority == common_pb2.PRIORITY_FLASH
             if self._resume.first_time(delivery.sequence, flash):
+                self._queued.add(delivery.sequence)
                 await self._deliveries.put(delivery)
-            elif needs_receipt(delivery):
-                # A re-delivery: the server did not get our RECEIPT; send it again.
+            elif needs_receipt(delivery) and delivery.sequence not in self._queued:
+                # A re-delivery of what the application already has: the server did not
+                # get our RECEIPT; send it again.
                 self._send_receipt(delivery)
 
     def _confirm(self, result: services_pb2.SendResult) -> None:

@@ -19,7 +19,8 @@ from grpc_reflection.v1alpha import reflection
 from hotline.server.api.common import service_handler
 from hotline.server.api.exercise import ExerciseService, ZoneService
 from hotline.server.api.stations import StationService
-from hotline.server.checks import Checks
+from hotline.server.audit.trail import server_trail
+from hotline.server.checks import Checks, DeconflictionChecks
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
 from hotline.server.settings import Settings
@@ -41,9 +42,9 @@ def load_settings_exercise(settings: Settings) -> Exercise:
     return load_exercise(settings.exercise_file)
 
 
-def make_checks(exercise: Exercise) -> Checks | None:
+def make_checks(exercise: Exercise) -> Checks:
     """The deconfliction checks for the exercise's separation policy."""
-    return None
+    return DeconflictionChecks(exercise.policy.separation)
 
 
 async def serve(
@@ -56,8 +57,9 @@ async def serve(
     """Runs the service until ``stop`` is set or the process is told to terminate."""
     exercise = exercise or load_settings_exercise(settings)
     authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+    trail = server_trail(settings, exercise.exercise_id)
     backend = open_backend(settings.database_location, durable=settings.durable)
-    switchboard = Switchboard(exercise, backend, checks=make_checks(exercise))
+    switchboard = Switchboard(exercise, backend, checks=make_checks(exercise), trail=trail)
     recovered = switchboard.recover()
     switchboard.start()
 

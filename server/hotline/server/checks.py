@@ -1,38 +1,74 @@
-"""The seam between the switchboard and the deconfliction checks.
+"""The seam between the switchboard and the deconfliction engine.
 
-The switchboard asks its :class:`Checks` about every accepted envelope before recording
-it: a check may refuse the envelope (``InvalidArgument`` for geometry it cannot handle)
-or return findings, which the switchboard raises as alerts on the hotline of the
-finding's domain, to the parties concerned and to exercise control.
+The switchboard asks :meth:`Checks.validate` about an envelope before recording it (the
+engine refuses geometry it cannot handle with ``InvalidArgument``), and hands every
+recorded envelope to :meth:`Checks.observe` — live and when the log is replayed at
+start-up, in log order and with the recorded time, so the engine's picture survives a
+restart. Findings of live records are raised as alerts; those of replayed records were
+raised already and are dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
+from hotline.server.deconfliction import DeconflictionEngine, Finding, SeparationMinima
+from hotline.server.exercise import Separation
+from hotline.v1 import envelope_pb2, zones_pb2
 
-
-@dataclass(frozen=True)
-class Finding:
-    """An alert the checks want raised."""
-
-    alert: acknowledgments_pb2.Alert
-    # AIR -> AIR_OPERATIONS, GROUND -> GROUND_COMMANDERS; UNSPECIFIED: the hotline of
-    # the envelope that caused it.
-    domain: common_pb2.Domain.ValueType
-    parties: tuple[str, ...]
+__all__ = ["Checks", "DeconflictionChecks", "Finding"]
 
 
 class Checks(Protocol):
-    def envelope(
-        self,
-        envelope: envelope_pb2.Envelope,
-        body: str,
-        zone_changes: Sequence[zones_pb2.Zone],
-        now: float,
-    ) -> list[Finding]:
-        """Checks an envelope about to be recorded; raises to refuse it."""
+    def validate(
+        self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
+    ) -> None:
+        """Raises to refuse an envelope about to be recorded."""
+
+    def observe(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> list[Finding]:
+        """Takes in a recorded envelope; returns the alerts it gives rise to."""
         ...
+
+
+class DeconflictionChecks:
+    """Zone incursions, separation, predicted conflicts, overlaps and notice conflicts."""
+
+    def __init__(self, separation: Separation) -> None:
+        self.engine = DeconflictionEngine(
+            SeparationMinima(
+                air_horizontal_m=separation.air_horizontal_m,
+                air_vertical_m=separation.air_vertical_m,
+                ground_m=separation.ground_m,
+                look_ahead_s=separation.look_ahead_s,
+                stale_after_s=separation.stale_after_s,
+            )
+        )
+
+    def validate(
+        self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
+    ) -> None:
+        engine = self.engine
+        if body == "position_report":
+            for i, unit in enumerate(envelope.position_report.positions):
+                engine.validate_position(unit, f"position_report.positions[{i}]")
+        elif body == "activity_notice":
+            engine.validate_notice(envelope.activity_notice, "activity_notice")
+        elif body in ("zone_proposal", "zone_update", "zone_decision"):
+            for zone in zones:
+                if zone.state == zones_pb2.ZONE_STATE_PROPOSED:
+                    engine.validate_zone(zone, f"{body}.zone")
+
+    def observe(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> list[Finding]:
+        engine = self.engine
+        if body == "position_report":
+            party = envelope.sender.party
+            findings: list[Finding] = []
+            for unit in envelope.position_report.positions:
+                findings += engine.position_reported(party, unit, at)
+            return findings
+        if body == "activity_notice":
+            return engine.notice_sent(envelope.sender.party, envelope.activity_notice, at)
+        if body == "zone_status":
+            return engine.zone_changed(envelope.zone_status.zone, at)
+        return []

@@ -5,19 +5,25 @@ thread stores everything queued since its last commit in a single transaction, t
 reports the committed batch back to the loop in order. Nothing is delivered to a station
 or confirmed to a sender before that report: what a sender was told is recorded, stays
 recorded after ``kill -9``.
+
+The writer also keeps the audit trail (:class:`~hotline.server.audit.trail.AuditTrail`):
+each batch is stored with its records' leaf hashes and, when one is due, a signed
+checkpoint, in the same transaction; a last checkpoint is signed at :meth:`close`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from hotline.server.audit.trail import AuditTrail
 from hotline.server.errors import Unavailable
-from hotline.server.storage import Backend, StoredRecord
+from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,12 @@ class RecordLog:
         backend: Backend,
         on_commit: Callable[[list[StoredRecord]], None],
         on_failure: Callable[[BaseException], None],
+        trail: AuditTrail | None = None,
     ) -> None:
+        """``trail`` signs checkpoints; without one, records are stored with their leaf
+        hashes but nothing is signed."""
         self._backend = backend
+        self._trail = trail
         self._reader = backend.reader()
         self._reader_lock = threading.Lock()
         self._on_commit = on_commit
@@ -59,7 +69,12 @@ class RecordLog:
         return self._backend.read()
 
     def start(self) -> None:
+        """Resumes the audit trail over the stored log and starts the writer. Raises
+        :class:`~hotline.server.errors.ConfigurationError` if the stored log was not
+        signed with the trail's key."""
         self._loop = asyncio.get_running_loop()
+        if self._trail is not None:
+            self._trail.resume(self._backend)
         self._thread = threading.Thread(target=self._write_forever, name="log-writer")
         self._thread.start()
 
@@ -115,22 +130,51 @@ class RecordLog:
 
     def _write_forever(self) -> None:
         queue = self._queue
+        trail = self._trail
         while True:
             with queue.lock:
                 while not queue.records and not queue.closing:
-                    queue.lock.wait()
-                if not queue.records:
+                    due = trail.seconds_to_checkpoint() if trail is not None else None
+                    if due == 0.0:
+                        break
+                    queue.lock.wait(due)
+                if not queue.records and queue.closing:
+                    # Whatever the last checkpoint left unsigned is signed now.
+                    final = trail.checkpoint() if trail is not None else None
+                    if final is not None:
+                        self._store([], [], [final])
                     return
                 count = min(len(queue.records), MAX_BATCH)
                 batch = [queue.records.popleft() for _ in range(count)]
-            try:
-                self._backend.append(batch)
-            except BaseException as error:
-                log.critical("the log could not be written; stopping", exc_info=True)
-                self._report_failure(error)
+            checkpoints: list[StoredCheckpoint] = []
+            if trail is not None:
+                leaves, checkpoints = trail.seal(batch)
+            else:
+                sha256 = hashlib.sha256
+                leaves = [sha256(b"\x00" + r.data).digest() for r in batch]
+            if not batch and not checkpoints:
+                continue
+            if not self._store(batch, leaves, checkpoints):
                 return
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._committed_batch, batch)
+            if batch:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self._committed_batch, batch)
+
+    def _store(
+        self,
+        batch: list[StoredRecord],
+        leaves: list[bytes],
+        checkpoints: list[StoredCheckpoint],
+    ) -> bool:
+        try:
+            self._backend.append(batch, leaves, checkpoints)
+        except BaseException as error:
+            log.critical("the log could not be written; stopping", exc_info=True)
+            self._report_failure(error)
+            return False
+        for checkpoint in checkpoints:
+            log.debug("signed checkpoint at size %d", checkpoint.size)
+        return True
 
     def _report_failure(self, error: BaseException) -> None:
         self._failure = error

@@ -4,7 +4,11 @@ Environment variables (each overridden by the matching ``hotline serve`` option)
 ``HOTLINE_LISTEN`` (address, default ``127.0.0.1:50051``), ``HOTLINE_DATA_DIR`` (default
 ``./hotline-data``), ``HOTLINE_DB`` (SQLite path or ``postgresql://`` URL; default
 ``<data dir>/hotline.sqlite``), ``HOTLINE_EXERCISE`` (exercise TOML file; default the
-built-in two-party exercise).
+built-in two-party exercise), ``HOTLINE_SIGNING_KEY`` (the audit log's Ed25519 signer
+key file; default ``<data dir>/signing.key``, generated on first start),
+``HOTLINE_CHECKPOINT_RECORDS`` and ``HOTLINE_CHECKPOINT_SECONDS`` (sign a checkpoint every
+so many records, and at least this often while records are unsigned; default 1000 and
+60).
 """
 
 from __future__ import annotations
@@ -26,6 +30,20 @@ class Settings:
     exercise_file: Path | None = None
     #: fsync every commit (``synchronous=FULL``); off trades power-loss safety for speed.
     durable: bool = True
+    #: The audit log's signer key file; empty means ``<data dir>/signing.key``, created
+    #: if missing. A key file named explicitly must exist.
+    signing_key: Path | None = None
+    checkpoint_every_records: int = 1000
+    checkpoint_every_seconds: float = 60.0
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key or self.data_dir / "signing.key"
+
+    @property
+    def verifier_key_file(self) -> Path:
+        """Where the server writes its public verifier key for auditors."""
+        return self.data_dir / "signing.pub"
 
     @property
     def database_location(self) -> str:
@@ -46,6 +64,14 @@ class Settings:
             settings = replace(settings, database=environ["HOTLINE_DB"])
         if "HOTLINE_EXERCISE" in environ:
             settings = replace(settings, exercise_file=Path(environ["HOTLINE_EXERCISE"]))
+        if "HOTLINE_SIGNING_KEY" in environ:
+            settings = replace(settings, signing_key=Path(environ["HOTLINE_SIGNING_KEY"]))
+        if "HOTLINE_CHECKPOINT_RECORDS" in environ:
+            records = int(_number(environ, "HOTLINE_CHECKPOINT_RECORDS"))
+            settings = replace(settings, checkpoint_every_records=records)
+        if "HOTLINE_CHECKPOINT_SECONDS" in environ:
+            seconds = _number(environ, "HOTLINE_CHECKPOINT_SECONDS")
+            settings = replace(settings, checkpoint_every_seconds=seconds)
         return settings.checked()
 
     def checked(self) -> Settings:
@@ -56,4 +82,17 @@ class Settings:
             )
         if self.exercise_file is not None and not self.exercise_file.is_file():
             raise ConfigurationError(f"exercise file {self.exercise_file} does not exist")
+        if self.checkpoint_every_records < 1 or not self.checkpoint_every_seconds > 0:
+            raise ConfigurationError(
+                "checkpoints: the record count and the interval must be positive"
+            )
+        if self.signing_key is not None and not self.signing_key.is_file():
+            raise ConfigurationError(f"signing key file {self.signing_key} does not exist")
         return self
+
+
+def _number(environ: Mapping[str, str], name: str) -> float:
+    try:
+        return float(environ[name])
+    except ValueError:
+        raise ConfigurationError(f"{name}={environ[name]!r} is not a number") from None

@@ -27,6 +27,7 @@ from hotline.server.acknowledgments import (
     Stage,
     TrackedMessage,
 )
+from hotline.server.audit.trail import AuditTrail
 from hotline.server.checks import Checks, Finding
 from hotline.server.consoles import Console, Delivery
 from hotline.server.deadlines import DeadlineTimer
@@ -86,6 +87,14 @@ _STAGE_KIND = {
     Stage.ESCALATION: log_pb2.DEADLINE_KIND_ESCALATION,
 }
 _KIND_STAGE = {kind: stage for stage, kind in _STAGE_KIND.items()}
+#: Where a deconfliction alert goes: the hotline of the unit's domain.
+_DOMAIN_HOTLINE = {
+    common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
+    common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
+    common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
+}
+#: Bodies the deconfliction checks take in.
+_OBSERVED = frozenset({"position_report", "activity_notice", "zone_status"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +137,13 @@ class Switchboard:
         *,
         checks: Checks | None = None,
         clock: Callable[[], float] = time.time,
+        trail: AuditTrail | None = None,
     ) -> None:
         self.exercise = exercise
         self._policy = exercise.policy
         self._clock = clock
         self._checks = checks
-        self._log = RecordLog(backend, self._committed, self._log_failed)
+        self._log = RecordLog(backend, self._committed, self._log_failed, trail)
         self._tracker = AckTracker()
         self._zones = ZoneBook()
         self._timer: DeadlineTimer[DeadlineKey] = DeadlineTimer(self._deadline_due, clock)
@@ -152,6 +162,9 @@ class Switchboard:
         }
         self._line_tests = 0
         self._closing = False
+        # Findings of live records, waiting to be raised; None while recovering.
+        self._findings: list[Finding] = []
+        self._live = False
         self._failure: BaseException | None = None
         self.failed = asyncio.Event()
 
@@ -170,6 +183,7 @@ class Switchboard:
 
     def start(self) -> None:
         """Starts the log writer and records the exercise the server runs."""
+        self._live = True
         self._log.start()
         self._append(
             self._new_record(
@@ -319,6 +333,10 @@ class Switchboard:
             self._zones.apply(envelope.zone_status.zone)
         elif body not in _UNACKNOWLEDGED:
             self._track(envelope, body or "", at)
+        if self._checks is not None and body in _OBSERVED:
+            findings = self._checks.observe(envelope, body, at)
+            if self._live:
+                self._findings += findings
 
     def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> None:
         line_test = body == "line_test" and not envelope.sender.party
@@ -430,17 +448,15 @@ class Switchboard:
         if body == "acknowledgment":
             self._accept_acknowledgment(envelope, party, actor, now, reply)
             return
-        findings: list[Finding] = []
         zone_changes: list[zones_pb2.Zone] = []
         if body.startswith("zone_"):
             zone_changes = self._zone_changes(envelope, body, party)
         if self._checks is not None:
-            findings = self._checks.envelope(envelope, body, zone_changes, now)
+            self._checks.validate(envelope, body, zone_changes)
         self._record_envelope(envelope, actor, reply=reply)
         for zone in zone_changes:
             self._announce_zone(zone, hotline)
-        for finding in findings:
-            self._raise_finding(finding, hotline, message_id)
+        self._raise_findings(hotline, message_id)
 
     def _duplicate(
         self,
@@ -503,6 +519,8 @@ class Switchboard:
         line_was_down = self._tracker.is_line_down(party, envelope.hotline)
         audience = [message.sender_party or EXERCISE_CONTROL]
         self._record_envelope(envelope, actor, audience, reply)
+        if message.escalation_of and ack.kind in RESPONSES:
+            self._relay_answer(message.escalation_of, envelope, now)
         if line_was_down and not self._tracker.is_line_down(party, envelope.hotline):
             self._alert(
                 envelope.hotline,
@@ -513,6 +531,23 @@ class Switchboard:
                 ),
                 self._parties_on[envelope.hotline],
             )
+
+    def _relay_answer(self, original_id: str, answer: envelope_pb2.Envelope, now: float) -> None:
+        """An answer given on GENERALS to an escalated copy also answers the original:
+        its sender hears it on the hotline it used."""
+        original = self._tracker.get(original_id)
+        if original is None or not original.sender_party:
+            return
+        relay = self._server_envelope(original.hotline, f"answer:{self._next_index}")
+        relay.sender.party = answer.sender.party
+        relay.priority = answer.priority
+        relay.acknowledgment.CopyFrom(answer.acknowledgment)
+        relay.acknowledgment.message_id = original_id
+        relay.acknowledgment.ClearField("lateness")
+        lateness = self._tracker.lateness(original_id, answer.sender.party, now)
+        if lateness > 0:
+            relay.acknowledgment.lateness.CopyFrom(duration_proto(lateness))
+        self._record_envelope(relay, SERVER, {original.sender_party})
 
     # ------------------------------------------------------------------ zones
 
@@ -569,17 +604,18 @@ class Switchboard:
         envelope.alert.CopyFrom(alert)
         self._record_envelope(envelope, SERVER, audience)
 
-    def _raise_finding(self, finding: Finding, hotline: Hotline, cause: str) -> None:
-        domain_hotline = {
-            common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
-            common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
-        }.get(finding.domain, hotline)
-        alert = acknowledgments_pb2.Alert()
-        alert.CopyFrom(finding.alert)
-        if not alert.message_id:
-            alert.message_id = cause
-        audience = set(finding.parties) & self._parties_on[domain_hotline]
-        self._alert(domain_hotline, alert, audience or {EXERCISE_CONTROL})
+    def _raise_findings(self, hotline: Hotline, cause: str) -> None:
+        """Raises what the checks found in the records just made, as alerts on the
+        hotline of the finding's domain, to the parties concerned."""
+        while self._findings:
+            finding = self._findings.pop(0)
+            domain_hotline = _DOMAIN_HOTLINE.get(finding.domain, hotline)
+            alert = acknowledgments_pb2.Alert()
+            alert.CopyFrom(finding.alert)
+            if not alert.message_id:
+                alert.message_id = cause
+            audience = set(finding.parties) & self._parties_on[domain_hotline]
+            self._alert(domain_hotline, alert, audience or {EXERCISE_CONTROL})
 
     # ------------------------------------------------------------------ deadlines
 

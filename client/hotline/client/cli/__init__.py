@@ -5,6 +5,7 @@
     hotline station                a participant's console
     hotline send text "..."        one-shot messages of every kind
     hotline status                 stations, hotlines, time lost
+    hotline audit verify LOG --key signing.pub   check a log offline
 
 The server address and credential come from ``--address``/``--token`` or the
 ``HOTLINE_ADDRESS``/``HOTLINE_TOKEN`` environment variables.
@@ -19,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.client.cli import console, credentials, send, serve, status
+from hotline.client.cli import audit, console, credentials, send, serve, status
 from hotline.client.errors import HotlineClientError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(commands)
     credentials.add_parser(commands)
+    audit.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
     connected.add_argument(
         "--address",

@@ -2,8 +2,13 @@
 
 Records are leaves of an RFC 6962 Merkle tree (:mod:`.merkle`); the server signs the tree
 head as a C2SP checkpoint (:mod:`.checkpoint`, over the signed notes of :mod:`.note`);
-:mod:`.verify` checks a copy of the log, or one exported record, offline. Nothing here
-touches storage or the network.
+:mod:`.verify` checks a copy of the log, or one exported record, offline. Nothing
+re-exported here touches storage or the network.
+
+Three modules work on a stored log and are imported by name: :mod:`.trail` (the server
+side: leaf hashes, the growing tree and checkpoint signing in the log writer),
+:mod:`.stored` (the offline tools over a backend) and :mod:`.protocol` (every message
+needing an answer got one).
 """
 
 from hotline.server.audit.checkpoint import (

@@ -28,6 +28,7 @@ __all__ = [
     "MalformedKey",
     "MalformedNote",
     "MalformedProofBundle",
+    "NotInLog",
     "ProofError",
     "SignatureError",
     "UnknownKey",
@@ -80,6 +81,10 @@ class BadSignature(SignatureError):
 class WrongOrigin(AuditError):
     """A validly signed checkpoint of another log (its origin line is not the one
     expected)."""
+
+
+class NotInLog(AuditError):
+    """The log has no such record, or no signed checkpoint covers it yet."""
 
 
 class ProofError(AuditError):

@@ -94,6 +94,10 @@ class ProblemKind(StrEnum):
     WRONG_ORIGIN = "wrong-origin"
     CHECKPOINT_ORDER = "checkpoint-order"
     INCONSISTENT_CHECKPOINTS = "inconsistent-checkpoints"
+    # Found by reading the records themselves (see hotline.server.audit.stored).
+    INDEX_MISMATCH = "index-mismatch"
+    UNREADABLE_RECORD = "unreadable-record"
+    UNANSWERED_MESSAGE = "unanswered-message"
 
 
 # Kinds whose ``index`` names the offending record itself rather than a range that
@@ -105,6 +109,8 @@ _PINPOINTED = frozenset(
         ProblemKind.OUT_OF_ORDER,
         ProblemKind.HASH_MISMATCH,
         ProblemKind.TRUNCATED,
+        ProblemKind.INDEX_MISMATCH,
+        ProblemKind.UNREADABLE_RECORD,
     }
 )
 

@@ -20,6 +20,7 @@ import shapely
 
 from hotline.server.deconfliction import validation
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
+from hotline.server.deconfliction.geodesy import wrap_longitude
 from hotline.server.deconfliction.lines import LineCrossing
 from hotline.server.deconfliction.separation import (
     REARM_MARGIN,
@@ -52,6 +53,7 @@ _ACTIVITY_NAMES: dict[messages_pb2.ActivityType.ValueType, str] = {
 
 
 _DEFAULT_MINIMA = SeparationMinima()
+_NO_PARTNERS: frozenset[UnitKey] = frozenset()
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class DeconflictionEngine:
         self._accepted = ZoneIndex()
         self._proposed = ZoneIndex()
         self._crossings: dict[str, LineCrossing] = {}
+        self._line_domains: frozenset[common_pb2.Domain.ValueType] = frozenset()
         self._tracks: dict[UnitKey, Track] = {}
         self._parties: dict[str, None] = {}
         self._air = AirPicture()
@@ -149,6 +152,7 @@ class DeconflictionEngine:
                 self._crossings[zone.zone_id] = LineCrossing(known.shape)
             else:
                 self._crossings.pop(zone.zone_id, None)
+            self._lines_changed()
             return []
         if state == zones_pb2.ZONE_STATE_REJECTED:
             pending = self._proposed.zones.get(zone.zone_id)
@@ -167,6 +171,7 @@ class DeconflictionEngine:
     def _drop(self, zone_id: str, reason: str, now: float) -> list[Finding]:
         known = self._accepted.remove(zone_id)
         self._crossings.pop(zone_id, None)
+        self._lines_changed()
         self._across = {pair for pair in self._across if pair[1] != zone_id}
         findings: list[Finding] = []
         if known is None:
@@ -176,6 +181,13 @@ class DeconflictionEngine:
             track = self._tracks[key]
             findings.append(self._cleared(track, known, f"{known.label()} {reason}"))
         return findings
+
+    def _lines_changed(self) -> None:
+        self._line_domains = frozenset(
+            domain
+            for zone_id in self._crossings
+            for domain in self._accepted.zones[zone_id].domains
+        )
 
     def _overlaps(self, proposal: KnownZone) -> list[Finding]:
         findings: list[Finding] = []
@@ -225,7 +237,8 @@ class DeconflictionEngine:
         ZONE_INCURSION / ZONE_INCURSION_CLEARED, SEPARATION_BREACH, PREDICTED_CONFLICT.
 
         A report observed before the unit's last one is ignored (it arrived out of
-        order). Raises InvalidArgument for an invalid position.
+        order). The engine keeps ``unit`` by reference as the unit's last report: do not
+        mutate it afterwards. Raises InvalidArgument for an invalid position.
         """
         validation.validate_position(unit)
         observed = unit.observed_at.seconds + unit.observed_at.nanos * 1e-9
@@ -244,6 +257,7 @@ class DeconflictionEngine:
                 self._neighbourhood_remove(track)
                 self._close_pairs(track)
                 track.domain = unit.domain
+                track.zone_query = None
             track.update(unit, observed)
         if track.domain == AIR:
             self._air.place(track)
@@ -265,7 +279,16 @@ class DeconflictionEngine:
         air = domain == AIR
         inside: dict[str, KnownZone] = {}
         contains_xy = shapely.lib.contains_xy  # the bare ufunc: half the call overhead
-        for e in self._accepted.restricting(lat, lon, domain, party):
+        index = self._accepted
+        # The fine cell decides the coarse one too, so it alone keys the cached query.
+        cells = (int((lat + 90.0) * 20.0), int((lon + 540.0) * 20.0))
+        cached = track.zone_query
+        if cached is not None and cached[0] == cells and cached[1] == index.generation:
+            entries = cached[2]
+        else:
+            entries = index.restricting(lat, lon, domain, party)
+            track.zone_query = (cells, index.generation, entries)
+        for e in entries:
             if lon < e.minx or lon > e.maxx or lat < e.miny or lat > e.maxy:
                 continue
             known = e.known
@@ -275,11 +298,14 @@ class DeconflictionEngine:
                 continue
             if contains_xy(e.polygon, lon, lat):
                 inside[known.zone_id] = known
-        if self._crossings:
+        if self._crossings and domain in self._line_domains:
             self._check_crossings(track, now, inside)
         previous = self._incursions.get(track.key)
-        if not inside and not previous:
-            return
+        if not previous:
+            if not inside:
+                return
+        elif inside.keys() == previous.keys():
+            return  # still inside the same zones: nothing to say
         if previous is None:
             previous = self._incursions[track.key] = {}
         for zone_id, known in inside.items():
@@ -294,15 +320,20 @@ class DeconflictionEngine:
                 findings.append(self._cleared(track, left, f"left {left.label()}"))
 
     def _check_crossings(self, track: Track, now: float, inside: dict[str, KnownZone]) -> None:
-        moved = not math.isnan(track.prev_lat)
+        lat0, lon0, lat1, lon1 = track.prev_lat, track.prev_lon, track.lat, track.lon
+        moved = not math.isnan(lat0)
         for zone_id, crossing in self._crossings.items():
             known = self._accepted.zones[zone_id]
             if track.domain not in known.domains:
                 continue
             state = (track.key, zone_id)
+            minx, miny, maxx, maxy = crossing.bounds
             if (
                 moved
-                and crossing.crossings(track.prev_lat, track.prev_lon, track.lat, track.lon) % 2
+                # Bounds first: most moves are nowhere near the line.
+                and (miny <= lat0 <= maxy or miny <= lat1 <= maxy)
+                and (minx <= lon0 <= maxx or minx <= lon1 <= maxx or abs(lon1 - lon0) > 180.0)
+                and crossing.crossings(lat0, lon0, lat1, lon1) % 2
             ):
                 self._across.symmetric_difference_update({state})
             if state in self._across and known.effective_at(now):
@@ -352,19 +383,43 @@ class DeconflictionEngine:
         else:
             grid = self._surface[track.domain]
             reach = h * 1.02 + 100.0 + (track.speed + grid.max_speed) * minima.look_ahead_s
-            party = track.party
-            candidates = [t for t in grid.near(track, reach) if t.party != party]
-        open_partners = self._pairs_by_unit.get(track.key)
+            candidates = grid.near(track, reach)
+        open_partners = self._pairs_by_unit.get(track.key, _NO_PARTNERS)
+        lat, lon, ky, kx = track.lat, track.lon, track.ky, track.kx
+        # No pair can close faster than both units' speeds over the look-ahead plus the
+        # time either may have been dead-reckoned: a box test rules most candidates out.
+        horizon = minima.look_ahead_s + minima.stale_after_s
+        base = h * 1.02 + 100.0 + track.speed * horizon
+        for other in candidates:
+            reach = base + other.speed * horizon
+            if (
+                abs(other.lat - lat) * ky > reach
+                or abs(wrap_longitude(other.lon - lon)) * kx > reach
+            ) and other.key not in open_partners:
+                continue
+            result = assess(track, other, now, minima)
+            # Almost every candidate is clear and has no episode to close: skip it early.
+            if result is not None or other.key in open_partners:
+                self._apply(track, other, result, findings)
         if open_partners:
             offered = {t.key for t in candidates}
-            candidates += [self._tracks[k] for k in sorted(open_partners - offered)]
-        for other in candidates:
-            self._assess_pair(track, other, now, findings)
+            for key in sorted(open_partners - offered):
+                other = self._tracks[key]
+                same = other.domain == track.domain
+                self._apply(
+                    track, other, assess(track, other, now, minima) if same else None, findings
+                )
 
-    def _assess_pair(self, track: Track, other: Track, now: float, findings: list[Finding]) -> None:
+    def _apply(
+        self,
+        track: Track,
+        other: Track,
+        result: PairAssessment | None,
+        findings: list[Finding],
+    ) -> None:
+        """Opens or ends the pair's episodes according to its assessment."""
         pair = (track.key, other.key) if track.key < other.key else (other.key, track.key)
         episode = self._pairs.get(pair)
-        result = assess(track, other, now, self._minima) if other.domain == track.domain else None
         if result is None:
             if episode is not None:
                 self._end_episode(pair)

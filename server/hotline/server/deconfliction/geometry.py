@@ -141,7 +141,7 @@ def _polygon(polygon: zones_pb2.Polygon, field: str) -> Shape:
     _check_vertex_count(len(polygon.vertices), f"{field}.vertices")
     points = [latlon(v, f"{field}.vertices[{i}]") for i, v in enumerate(polygon.vertices)]
     points = _distinct_points(points, ring=True)
-    if len(points) < 3:
+    if len({(lat, geodesy.wrap_longitude(lon)) for lat, lon in points}) < 3:
         raise InvalidArgument(f"{field}: fewer than 3 distinct vertices")
     for lat, _ in points:
         if abs(lat) > MAX_ABS_LATITUDE:

@@ -44,6 +44,13 @@ class LineCrossing:
 
     def __init__(self, shape: Shape) -> None:
         self._paths = [_Path([(x, y) for x, y in path.coords]) for path in shape.path_copies]
+        #: Bounds (min lon, min lat, max lon, max lat) of every copy together.
+        self.bounds = (
+            min(p.bounds[0] for p in self._paths),
+            min(p.bounds[1] for p in self._paths),
+            max(p.bounds[2] for p in self._paths),
+            max(p.bounds[3] for p in self._paths),
+        )
 
     def crossings(self, lat0: float, lon0: float, lat1: float, lon1: float) -> int:
         """How many times the move from (lat0, lon0) to (lat1, lon1) cuts the line."""

@@ -12,8 +12,8 @@ pair test in :mod:`hotline.server.deconfliction.separation`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,13 +45,15 @@ class Track:
     kx: float = 1.0
     prev_lat: float = math.nan
     prev_lon: float = math.nan
-    callsign: str = ""
-    platform_type: str = ""
-    accuracy: float = 0.0
-    observed_seconds: int = 0
-    observed_nanos: int = 0
+    message: positions_pb2.UnitPosition | None = None
+    """The report itself, kept by reference (the caller does not mutate it)."""
     slot: int = -1
     cell: tuple[int, int] | None = None
+    #: (zone cells, index generation, entries): the last zone query, reused while the
+    #: unit stays in the same cell and no zone changes.
+    zone_query: tuple[object, int, list[Any]] | None = None
+    #: (cell span, cell keys): the last neighbourhood search of a surface unit.
+    surface_query: tuple[tuple[int, int, int, int], list[tuple[int, int]]] | None = None
 
     def update(self, unit: positions_pb2.UnitPosition, observed: float) -> None:
         """Takes a (validated) report as the unit's last known state."""
@@ -68,41 +70,31 @@ class Track:
         self.vn = speed * math.cos(course * _DEG)
         self.observed = observed
         self.ky, self.kx = metres_per_degree(lat)
-        self.callsign = unit.callsign
-        self.platform_type = unit.platform_type
-        self.accuracy = unit.accuracy_m
-        self.observed_seconds = unit.observed_at.seconds
-        self.observed_nanos = unit.observed_at.nanos
+        self.message = unit
 
     def is_fresh(self, now: float, stale_after_s: float) -> bool:
         return now - self.observed <= stale_after_s
 
+    @property
+    def callsign(self) -> str:
+        return self.message.callsign if self.message is not None else ""
+
     def position(self) -> positions_pb2.UnitPosition:
-        """The last report, rebuilt as a message."""
-        unit = positions_pb2.UnitPosition(
-            unit_id=self.key[1],
-            callsign=self.callsign,
-            domain=self.domain,
-            latitude=self.lat,
-            longitude=self.lon,
-            altitude_m=self.alt,
-            course_deg=self.course,
-            speed_mps=self.speed,
-            accuracy_m=self.accuracy,
-            platform_type=self.platform_type,
-        )
-        unit.observed_at.seconds = self.observed_seconds
-        unit.observed_at.nanos = self.observed_nanos
+        """A copy of the last report."""
+        unit = positions_pb2.UnitPosition()
+        if self.message is not None:
+            unit.CopyFrom(self.message)
         return unit
 
 
 class SurfaceGrid:
-    """Surface units in cells of ``cell_deg`` degrees."""
+    """Surface units in cells of ``cell_deg`` degrees, one grid per party so that a
+    search never walks the searching unit's own side."""
 
     def __init__(self, cell_deg: float = 0.1) -> None:
         self._inverse = 1.0 / cell_deg
         self._columns = round(360.0 * self._inverse)
-        self._cells: dict[tuple[int, int], set[Track]] = {}
+        self._parties: dict[str, dict[tuple[int, int], set[Track]]] = {}
         #: Fastest speed reported so far; bounds how far a partner can come from.
         self.max_speed = 0.0
 
@@ -114,28 +106,49 @@ class SurfaceGrid:
         self.max_speed = max(self.max_speed, track.speed)
         if cell == track.cell:
             return
+        cells = self._parties.setdefault(track.party, {})
         if track.cell is not None:
-            self._cells[track.cell].discard(track)
+            cells[track.cell].discard(track)
         track.cell = cell
-        self._cells.setdefault(cell, set()).add(track)
+        cells.setdefault(cell, set()).add(track)
 
     def remove(self, track: Track) -> None:
         if track.cell is not None:
-            self._cells[track.cell].discard(track)
+            self._parties[track.party][track.cell].discard(track)
             track.cell = None
 
-    def near(self, track: Track, reach_m: float) -> Iterator[Track]:
-        """Units whose cell lies within ``reach_m`` of the track (a superset)."""
+    def near(self, track: Track, reach_m: float) -> list[Track]:
+        """Other parties' units whose cell lies within ``reach_m`` (a superset)."""
         inv = self._inverse
-        row, col = self._cell(track.lat, track.lon)
-        dr = int(reach_m / track.ky * inv) + 1
-        dc = min(int(reach_m / track.kx * inv) + 1, self._columns // 2)
-        cells = self._cells
-        for r in range(row - dr, row + dr + 1):
-            for c in range(col - dc, col + dc + 1):
-                bucket = cells.get((r, c % self._columns))
+        dlat = reach_m / track.ky
+        dlon = min(reach_m / track.kx, 180.0)
+        span = (
+            int((track.lat - dlat + 90.0) * inv),
+            int((track.lat + dlat + 90.0) * inv),
+            int((track.lon - dlon + 180.0) * inv),
+            int((track.lon + dlon + 180.0) * inv),
+        )
+        # A unit usually searches the same cells as at its last report.
+        cached = track.surface_query
+        if cached is not None and cached[0] == span:
+            keys = cached[1]
+        else:
+            columns = self._columns
+            keys = [
+                (r, c % columns)
+                for r in range(span[0], span[1] + 1)
+                for c in range(span[2], span[3] + 1)
+            ]
+            track.surface_query = (span, keys)
+        found: list[Track] = []
+        for party, cells in self._parties.items():
+            if party == track.party:
+                continue
+            for key in keys:
+                bucket = cells.get(key)
                 if bucket:
-                    yield from bucket
+                    found += bucket
+        return found
 
 
 _FAR = 1.0e6  # degrees: an empty slot is placed where no distance test can pass
@@ -148,27 +161,32 @@ class AirPicture:
         self._tracks: list[Track | None] = []
         self._free: list[int] = []
         self._party_codes: dict[str, int] = {}
+        self._high_water = 0
+        self._state: np.ndarray = np.empty((0, 0))
         self._resize(64)
 
     def _resize(self, capacity: int) -> None:
         old = len(self._tracks)
         self._tracks.extend([None] * (capacity - old))
+        # Lowest slots first, so that the arrays screened stay as short as possible.
         self._free.extend(range(capacity - 1, old - 1, -1))
+        # Rows: longitude, latitude, east and north velocity, altitude, observed time,
+        # party code; then scratch rows for the screen.
+        state = np.full((_ROWS + _SCRATCH, capacity), 0.0)
+        state[_LON : _LAT + 1] = _FAR
+        state[_PARTY] = -1.0
+        if old:
+            state[:_ROWS, :old] = self._state[:_ROWS]
+        self._state = state
+        self._flags = np.empty((3, capacity), dtype=bool)
+        self._slice()
 
-        def grow(array: np.ndarray | None, fill: float) -> np.ndarray:
-            new = np.full(capacity, fill)
-            if array is not None:
-                new[:old] = array
-            return new
-
-        get = self.__dict__.get
-        self.lat = grow(get("lat"), _FAR)
-        self.lon = grow(get("lon"), _FAR)
-        self.alt = grow(get("alt"), 0.0)
-        self.ve = grow(get("ve"), 0.0)
-        self.vn = grow(get("vn"), 0.0)
-        self.observed = grow(get("observed"), 0.0)
-        self.party = grow(get("party"), -1.0)
+    def _slice(self) -> None:
+        """Views of the first ``_high_water`` slots: slicing per screen would cost more
+        than some of the arithmetic."""
+        n = self._high_water
+        self._rows = [row[:n] for row in self._state]
+        self._flag_rows = [row[:n] for row in self._flags]
 
     def place(self, track: Track) -> None:
         if track.slot < 0:
@@ -176,21 +194,25 @@ class AirPicture:
                 self._resize(2 * len(self._tracks))
             track.slot = self._free.pop()
             self._tracks[track.slot] = track
+            if track.slot >= self._high_water:
+                self._high_water = track.slot + 1
+                self._slice()
         s = track.slot
-        self.lat[s] = track.lat
-        self.lon[s] = track.lon
-        self.alt[s] = track.alt
-        self.ve[s] = track.ve
-        self.vn[s] = track.vn
-        self.observed[s] = track.observed
-        self.party[s] = self._party_codes.setdefault(track.party, len(self._party_codes))
+        state = self._state
+        state[_LON, s] = track.lon
+        state[_LAT, s] = track.lat
+        state[_VE, s] = track.ve
+        state[_VN, s] = track.vn
+        state[_ALT, s] = track.alt
+        state[_OBSERVED, s] = track.observed
+        state[_PARTY, s] = self._party_codes.setdefault(track.party, len(self._party_codes))
 
     def remove(self, track: Track) -> None:
         s = track.slot
         if s < 0:
             return
-        self.lat[s] = self.lon[s] = _FAR
-        self.party[s] = -1.0
+        self._state[_LON, s] = self._state[_LAT, s] = _FAR
+        self._state[_PARTY, s] = -1.0
         self._tracks[s] = None
         self._free.append(s)
         track.slot = -1
@@ -208,30 +230,80 @@ class AirPicture:
         """Aircraft of other parties that may be in breach of, or predicted to come
         within, the minima of ``track``. Thresholds are relaxed by 2 % + 100 m so that
         the flat estimate never drops a pair the exact test would keep."""
+        # Every operation writes into preallocated rows: at a few hundred aircraft
+        # numpy's per-call overhead, not arithmetic, is the cost, and allocation is half.
+        lon, lat, ve, vn, alt, observed, party, dt, dx, dy, tmp, _, _, dv2 = self._rows
+        fresh, hits, flag = self._flag_rows
         h = horizontal_m * 1.02 + 100.0
-        dt = now - self.observed
-        fresh = dt <= stale_after_s
-        edt = dt * fresh
+        h2 = h * h
+        np.subtract(now, observed, out=dt)
+        np.less_equal(dt, stale_after_s, out=fresh)
+        np.multiply(dt, fresh, out=dt)  # stale aircraft stay where they were seen
         own_dt = now - track.observed
         own_fresh = own_dt <= stale_after_s
-        ox = track.ve * own_dt if own_fresh else 0.0
-        oy = track.vn * own_dt if own_fresh else 0.0
-        dlon = self.lon - track.lon
+        np.subtract(lon, track.lon, out=dx)
         if abs(track.lon) > 150.0:
-            dlon = (dlon + 180.0) % 360.0 - 180.0
-        dx = dlon * track.kx + self.ve * edt - ox
-        dy = (self.lat - track.lat) * track.ky + self.vn * edt - oy
-        hits = dx * dx + dy * dy < h * h
+            dx += 180.0
+            np.remainder(dx, 360.0, out=dx)
+            dx -= 180.0
+        dx *= track.kx
+        np.multiply(ve, dt, out=tmp)
+        dx += tmp
+        np.subtract(lat, track.lat, out=dy)
+        dy *= track.ky
+        np.multiply(vn, dt, out=tmp)
+        dy += tmp
         if own_fresh:
-            dvx = self.ve - track.ve
-            dvy = self.vn - track.vn
-            dv2 = dvx * dvx + dvy * dvy + 1e-9
-            tc = -(dx * dvx + dy * dvy) / dv2
-            cx = dx + dvx * tc
-            cy = dy + dvy * tc
-            predicted = (cx * cx + cy * cy < h * h) & (tc > 0.0) & (tc <= look_ahead_s + 1.0)
-            hits |= predicted & fresh
-        hits &= np.abs(self.alt - track.alt) < vertical_m + 1.0
-        hits &= self.party != self._party_codes[track.party]
+            dx -= track.ve * own_dt
+            dy -= track.vn * own_dt
+        np.multiply(dx, dx, out=tmp)
+        np.multiply(dy, dy, out=dv2)
+        tmp += dv2
+        np.less(tmp, h2, out=hits)
+        if own_fresh:
+            self._predicted(track, look_ahead_s, h2)
+        np.subtract(alt, track.alt, out=tmp)
+        np.abs(tmp, out=tmp)
+        np.less(tmp, vertical_m + 1.0, out=flag)
+        hits &= flag
+        np.not_equal(party, self._party_codes[track.party], out=flag)
+        hits &= flag
         tracks = self._tracks
         return [t for i in np.flatnonzero(hits) if (t := tracks[i]) is not None]
+
+    def _predicted(self, track: Track, look_ahead_s: float, h2: float) -> None:
+        """Adds to the hits the fresh aircraft whose closest approach to ``track``
+        comes within ``sqrt(h2)`` inside the look-ahead."""
+        _, _, ve, vn, _, _, _, tc, dx, dy, tmp, dvx, dvy, dv2 = self._rows
+        fresh, hits, flag = self._flag_rows
+        np.subtract(ve, track.ve, out=dvx)
+        np.subtract(vn, track.vn, out=dvy)
+        np.multiply(dvx, dvx, out=dv2)
+        np.multiply(dvy, dvy, out=tmp)
+        dv2 += tmp
+        dv2 += 1e-9
+        # tc = -(d . dv) / |dv|^2, and the distance then |d + dv tc|.
+        np.multiply(dx, dvx, out=tc)
+        np.multiply(dy, dvy, out=tmp)
+        tc += tmp
+        np.divide(tc, dv2, out=tc)
+        np.negative(tc, out=tc)
+        dvx *= tc
+        dvx += dx
+        dvy *= tc
+        dvy += dy
+        np.multiply(dvx, dvx, out=tmp)
+        np.multiply(dvy, dvy, out=dv2)
+        tmp += dv2
+        np.less(tmp, h2, out=flag)
+        flag &= fresh
+        np.greater(tc, 0.0, out=fresh)
+        flag &= fresh
+        np.less_equal(tc, look_ahead_s + 1.0, out=fresh)
+        flag &= fresh
+        hits |= flag
+
+
+_LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY = range(7)
+_ROWS = 7
+_SCRATCH = 7

@@ -18,6 +18,7 @@ from hotline.v1 import common_pb2, messages_pb2, positions_pb2, zones_pb2
 
 #: Faster than any platform a hotline tracks; such a speed is a unit error.
 MAX_SPEED_MPS = 3_000.0
+_FINITE = math.inf
 _DOMAINS = (common_pb2.DOMAIN_AIR, common_pb2.DOMAIN_GROUND, common_pb2.DOMAIN_SEA)
 
 
@@ -74,6 +75,22 @@ def validate_position(unit: positions_pb2.UnitPosition, field: str = "unit") -> 
     """Checks one unit position. Raises InvalidArgument for a missing unit id, domain or
     observation time, coordinates out of range, a course outside [0, 360), a negative
     speed or accuracy, or any value that is not a finite number."""
+    lat, lon, course, speed = unit.latitude, unit.longitude, unit.course_deg, unit.speed_mps
+    # Every report comes through here: one combined test for the usual valid case (NaN
+    # fails every comparison), the precise checks below only for a report that fails it.
+    if (
+        -90.0 <= lat <= 90.0
+        and -180.0 <= lon <= 180.0
+        and 0.0 <= course < 360.0
+        and 0.0 <= speed <= MAX_SPEED_MPS
+        and -_FINITE < unit.altitude_m < _FINITE
+        and 0.0 <= unit.accuracy_m < _FINITE
+        and unit.unit_id
+        and unit.domain in _DOMAINS
+        and unit.HasField("observed_at")
+        and 0 <= unit.observed_at.nanos < 1_000_000_000
+    ):
+        return
     if not unit.unit_id:
         raise InvalidArgument(f"{field}.unit_id: required")
     if unit.domain not in _DOMAINS:

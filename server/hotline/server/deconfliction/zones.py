@@ -68,6 +68,8 @@ class KnownZone:
     ceiling_m: float
     from_s: float
     until_s: float
+    zone_id: str = ""
+    owner: str = ""
 
     @classmethod
     def build(cls, zone: zones_pb2.Zone, shape: Shape) -> KnownZone:
@@ -88,13 +90,10 @@ class KnownZone:
             else math.inf,
         )
 
-    @property
-    def zone_id(self) -> str:
-        return self.zone.zone_id
-
-    @property
-    def owner(self) -> str:
-        return self.zone.owner_party
+    def __post_init__(self) -> None:
+        # Plain attributes: the hot path reads them on every candidate.
+        self.zone_id = self.zone.zone_id
+        self.owner = self.zone.owner_party
 
     @property
     def is_line(self) -> bool:
@@ -175,6 +174,7 @@ class _Grid:
 
 
 _EMPTY: list[ZoneEntry] = []
+_FINE = 0.05  # degrees; ZoneIndex.restricting computes its cells inline with 1 / _FINE
 
 
 #: The owner under which measures binding every party (deconfliction lines) are held.
@@ -187,7 +187,7 @@ class _Grids:
     cheap."""
 
     def __init__(self) -> None:
-        self.fine = _Grid(0.05)
+        self.fine = _Grid(_FINE)
         self.coarse = _Grid(1.0)
 
     def add(self, entry: ZoneEntry) -> _Grid:
@@ -213,10 +213,13 @@ class ZoneIndex:
         self._area = _Grids()
         self._points: dict[int, dict[str, _Grids]] = {}
         self._placed: dict[str, list[tuple[_Grid, ZoneEntry]]] = {}
+        #: Bumped on every change, so that callers may cache what a query returned.
+        self.generation = 0
 
     def put(self, known: KnownZone) -> KnownZone | None:
         """Adds or replaces the zone with this id; returns the version replaced."""
         previous = self.remove(known.zone_id)
+        self.generation += 1
         self.zones[known.zone_id] = known
         if known.is_line:
             self.lines[known.zone_id] = known
@@ -237,6 +240,7 @@ class ZoneIndex:
     def remove(self, zone_id: str) -> KnownZone | None:
         """Removes the zone with this id; returns it, or None if it was not held."""
         known = self.zones.pop(zone_id, None)
+        self.generation += 1
         self.lines.pop(zone_id, None)
         for grid, entry in self._placed.pop(zone_id, ()):
             grid.remove(entry)
@@ -246,11 +250,19 @@ class ZoneIndex:
         """Entries of zones that restrict ``domain`` for ``party`` and whose grid cell
         holds the point: a superset of the zones that matter to a unit there."""
         found: list[ZoneEntry] = []
+        # Inline cell arithmetic (fine cells of _FINE = 1/20 degree): this runs per report.
+        fine_key = (int((lat + 90.0) * 20.0), int((lon + 540.0) * 20.0))
+        coarse_key = (int(lat + 90.0), int(lon + 540.0))
         for owner, grids in self._points.get(domain, _NO_GRIDS).items():
             if owner == party:
                 continue
-            found += grids.fine.at(lat, lon)
-            found += grids.coarse.at(lat, lon)
+            bucket = grids.fine.cells.get(fine_key)
+            if bucket:
+                found += bucket
+            if grids.coarse.cells:
+                bucket = grids.coarse.cells.get(coarse_key)
+                if bucket:
+                    found += bucket
         return found
 
     def touching(self, shape: Shape) -> list[KnownZone]:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+#: A record as the verifier reads it: index, stored bytes, stored leaf hash.
+StoredEntry = tuple[int, bytes, bytes]
+
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
@@ -21,15 +24,55 @@ class StoredRecord:
     data: bytes
 
 
-class Backend(Protocol):
-    """Append-only storage of log records. Implementations are not thread-safe: the
-    writer thread owns one instance and readers open their own with :meth:`reader`."""
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint as stored next to the records it covers.
 
-    def append(self, records: Sequence[StoredRecord]) -> None:
-        """Stores ``records`` in one transaction; durable when it returns."""
+    ``note`` is the C2SP signed note, the only part that proves anything. ``frontier`` is
+    the Merkle tree's frontier at ``size`` (see ``MerkleTree.frontier``), kept so that a
+    restarted server resumes the tree without rehashing the log; it is checked against
+    the signed root before it is trusted.
+    """
+
+    size: int
+    note: str
+    frontier: tuple[bytes, ...]
+
+
+class Backend(Protocol):
+    """Append-only storage of log records, their leaf hashes and signed checkpoints.
+
+    Implementations are not thread-safe: the writer thread owns one instance and readers
+    open their own with :meth:`reader`. Updates and deletions are refused by the store
+    itself, not only by this code.
+    """
+
+    def append(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        checkpoints: Sequence[StoredCheckpoint] = (),
+    ) -> None:
+        """Stores ``records`` with their leaf hashes (one each, same order) and the
+        ``checkpoints`` signed over them, all in one transaction; durable when it
+        returns. Raises the driver's error if the transaction fails, in which case
+        nothing was stored."""
 
     def read(self, start: int = 0, end: int | None = None) -> Iterator[StoredRecord]:
         """Records with ``start <= index < end`` in index order."""
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
+        """``(index, data, leaf hash)`` of records ``start <= index < end`` in index
+        order, streamed: what an auditor checks."""
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """The stored leaf hashes of records ``start <= index < end``, in index order."""
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, in the order they were issued."""
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint issued last, or ``None`` for a log never signed."""
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         """Hotline traffic with a sequence number above ``after_sequence``, in order."""
@@ -43,12 +86,34 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(location: str, durable: bool = True) -> Backend:
-    """A backend for a ``postgresql://`` URL or a SQLite file path."""
-    from hotline.server.errors import ConfigurationError  # noqa: PLC0415
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def open_backend(location: str, durable: bool = True, *, create: bool = True) -> Backend:
+    """A backend for a ``postgresql://`` URL or a SQLite file path.
+
+    With ``create=False`` the log must already exist (for offline tools reading a copy).
+    Raises :class:`~hotline.server.errors.ConfigurationError` if the location cannot be
+    opened or does not hold a hotline log.
+    """
+    if is_postgres_url(location):
+        from hotline.server.storage.postgres import PostgresBackend  # noqa: PLC0415
+
+        return PostgresBackend(location, durable=durable, create=create)
+
     from hotline.server.storage.sqlite import SqliteBackend  # noqa: PLC0415
 
-    if location.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError("the PostgreSQL backend is not available in this version")
+    return SqliteBackend(Path(location), durable=durable, create=create)
 
-    return SqliteBackend(Path(location), durable=durable)
+
+def pack_hashes(hashes: Sequence[bytes]) -> bytes:
+    """32-byte hashes side by side, as stored in a checkpoint's frontier column."""
+    return b"".join(hashes)
+
+
+def unpack_hashes(packed: bytes) -> tuple[bytes, ...]:
+    """The hashes :func:`pack_hashes` joined; raises ``ValueError`` for a bad length."""
+    if len(packed) % 32:
+        raise ValueError("a stored frontier is not a whole number of 32-byte hashes")
+    return tuple(packed[i : i + 32] for i in range(0, len(packed), 32))

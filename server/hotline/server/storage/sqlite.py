@@ -2,7 +2,7 @@
 
 Durability: ``synchronous=FULL`` (every commit is fsynced); appends are grouped into one
 transaction per batch by the writer, so the fsync cost is shared. Triggers refuse UPDATE
-and DELETE: the log is append-only.
+and DELETE on the records and on the checkpoints: the log is append-only.
 """
 
 from __future__ import annotations
@@ -12,50 +12,103 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hotline.server.errors import ConfigurationError
-from hotline.server.storage.backend import StoredRecord
+from hotline.server.storage.backend import (
+    StoredCheckpoint,
+    StoredEntry,
+    StoredRecord,
+    pack_hashes,
+    unpack_hashes,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (
-    idx      INTEGER PRIMARY KEY,
-    kind     INTEGER NOT NULL,
-    hotline  INTEGER NOT NULL,
-    sequence INTEGER NOT NULL,
-    data     BLOB    NOT NULL
+    idx       INTEGER PRIMARY KEY,
+    kind      INTEGER NOT NULL,
+    hotline   INTEGER NOT NULL,
+    sequence  INTEGER NOT NULL,
+    data      BLOB    NOT NULL,
+    leaf_hash BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_hotline_sequence ON log (hotline, sequence) WHERE sequence > 0;
 CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
 BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
 BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq      INTEGER PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    note     TEXT    NOT NULL,
+    frontier BLOB    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
 """
+
+_END = 2**63 - 1
+_RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
 
 
 class SqliteBackend:
     """A log in one SQLite file."""
 
     def __init__(self, path: Path, durable: bool = True, *, create: bool = True) -> None:
+        """Opens (and with ``create``, creates) the log at ``path``; without ``create``
+        the connection is read-only. Raises
+        :class:`ConfigurationError` if it is missing (without ``create``) or is not a
+        hotline log of this version."""
         self.path = path
         self._durable = durable
-        if not create and not path.exists():
+        if not create and not path.is_file():
             raise ConfigurationError(f"no log at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+            else:
+                # Readers and offline tools never write: a copied log stays as it was.
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.execute("PRAGMA busy_timeout=10000")
             if create:
                 self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(log)")}
         except sqlite3.DatabaseError as error:
             raise ConfigurationError(f"{path}: not a usable hotline log: {error}") from None
+        if "leaf_hash" not in columns:
+            self._db.close()
+            raise ConfigurationError(
+                f"{path}: not a hotline log of this version (no leaf hashes); "
+                "start a new log for this server version"
+            )
 
-    def append(self, records: Sequence[StoredRecord]) -> None:
+    def append(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        checkpoints: Sequence[StoredCheckpoint] = (),
+    ) -> None:
+        if len(records) != len(leaf_hashes):
+            raise ValueError("one leaf hash per record")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany(
-                "INSERT INTO log (idx, kind, hotline, sequence, data) VALUES (?, ?, ?, ?, ?)",
-                [(r.index, r.kind, r.hotline, r.sequence, r.data) for r in records],
+                "INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (r.index, r.kind, r.hotline, r.sequence, r.data, h)
+                    for r, h in zip(records, leaf_hashes, strict=True)
+                ],
+            )
+            db.executemany(
+                "INSERT INTO checkpoints (size, note, frontier) VALUES (?, ?, ?)",
+                [(c.size, c.note, pack_hashes(c.frontier)) for c in checkpoints],
             )
         except BaseException:
             db.execute("ROLLBACK")
@@ -64,17 +117,38 @@ class SqliteBackend:
 
     def read(self, start: int = 0, end: int | None = None) -> Iterator[StoredRecord]:
         rows = self._db.execute(
-            "SELECT idx, kind, hotline, sequence, data FROM log "
-            "WHERE idx >= ? AND idx < ? ORDER BY idx",
-            (start, end if end is not None else 2**63 - 1),
+            f"{_RECORD} WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, _END if end is None else end),
         )
         for row in rows:
             yield StoredRecord(*row)
 
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
+        rows = self._db.execute(
+            "SELECT idx, data, leaf_hash FROM log WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, _END if end is None else end),
+        )
+        yield from rows
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self._db.execute(
+            "SELECT leaf_hash FROM log WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        )
+        return [row[0] for row in rows]
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self._db.execute("SELECT size, note, frontier FROM checkpoints ORDER BY seq")
+        return [_checkpoint(*row) for row in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self._db.execute(
+            "SELECT size, note, frontier FROM checkpoints ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _checkpoint(*row)
+
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         rows = self._db.execute(
-            "SELECT idx, kind, hotline, sequence, data FROM log "
-            "WHERE hotline = ? AND sequence > ? ORDER BY sequence",
+            f"{_RECORD} WHERE hotline = ? AND sequence > ? ORDER BY sequence",
             (hotline, after_sequence),
         )
         for row in rows:
@@ -89,3 +163,12 @@ class SqliteBackend:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _checkpoint(size: int, note: str, frontier: bytes) -> StoredCheckpoint:
+    try:
+        hashes = unpack_hashes(frontier)
+    except ValueError:
+        # A damaged frontier only costs a rehash at start-up; the note is what counts.
+        hashes = ()
+    return StoredCheckpoint(size, note, hashes)

@@ -1,0 +1,156 @@
+"""The offline tools over a stored log: verify it whole, export one record's proof.
+
+They read a backend (a copied SQLite file, or a PostgreSQL database) and nothing else;
+the verifier key comes from the auditor, never from the log. Besides what
+:func:`~hotline.server.audit.verify.verify_log` checks, the records are read as log
+records: one that does not parse, or whose own index (inside the hashed bytes) is not
+where it is stored, is named; and the protocol is checked (see :mod:`.protocol`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+
+from google.protobuf.message import DecodeError
+
+from hotline.server.audit.checkpoint import parse_checkpoint
+from hotline.server.audit.errors import MalformedInput, NotInLog
+from hotline.server.audit.note import Verifier, parse_note
+from hotline.server.audit.protocol import ProtocolCheck
+from hotline.server.audit.verify import (
+    LogEntry,
+    Problem,
+    ProblemKind,
+    Severity,
+    VerificationReport,
+    export_proof,
+    verify_log,
+)
+from hotline.server.storage import Backend
+from hotline.v1 import log_pb2
+
+__all__ = ["export_stored_proof", "verify_stored_log"]
+
+
+def _size_of(note: str) -> int | None:
+    try:
+        return parse_checkpoint(parse_note(note).text).size
+    except MalformedInput:
+        return None
+
+
+def _merge(stored: list[str], extra: Sequence[str]) -> list[str]:
+    """The stored checkpoints in issue order, with the auditor's own copies slotted in by
+    size (their place among the stored ones is not known)."""
+    merged = list(stored)
+    for note in extra:
+        size = _size_of(note)
+        if size is None:
+            merged.append(note)
+            continue
+        sizes = [s if s is not None else -1 for s in map(_size_of, merged)]
+        merged.insert(bisect_right(sizes, size), note)
+    return merged
+
+
+def verify_stored_log(
+    backend: Backend,
+    verifier: Verifier | Sequence[Verifier],
+    *,
+    checkpoints: Sequence[str] = (),
+    origin: str | None = None,
+    allow_unsigned_tail: bool = False,
+    max_problems: int = 100,
+) -> VerificationReport:
+    """Verifies every record and checkpoint of a stored log; tampering is reported as
+    problems, never raised.
+
+    ``checkpoints`` are signed checkpoints the auditor kept apart from the log (the
+    latest one published, say): a log cut short together with its stored checkpoints
+    still fails against them. Records after the last signed checkpoint are an error
+    (``unsigned-tail``: a forged record appended looks exactly like them) unless
+    ``allow_unsigned_tail``, for a copy taken from a server that was still running or
+    crashed. Raises the driver's error only if the store cannot be read at all.
+    """
+    extra: list[Problem] = []
+    protocol = ProtocolCheck()
+
+    def note(problem: Problem) -> None:
+        if len(extra) < max_problems:
+            extra.append(problem)
+
+    def entries() -> Iterator[LogEntry]:
+        for stored_index, data, leaf in backend.entries():
+            index = stored_index
+            try:
+                record = log_pb2.LogRecord.FromString(data)
+            except DecodeError:
+                note(
+                    Problem(
+                        ProblemKind.UNREADABLE_RECORD,
+                        f"record {stored_index}: its bytes are not a log record",
+                        index=stored_index,
+                    )
+                )
+            else:
+                if record.index != stored_index:
+                    note(
+                        Problem(
+                            ProblemKind.INDEX_MISMATCH,
+                            f"the record stored as record {stored_index} says it is "
+                            f"record {record.index}: records were moved",
+                            index=stored_index,
+                        )
+                    )
+                    # The index inside the hashed bytes is the one the signer saw.
+                    index = record.index
+                protocol.add(record)
+            yield index, data, leaf
+
+    notes = _merge([c.note for c in backend.checkpoints()], checkpoints)
+    report = verify_log(entries(), notes, verifier, origin=origin, max_problems=max_problems)
+
+    for message in protocol.unanswered():
+        parties = ", ".join(sorted(message.parties))
+        note(
+            Problem(
+                ProblemKind.UNANSWERED_MESSAGE,
+                f"message {message.message_id!r} (record {message.index}) was never "
+                f"answered by {parties}, and no missed deadline or escalation was recorded",
+                index=message.index,
+            )
+        )
+    problems = list(report.problems) + extra
+    if not allow_unsigned_tail:
+        problems = [
+            dataclasses.replace(p, severity=Severity.ERROR)
+            if p.kind is ProblemKind.UNSIGNED_TAIL
+            else p
+            for p in problems
+        ]
+    problems.sort(key=Problem._order)
+    return dataclasses.replace(report, problems=tuple(problems))
+
+
+def export_stored_proof(backend: Backend, index: int) -> str:
+    """The proof bundle (see :func:`~hotline.server.audit.verify.export_proof`) of
+    record ``index``, against the latest stored checkpoint.
+
+    Raises :class:`NotInLog` if there is no such record or no checkpoint covers it yet,
+    and :class:`~hotline.server.audit.errors.InvalidProof` if the stored record or leaf
+    hashes do not lead to the signed root (the log was altered).
+    """
+    found = list(backend.entries(index, index + 1))
+    if not found:
+        raise NotInLog(f"the log has no record {index} (it holds {backend.size()})")
+    _, data, _ = found[0]
+    latest = backend.latest_checkpoint()
+    if latest is None or latest.size <= index:
+        signed = 0 if latest is None else latest.size
+        raise NotInLog(
+            f"record {index} is not covered by a signed checkpoint yet (the latest signs "
+            f"{signed} records); export it after the server signs the next one"
+        )
+    return export_proof(data, index, backend.leaf_hashes, latest.note)

@@ -1,0 +1,201 @@
+"""A real hotline server on an ephemeral port, and the clients that talk to it.
+
+``Harness`` runs ``hotline.server.app.serve`` in the test's event loop (real gRPC over
+loopback, real SQLite log in a temp dir). ``ServerProcess`` runs ``hotline serve`` as a
+child process, for tests that kill it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotline.client.control import HotlineClient
+from hotline.client.station import CHANNEL_OPTIONS, StationClient
+from hotline.server.app import serve
+from hotline.server.exercise import (
+    Deadlines,
+    Exercise,
+    Policy,
+    default_exercise,
+    parse_hotline,
+)
+from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
+from hotline.server.settings import Settings
+from hotline.v1 import common_pb2, envelope_pb2
+
+#: Deadlines short enough for tests: receipt 0.5 s, response 1.5 s, for every priority.
+SHORT = Policy(
+    deadlines={
+        p: Deadlines(receipt=0.5, response=1.5)
+        for p in (
+            common_pb2.PRIORITY_FLASH,
+            common_pb2.PRIORITY_IMMEDIATE,
+            common_pb2.PRIORITY_PRIORITY,
+            common_pb2.PRIORITY_ROUTINE,
+        )
+    },
+    line_test_interval=3600.0,
+    line_test_receipt=0.5,
+)
+#: Deadlines that never fall due during a test.
+RELAXED = Policy(line_test_interval=3600.0)
+
+AIR = common_pb2.HOTLINE_AIR_OPERATIONS
+GROUND = common_pb2.HOTLINE_GROUND_COMMANDERS
+GENERALS = common_pb2.HOTLINE_GENERALS
+
+
+@dataclass
+class Harness:
+    address: str
+    data_dir: Path
+    exercise: Exercise
+    _authority: TokenAuthority = field(repr=False)
+
+    def token(
+        self,
+        party: str,
+        hotline: common_pb2.Hotline.ValueType | str,
+        *,
+        standby: bool = False,
+    ) -> str:
+        if isinstance(hotline, str):
+            hotline = parse_hotline(hotline)
+        return self._authority.issue(
+            Credential(
+                subject=f"{party} operator",
+                role=common_pb2.ROLE_PARTICIPANT,
+                party=party,
+                hotline=hotline,
+                operator=common_pb2.OPERATOR_STANDBY if standby else common_pb2.OPERATOR_PRIMARY,
+            )
+        )
+
+    def role_token(self, role: common_pb2.Role.ValueType) -> str:
+        return self._authority.issue(Credential(subject="trainer", role=role))
+
+    def station(
+        self,
+        party: str,
+        hotline: common_pb2.Hotline.ValueType,
+        *,
+        standby: bool = False,
+        resume_after: int | None = None,
+        max_queued: int = 10_000,
+        channel_options: Sequence[tuple[str, int | str]] = CHANNEL_OPTIONS,
+    ) -> StationClient:
+        return StationClient(
+            self.address,
+            self.token(party, hotline, standby=standby),
+            resume_after=resume_after,
+            max_backoff=0.5,
+            max_queued=max_queued,
+            channel_options=channel_options,
+        )
+
+    def control(self) -> HotlineClient:
+        return HotlineClient(self.address, self.role_token(common_pb2.ROLE_EXERCISE_CONTROL))
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    data_dir: Path, exercise: Exercise | None = None
+) -> AsyncIterator[Harness]:
+    """Serves in this event loop until the block ends (then a graceful stop)."""
+    exercise = exercise or default_exercise(RELAXED)
+    settings = Settings(listen="127.0.0.1:0", data_dir=data_dir)
+    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, exercise=exercise, ready=port.set_result, stop=stop))
+    try:
+        await asyncio.wait((task, port), return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+        yield Harness(f"127.0.0.1:{port.result()}", data_dir, exercise, authority)
+    finally:
+        stop.set()
+        await task
+
+
+async def expect(
+    station: StationClient,
+    predicate: Callable[[envelope_pb2.Envelope], bool],
+    within: float = 10.0,
+    seen: list[envelope_pb2.Envelope] | None = None,
+) -> envelope_pb2.Envelope:
+    """The first delivery matching ``predicate``; the others go to ``seen``."""
+    async with asyncio.timeout(within):
+        while True:
+            delivery = await station.next_delivery()
+            if predicate(delivery):
+                return delivery
+            if seen is not None:
+                seen.append(delivery)
+
+
+def is_alert(kind: int) -> Callable[[envelope_pb2.Envelope], bool]:
+    return lambda e: e.WhichOneof("body") == "alert" and e.alert.kind == kind
+
+
+def is_ack(message_id: str, kind: int) -> Callable[[envelope_pb2.Envelope], bool]:
+    return lambda e: (
+        e.WhichOneof("body") == "acknowledgment"
+        and e.acknowledgment.message_id == message_id
+        and e.acknowledgment.kind == kind
+    )
+
+
+def body_of(envelopes: Iterable[envelope_pb2.Envelope]) -> list[str]:
+    return [e.WhichOneof("body") or "" for e in envelopes]
+
+
+class ServerProcess:
+    """``hotline serve`` in a child process, on a port of its choosing."""
+
+    def __init__(self, data_dir: Path, exercise_file: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.exercise_file = exercise_file
+        self.process: subprocess.Popen[str] | None = None
+        self.address = ""
+
+    def start(self, within: float = 30.0) -> str:
+        command = [
+            sys.executable, "-m", "hotline.client.cli", "serve",
+            "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        if self.exercise_file is not None:
+            command += ["--exercise", str(self.exercise_file)]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("hotline: serving on "):
+            self.process.kill()
+            raise RuntimeError(f"the server did not start: {line!r}")
+        self.address = line.removeprefix("hotline: serving on ").strip()
+        return self.address
+
+    def kill(self) -> None:
+        """``kill -9``: no flush, no goodbye."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)

@@ -1,0 +1,94 @@
+"""NOTICE_CONFLICT: friendly forces or measures in the area of an activity notice."""
+
+from __future__ import annotations
+
+from geographiclib.geodesic import Geodesic  # type: ignore[import-untyped]  # no stubs
+from server.deconfliction.scenario import (
+    GROUND,
+    KHASHAM,
+    T0,
+    K,
+    circle,
+    kinds,
+    notice,
+    polygon,
+    unit,
+    zone,
+)
+
+from hotline.server.deconfliction import DeconflictionEngine
+from hotline.v1 import common_pb2, messages_pb2, zones_pb2
+
+G = Geodesic.WGS84
+STRIKE = messages_pb2.ACTIVITY_TYPE_STRIKE
+FLIGHT = messages_pb2.ACTIVITY_TYPE_FLIGHT
+# East of the Euphrates around the Conoco field: the strike box of the scenario.
+STRIKE_BOX = polygon([(35.24, 40.20), (35.24, 40.32), (35.34, 40.32), (35.34, 40.20)])
+WINDOW = (T0 + 600, T0 + 2400)
+
+
+def _blue_ground_units_east_of_the_euphrates(engine: DeconflictionEngine) -> None:
+    for i, bearing in enumerate((0.0, 120.0, 240.0)):
+        p = G.Direct(*KHASHAM, bearing, 2_000.0)
+        sdf = unit(f"SDF-{i}", (p["lat2"], p["lon2"]), T0, domain=GROUND, altitude_m=220.0)
+        engine.position_reported("BLUE", sdf, T0)
+    # And one well west of the river, outside the strike box.
+    engine.position_reported("BLUE", unit("SDF-W", (35.10, 39.60), T0, domain=GROUND), T0)
+
+
+def test_strike_over_blue_ground_units_east_of_the_euphrates(engine: DeconflictionEngine) -> None:
+    _blue_ground_units_east_of_the_euphrates(engine)
+    (finding,) = engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0)
+    assert finding.alert.kind == K.ALERT_KIND_NOTICE_CONFLICT
+    assert sorted(finding.alert.unit_ids) == ["SDF-0", "SDF-1", "SDF-2"]
+    assert set(finding.parties) == {"RED", "BLUE"}
+    assert finding.domain == common_pb2.DOMAIN_UNSPECIFIED  # the hotline the notice came on
+    assert "STRIKE" in finding.alert.summary
+    assert "3 BLUE unit(s)" in finding.alert.summary
+
+
+def test_strike_over_a_blue_no_fire_area(engine: DeconflictionEngine) -> None:
+    nfa = zone("NFA-CONOCO", circle(KHASHAM, 3_000.0), kind=zones_pb2.ZONE_KIND_NO_FIRE_AREA)
+    engine.zone_changed(nfa, T0)
+    (finding,) = engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0)
+    assert list(finding.alert.zone_ids) == ["NFA-CONOCO"]
+    assert list(finding.alert.unit_ids) == []
+
+
+def test_own_units_zones_elsewhere_or_other_times_raise_nothing(
+    engine: DeconflictionEngine,
+) -> None:
+    _blue_ground_units_east_of_the_euphrates(engine)
+    # BLUE notifying its own strike: its own units are not "the recipient's".
+    assert engine.notice_sent("BLUE", notice(STRIKE, STRIKE_BOX, WINDOW), T0) == []
+    # A window already over: units seen now are no evidence.
+    assert engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, (T0 - 600, T0 - 60)), T0) == []
+    # An NFA only in force after the window.
+    later = zone(
+        "NFA-LATER",
+        circle(KHASHAM, 3_000.0),
+        kind=zones_pb2.ZONE_KIND_NO_FIRE_AREA,
+        window=(T0 + 3600, T0 + 7200),
+    )
+    engine.zone_changed(later, T0)
+    (finding,) = engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0)
+    assert list(finding.alert.zone_ids) == []
+
+
+def test_flight_notice_concerns_aircraft_and_airspace_only(engine: DeconflictionEngine) -> None:
+    _blue_ground_units_east_of_the_euphrates(engine)
+    assert (
+        engine.notice_sent("RED", notice(FLIGHT, STRIKE_BOX, WINDOW, band=(3_000.0, 6_000.0)), T0)
+        == []
+    )
+    engine.position_reported("BLUE", unit("REAPER", KHASHAM, T0, altitude_m=7_000.0), T0)
+    assert (
+        engine.notice_sent("RED", notice(FLIGHT, STRIKE_BOX, WINDOW, band=(3_000.0, 6_000.0)), T0)
+        == []
+    )
+    found = engine.notice_sent(
+        "RED", notice(FLIGHT, STRIKE_BOX, WINDOW, band=(6_000.0, 8_000.0)), T0
+    )
+    assert kinds(found) == ["NOTICE_CONFLICT"]
+    assert list(found[0].alert.unit_ids) == ["REAPER"]
+    assert found[0].domain == common_pb2.DOMAIN_AIR
