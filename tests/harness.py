@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from hotline.client.control import HotlineClient
 from hotline.client.station import CHANNEL_OPTIONS, StationClient
@@ -107,11 +108,14 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    data_dir: Path, exercise: Exercise | None = None
+    data_dir: Path, exercise: Exercise | None = None, **overrides: Any
 ) -> AsyncIterator[Harness]:
-    """Serves in this event loop until the block ends (then a graceful stop)."""
+    """Serves in this event loop until the block ends (then a graceful stop).
+
+    ``overrides`` are :class:`Settings` fields, e.g. ``database="postgresql://..."``.
+    """
     exercise = exercise or default_exercise(RELAXED)
-    settings = Settings(listen="127.0.0.1:0", data_dir=data_dir)
+    settings = replace(Settings(listen="127.0.0.1:0", data_dir=data_dir), **overrides)
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, exercise=exercise, ready=port.set_result, stop=stop))

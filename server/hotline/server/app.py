@@ -59,7 +59,12 @@ async def serve(
     authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
     trail = server_trail(settings, exercise.exercise_id)
     backend = open_backend(settings.database_location, durable=settings.durable)
-    switchboard = Switchboard(exercise, backend, checks=make_checks(exercise), trail=trail)
+    switchboard = Switchboard(
+        exercise,
+        backend,
+        checks=make_checks(exercise) if settings.deconfliction else None,
+        trail=trail,
+    )
     recovered = switchboard.recover()
     switchboard.start()
 

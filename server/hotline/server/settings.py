@@ -35,6 +35,8 @@ class Settings:
     signing_key: Path | None = None
     checkpoint_every_records: int = 1000
     checkpoint_every_seconds: float = 60.0
+    #: Run the deconfliction checks on every position report, zone and notice.
+    deconfliction: bool = True
 
     @property
     def signing_key_file(self) -> Path:

@@ -35,7 +35,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--days", type=float, default=7.0, help="valid for (default 7)")
     parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
     parser.add_argument("--exercise", help="the server's exercise TOML file")
-    parser.set_defaults(run=run, listen=None, db=None, no_fsync=False)
+    parser.set_defaults(run=run, listen=None, db=None, no_fsync=False, no_deconfliction=False)
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -25,6 +25,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (env HOTLINE_DB)")
     parser.add_argument("--exercise", type=Path, help="exercise TOML file (env HOTLINE_EXERCISE)")
     parser.add_argument(
+        "--no-deconfliction",
+        action="store_true",
+        help="do not run the deconfliction checks (zones, separation, notices)",
+    )
+    parser.add_argument(
         "--no-fsync",
         action="store_true",
         help="do not fsync every commit (survives a crash of the process, not of the machine)",
@@ -42,6 +47,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, database=args.db)
     if args.exercise:
         settings = replace(settings, exercise_file=args.exercise)
+    if args.no_deconfliction:
+        settings = replace(settings, deconfliction=False)
     if args.no_fsync:
         settings = replace(settings, durable=False)
     return settings.checked()
