@@ -1,0 +1,133 @@
+"""The README's walkthrough, typed into real ``hotline`` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness import ServerProcess
+
+HOTLINE = [sys.executable, "-m", "hotline.client.cli"]
+
+
+def hotline(*args: str) -> str:
+    return subprocess.run(
+        [*HOTLINE, *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+
+
+class Console:
+    """A ``hotline station`` process, driven through its standard input and output."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+
+    @classmethod
+    async def start(cls, address: str, token: str) -> Console:
+        process = await asyncio.create_subprocess_exec(
+            *HOTLINE, "station", "--address", address, "--token", token,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        return cls(process)
+
+    async def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        await self.process.stdin.drain()
+
+    async def read_until(self, text: str, within: float = 20.0) -> str:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(within):
+            while True:
+                line = (await self.process.stdout.readline()).decode()
+                if not line:
+                    raise AssertionError(f"console ended before {text!r}: {self.lines}")
+                self.lines.append(line.rstrip())
+                if text in line:
+                    return line.rstrip()
+
+    async def quit(self) -> int:
+        await self.type("quit")
+        return await asyncio.wait_for(self.process.wait(), 20)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> tuple[ServerProcess, Path]:
+    data = tmp_path / "data"
+    server = ServerProcess(data)
+    server.start()
+    yield server, data  # type: ignore[misc]
+    assert server.terminate() == 0
+
+
+async def test_two_air_operations_officers_exchange_and_acknowledge_a_message(
+    served: tuple[ServerProcess, Path],
+) -> None:
+    server, data = served
+    blue_token = hotline(
+        "token", "--data-dir", str(data), "--party", "BLUE", "--hotline", "AIR_OPERATIONS"
+    )
+    red_token = hotline(
+        "token", "--data-dir", str(data), "--party", "RED", "--hotline", "air-operations"
+    )
+
+    red = await Console.start(server.address, red_token)
+    blue = await Console.start(server.address, blue_token)
+    await red.read_until("connected as RED")
+    await blue.read_until("connected as BLUE")
+
+    await blue.type("immediate Strike package over Deir Ezzor at 0600Z, keep clear")
+    recorded = await blue.read_until("-> recorded as #")
+    sequence = recorded.split("#")[1].split()[0]
+
+    delivery = await red.read_until("Strike package over Deir Ezzor")
+    assert f"#{sequence} IMMEDIATE BLUE" in delivery
+    assert "answer: wilco" in delivery
+    await blue.read_until("RECEIPT for")
+
+    await red.type(f"wilco {sequence}")
+    await red.read_until("-> WILCO recorded")
+    wilco = await blue.read_until("WILCO for")
+    assert "from RED" in wilco
+
+    # A mistake at the keyboard is refused, and the console goes on.
+    await red.type(f"roger {sequence}")
+    refused = await red.read_until("?? refused")
+    assert "first answer counts" in refused
+
+    assert await red.quit() == 0
+    assert await blue.quit() == 0
+
+    control = hotline("token", "--data-dir", str(data), "--role", "control")
+    status = hotline("status", "--address", server.address, "--token", control)
+    assert "AIR_OPERATIONS" in status
+    assert "answered" in status
+
+
+def test_one_shot_send_and_a_clear_error(served: tuple[ServerProcess, Path]) -> None:
+    server, data = served
+    token = hotline(
+        "token", "--data-dir", str(data), "--party", "BLUE", "--hotline", "GROUND_COMMANDERS"
+    )
+    out = hotline(
+        "send", "position", "--address", server.address, "--token", token,
+        "--unit", "B-COY-1", "--domain", "GROUND", "--lat", "35.30", "--lon", "40.20",
+    )  # fmt: skip
+    assert out.startswith("recorded on GROUND_COMMANDERS as #")
+
+    bad = subprocess.run(
+        [*HOTLINE, "send", "position", "--address", server.address, "--token", token,
+         "--unit", "B-COY-1", "--domain", "GROUND", "--lat", "135", "--lon", "40.20"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "INVALID_ARGUMENT" in bad.stderr
+    assert "latitude: 135.0 is outside [-90, 90]" in bad.stderr

@@ -1,0 +1,72 @@
+"""A console that drops and comes back gets exactly what it missed: no gap, no duplicate."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from harness import AIR, Harness, expect, running_server
+
+from hotline.v1 import acknowledgments_pb2, messages_pb2
+
+
+def text(words: str) -> messages_pb2.TextMessage:
+    return messages_pb2.TextMessage(text=words, language="en")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_resuming_after_a_sequence_number_delivers_exactly_what_was_missed(
+    server: Harness,
+) -> None:
+    async with server.station("BLUE", AIR) as blue:
+        async with server.station("RED", AIR) as red:
+            for i in range(3):
+                await blue.send(text(f"before {i}"))
+            seen = [await red.next_delivery(within=10) for _ in range(3)]
+            last = red.last_sequence
+            assert last == seen[-1].sequence
+
+        missed = [await blue.send(text(f"while away {i}")) for i in range(5)]
+
+        async with server.station("RED", AIR, resume_after=last) as red:
+            again = [await red.next_delivery(within=10) for _ in range(5)]
+            assert [d.message_id for d in again] == [m.message_id for m in missed]
+            assert [d.text.text for d in again] == [f"while away {i}" for i in range(5)]
+            with pytest.raises(TimeoutError):
+                await expect(red, lambda e: e.WhichOneof("body") == "text", within=0.5)
+
+
+async def test_the_client_reconnects_by_itself_across_a_server_restart(tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    data = tmp_path / "data"
+    async with AsyncExitStack() as clients:
+        async with running_server(data, listen=listen) as first:
+            red = await clients.enter_async_context(first.station("RED", AIR))
+            async with first.station("BLUE", AIR) as blue:
+                before = [await blue.send(text(f"before {i}")) for i in range(3)]
+            got = [await red.next_delivery(within=10) for _ in range(3)]
+            assert [d.message_id for d in got] == [m.message_id for m in before]
+
+        # The server is gone; RED's client keeps trying. A new server on the same log:
+        async with running_server(data, listen=listen) as second:
+            async with second.station("BLUE", AIR) as blue:
+                after = [await blue.send(text(f"after {i}")) for i in range(4)]
+            # Besides the texts, RED hears each time BLUE's console goes offline.
+            texts: list[str] = []
+            while len(texts) < 4:
+                delivery = await red.next_delivery(within=15)
+                if delivery.WhichOneof("body") == "text":
+                    texts.append(delivery.message_id)
+                else:
+                    assert delivery.alert.kind == acknowledgments_pb2.ALERT_KIND_STATION_OFFLINE
+            assert texts == [m.message_id for m in after]
+            assert red.sessions_opened == 2
+            with pytest.raises(TimeoutError):
+                await expect(red, lambda e: e.WhichOneof("body") == "text", within=0.5)
