@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,11 +61,11 @@ class Console:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> tuple[ServerProcess, Path]:
+def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
     data = tmp_path / "data"
     server = ServerProcess(data)
     server.start()
-    yield server, data  # type: ignore[misc]
+    yield server, data
     assert server.terminate() == 0
 
 
@@ -126,7 +127,7 @@ def test_one_shot_send_and_a_clear_error(served: tuple[ServerProcess, Path]) -> 
     bad = subprocess.run(
         [*HOTLINE, "send", "position", "--address", server.address, "--token", token,
          "--unit", "B-COY-1", "--domain", "GROUND", "--lat", "135", "--lon", "40.20"],
-        capture_output=True, text=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode != 0
     assert "INVALID_ARGUMENT" in bad.stderr

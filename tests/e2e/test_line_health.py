@@ -9,6 +9,7 @@ import grpc
 import pytest
 from harness import AIR, SHORT, Harness, expect, is_alert, running_server
 
+from hotline.client.control import HotlineClient
 from hotline.client.errors import Refused
 from hotline.server.exercise import Policy, default_exercise
 from hotline.v1 import acknowledgments_pb2, messages_pb2
@@ -68,15 +69,10 @@ async def test_exercise_control_suspends_and_resumes_a_hotline(server: Harness) 
 
 
 async def test_participants_cannot_steer_the_exercise(server: Harness) -> None:
-    async with server.station("BLUE", AIR) as blue:
-        del blue
-    from hotline.client.control import HotlineClient
-
     async with HotlineClient(server.address, server.token("BLUE", AIR)) as participant:
         with pytest.raises(Refused) as refused:
             await participant.suspend(AIR, "no")
         assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(Refused) as watching:
-            async for _ in participant.watch():
-                break
+            await anext(aiter(participant.watch()))
         assert watching.value.code == grpc.StatusCode.PERMISSION_DENIED
