@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypeAlias
 
 import grpc
 
@@ -51,6 +52,11 @@ CHANNEL_OPTIONS = (
 )
 #: Envelopes sent in one stream message at the most.
 SEND_BATCH = 256
+
+
+_SessionCall: TypeAlias = grpc.aio.StreamStreamCall[
+    services_pb2.SessionRequest, services_pb2.SessionResponse
+]
 
 
 class _StreamEnded(Exception):
@@ -129,6 +135,10 @@ class StationClient:
         self._stack = AsyncExitStack()
         self._channel: grpc.aio.Channel | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._call: (
+            grpc.aio.StreamStreamCall[services_pb2.SessionRequest, services_pb2.SessionResponse]
+            | None
+        ) = None
         self.station: exercise_pb2.Station | None = None
         self.operator: common_pb2.Operator.ValueType = common_pb2.OPERATOR_UNSPECIFIED
         #: Sessions opened so far (1 + reconnections).
@@ -158,6 +168,9 @@ class StationClient:
 
     async def close(self) -> None:
         """Ends the session; unconfirmed sends fail with :class:`Closed`."""
+        if self._call is not None:
+            # Cancelling the call first ends its pending read and write at once.
+            self._call.cancel()
         if self._runner is not None:
             self._runner.cancel()
         await self._stack.aclose()
@@ -300,7 +313,7 @@ class StationClient:
     async def _session(self) -> None:
         assert self._channel is not None
         stub = services_pb2_grpc.StationServiceStub(self._channel)
-        call = stub.Session(metadata=self._metadata)
+        call = self._call = stub.Session(metadata=self._metadata)
         try:
             await call.write(services_pb2.SessionRequest(open=self._open_request()))
             first = await call.read()
@@ -315,11 +328,29 @@ class StationClient:
             self._resuming = True
             self.sessions_opened += 1
             self._opened.set()
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._read(call))
-                tasks.create_task(self._write(call))
+            await self._exchange(call)
         finally:
             call.cancel()
+
+    async def _exchange(self, call: _SessionCall) -> None:
+        """Reads and writes until either side fails or the stream ends; then stops both.
+
+        Both tasks are owned here: whichever way this returns, neither outlives it.
+        """
+        reader = asyncio.create_task(self._read(call), name="station-read")
+        writer = asyncio.create_task(self._write(call), name="station-write")
+        try:
+            done, _ = await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            raise _StreamEnded
+        finally:
+            # Cancelling the call ends a pending read or write even where cancelling the
+            # task alone would wait for the transport.
+            call.cancel()
+            for task in (reader, writer):
+                task.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
 
     def _open_request(self) -> services_pb2.SessionOpen:
         request = services_pb2.SessionOpen()

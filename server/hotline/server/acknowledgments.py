@@ -267,5 +267,12 @@ class AckTracker:
         obligation.escalated = True
         return []
 
+    def forget(self, message_id: str) -> None:
+        """Drops a message nobody owes anything any more."""
+        message = self._messages.pop(message_id, None)
+        if message is not None:
+            for party in message.obligations:
+                self._open.get((party, message.hotline), {}).pop(message_id, None)
+
     def line_down_stations(self) -> set[tuple[str, Hotline]]:
         return set(self._line_down)

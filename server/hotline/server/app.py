@@ -20,6 +20,7 @@ from hotline.server.api.common import service_handler
 from hotline.server.api.exercise import ExerciseService, ZoneService
 from hotline.server.api.stations import StationService
 from hotline.server.audit.trail import server_trail
+from hotline.server.bridge import Bridge, parse_broker_url, parse_format
 from hotline.server.checks import Checks, DeconflictionChecks
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
@@ -47,6 +48,18 @@ def make_checks(exercise: Exercise) -> Checks:
     return DeconflictionChecks(exercise.policy.separation)
 
 
+def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
+    """The MQTT bridge if a broker is configured, attached to the switchboard."""
+    if not settings.mqtt_url:
+        return None
+    return Bridge(
+        switchboard,
+        parse_broker_url(settings.mqtt_url),
+        settings.data_dir,
+        parse_format(settings.mqtt_format),
+    )
+
+
 async def serve(
     settings: Settings,
     *,
@@ -66,6 +79,7 @@ async def serve(
         trail=trail,
     )
     recovered = switchboard.recover()
+    bridge = _mqtt_bridge(settings, switchboard)
     switchboard.start()
 
     server = grpc.aio.server(
@@ -117,9 +131,14 @@ async def serve(
             running = tasks.create_task(switchboard.run(), name="switchboard")
             stopped = tasks.create_task(stop.wait(), name="stop")
             failed = tasks.create_task(switchboard.failed.wait(), name="log-failure")
+            if bridge is not None:
+                # Owned here and cancelled with the rest; it never holds up the hotlines.
+                bridged = tasks.create_task(bridge.run(), name="mqtt-bridge")
             await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
             for task in (running, stopped, failed):
                 task.cancel()
+            if bridge is not None:
+                bridged.cancel()
     finally:
         await health_servicer.enter_graceful_shutdown()
         switchboard.begin_shutdown()

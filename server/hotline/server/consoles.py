@@ -29,11 +29,17 @@ BATCH_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One hotline envelope, serialised once, ready for every console it goes to."""
+    """One hotline envelope (or, for watchers, a run of log records), serialised and
+    framed once (``wire.item``), ready for every console it goes to. ``sequence`` is the
+    envelope's sequence number (for watchers: the index of the run's last record)."""
 
     sequence: int
     flash: bool
     data: bytes
+
+    @classmethod
+    def of(cls, sequence: int, flash: bool, payload: bytes) -> Delivery:
+        return cls(sequence, flash, wire.item(payload))
 
 
 class ConsoleClosed(Exception):
@@ -56,9 +62,12 @@ class Console:
         session_id: str,
         peer: str,
         frame: Callable[[list[bytes]], bytes] = wire.deliveries_response,
+        linger: float = 0.0,
     ) -> None:
         self.credential = credential
         self._frame = frame
+        # Watchers wait this long after the first record to send many in one message.
+        self._linger = linger
         self.session_id = session_id
         self.peer = peer
         self.last_seen = 0.0
@@ -161,6 +170,8 @@ class Console:
                 return out
             self._ready.clear()
             await self._ready.wait()
+            if self._linger:
+                await asyncio.sleep(self._linger)
 
 
 def _take_batch(queue: deque[Delivery]) -> list[bytes]:

@@ -50,7 +50,14 @@ class DeadlineTimer(Generic[Key]):
 
     def cancel(self, key: Key) -> bool:
         """Drops the deadline of ``key``; False if it had none."""
-        return self._live.pop(key, None) is not None
+        if self._live.pop(key, None) is None:
+            return False
+        if len(self._heap) > 2 * len(self._live) + 1024:
+            # Cancelled entries would otherwise stay in the heap until they fall due.
+            live = self._live
+            self._heap = [e for e in self._heap if live.get(e[2]) == (e[0], e[1])]
+            heapq.heapify(self._heap)
+        return True
 
     def due_at(self, key: Key) -> float | None:
         entry = self._live.get(key)

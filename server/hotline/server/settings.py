@@ -8,7 +8,9 @@ built-in two-party exercise), ``HOTLINE_SIGNING_KEY`` (the audit log's Ed25519 s
 key file; default ``<data dir>/signing.key``, generated on first start),
 ``HOTLINE_CHECKPOINT_RECORDS`` and ``HOTLINE_CHECKPOINT_SECONDS`` (sign a checkpoint every
 so many records, and at least this often while records are unsigned; default 1000 and
-60).
+60), ``HOTLINE_MQTT`` (``mqtt://user:password@host:port`` of a broker to publish the log
+to and take position feeds from; default none, the bridge is off) and
+``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class Settings:
     checkpoint_every_seconds: float = 60.0
     #: Run the deconfliction checks on every position report, zone and notice.
     deconfliction: bool = True
+    #: The MQTT broker to bridge to (``mqtt://user:password@host:port``); empty: no bridge.
+    mqtt_url: str = ""
+    #: Payloads on the outbound topics: ``json`` (protobuf JSON mapping) or ``protobuf``.
+    mqtt_format: str = "json"
 
     @property
     def signing_key_file(self) -> Path:
@@ -74,6 +80,10 @@ class Settings:
         if "HOTLINE_CHECKPOINT_SECONDS" in environ:
             seconds = _number(environ, "HOTLINE_CHECKPOINT_SECONDS")
             settings = replace(settings, checkpoint_every_seconds=seconds)
+        if "HOTLINE_MQTT" in environ:
+            settings = replace(settings, mqtt_url=environ["HOTLINE_MQTT"])
+        if "HOTLINE_MQTT_FORMAT" in environ:
+            settings = replace(settings, mqtt_format=environ["HOTLINE_MQTT_FORMAT"])
         return settings.checked()
 
     def checked(self) -> Settings:
@@ -90,6 +100,11 @@ class Settings:
             )
         if self.signing_key is not None and not self.signing_key.is_file():
             raise ConfigurationError(f"signing key file {self.signing_key} does not exist")
+        from hotline.server.bridge.address import parse_broker_url, parse_format  # noqa: PLC0415
+
+        parse_format(self.mqtt_format)
+        if self.mqtt_url:
+            parse_broker_url(self.mqtt_url)
         return self
 
 

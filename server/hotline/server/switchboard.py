@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hotline.server import wire
 from hotline.server.acknowledgments import (
     RESPONSES,
     AckTracker,
@@ -65,6 +66,8 @@ from hotline.v1 import (
 log = logging.getLogger(__name__)
 
 Reply = Callable[[services_pb2.SendResult], None]
+#: Watchers collect records this long before a write: fewer, larger messages.
+WATCH_LINGER_S = 0.01
 SERVER = "server"
 
 #: Bodies that wait for an operator's WILCO, UNABLE or ROGER (besides the RECEIPT).
@@ -93,6 +96,8 @@ _DOMAIN_HOTLINE = {
     common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
     common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
 }
+#: LogRecord.envelope's field number.
+_RECORD_ENVELOPE = log_pb2.LogRecord.ENVELOPE_FIELD_NUMBER
 #: Bodies the deconfliction checks take in.
 _OBSERVED = frozenset({"position_report", "activity_notice", "zone_status"})
 
@@ -108,9 +113,8 @@ class _Outgoing:
 
 
 def _timestamp(seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(round(seconds * 1e9))
-    return stamp
+    whole, nanos = divmod(round(seconds * 1e9), 1_000_000_000)
+    return Timestamp(seconds=whole, nanos=nanos)
 
 
 def _seconds(stamp: Timestamp) -> float:
@@ -151,11 +155,15 @@ class Switchboard:
         self._last_sequence: dict[Hotline, int] = dict.fromkeys(HOTLINES, 0)
         # message id -> (sender party, hotline, sequence)
         self._message_ids: dict[str, tuple[str, Hotline, int]] = {}
-        self._envelopes: dict[str, envelope_pb2.Envelope] = {}
+        # Serialised envelopes of messages still owed something (for re-delivery and
+        # escalation), dropped once every recipient has answered.
+        self._envelopes: dict[str, bytes] = {}
         self._outgoing: dict[int, _Outgoing] = {}
         self._waiting: dict[str, list[Reply]] = {}
         self._consoles: dict[Hotline, dict[str, set[Console]]] = {h: {} for h in HOTLINES}
         self._watchers: dict[Console, frozenset[Hotline]] = {}
+        # Called with every committed batch, in log order (e.g. the MQTT bridge).
+        self._listeners: list[Callable[[list[StoredRecord]], None]] = []
         self._suspended: dict[Hotline, str] = {}
         self._parties_on: dict[Hotline, frozenset[str]] = {
             h: frozenset(s.party for s in exercise.stations_on(h)) for h in HOTLINES
@@ -266,33 +274,30 @@ class Switchboard:
         envelope.sequence = sequence
         envelope.recorded_at.CopyFrom(_timestamp(self._clock()))
         envelope.audience[:] = sorted(audience)
-        record = self._new_record(
-            log_pb2.RECORD_KIND_ENVELOPE,
-            hotline,
-            actor,
-            envelope.message_id,
-            envelope=envelope,
-        )
-        record.recorded_at.CopyFrom(envelope.recorded_at)
+        header = self._new_record(log_pb2.RECORD_KIND_ENVELOPE, hotline, actor, envelope.message_id)
+        header.recorded_at.CopyFrom(envelope.recorded_at)
+        payload = envelope.SerializeToString()
+        # Fields serialise in number order, so the header's bytes followed by the envelope
+        # field are exactly the LogRecord's bytes, without copying the envelope into it.
+        data = header.SerializeToString() + wire.length_delimited(_RECORD_ENVELOPE, payload)
         flash = envelope.priority == common_pb2.PRIORITY_FLASH
-        self._outgoing[record.index] = _Outgoing(
+        self._outgoing[header.index] = _Outgoing(
             envelope.message_id,
             hotline,
             self._audience(envelope),
-            Delivery(sequence, flash, envelope.SerializeToString()),
+            Delivery.of(sequence, flash, payload),
         )
         if reply is not None:
             self._waiting[envelope.message_id] = [reply]
-        self._append(record, sequence)
+        self._next_index += 1
+        self._apply_envelope(envelope, payload)
+        self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data))
 
     def _committed(self, batch: list[StoredRecord]) -> None:
         """Delivers what just became durable, in log order."""
+        if self._watchers:
+            self._deliver_to_watchers(batch)
         for stored in batch:
-            if self._watchers:
-                delivery = Delivery(stored.index, False, stored.data)
-                for watcher, hotlines in self._watchers.items():
-                    if not hotlines or stored.hotline in hotlines:
-                        watcher.deliver(delivery)
             outgoing = self._outgoing.pop(stored.index, None)
             if outgoing is None:
                 continue
@@ -302,6 +307,33 @@ class Switchboard:
                         console.deliver(outgoing.delivery)
             for reply in self._waiting.pop(outgoing.message_id, ()):
                 reply(_result(outgoing.message_id, outgoing.delivery.sequence))
+        for listener in self._listeners:
+            listener(batch)
+
+    def add_listener(self, listener: Callable[[list[StoredRecord]], None]) -> None:
+        """Calls ``listener`` in the event loop with every batch of records that becomes
+        durable from now on, in log order. It must not block: it runs on the path that
+        delivers to the stations."""
+        self._listeners.append(listener)
+
+    async def records(self, start: int, end: int | None = None) -> list[StoredRecord]:
+        """Stored records with ``start <= index < end``, read in a worker thread."""
+        return await self._log.records(start, end)
+
+    def _deliver_to_watchers(self, batch: list[StoredRecord]) -> None:
+        """One framed run of records per hotline filter, shared by its watchers."""
+        runs: dict[frozenset[Hotline], Delivery | None] = {}
+        for watcher, hotlines in self._watchers.items():
+            if hotlines not in runs:
+                chosen = [s for s in batch if not hotlines or s.hotline in hotlines]
+                runs[hotlines] = (
+                    Delivery(chosen[-1].index, False, b"".join(wire.item(s.data) for s in chosen))
+                    if chosen
+                    else None
+                )
+            run = runs[hotlines]
+            if run is not None:
+                watcher.deliver(run)
 
     # ------------------------------------------------------------------ state
 
@@ -309,7 +341,7 @@ class Switchboard:
         """Applies one record to the state: the same code live and in recovery."""
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:
-            self._apply_envelope(record.envelope)
+            self._apply_envelope(record.envelope, None)
         elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
             missed = record.deadline_missed
             key = (missed.message_id, missed.station.party, _KIND_STAGE[missed.deadline])
@@ -321,7 +353,7 @@ class Switchboard:
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
 
-    def _apply_envelope(self, envelope: envelope_pb2.Envelope) -> None:
+    def _apply_envelope(self, envelope: envelope_pb2.Envelope, payload: bytes | None) -> None:
         hotline = envelope.hotline
         at = _seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
@@ -332,13 +364,13 @@ class Switchboard:
         elif body == "zone_status":
             self._zones.apply(envelope.zone_status.zone)
         elif body not in _UNACKNOWLEDGED:
-            self._track(envelope, body or "", at)
+            self._track(envelope, body or "", at, payload or envelope.SerializeToString())
         if self._checks is not None and body in _OBSERVED:
             findings = self._checks.observe(envelope, body, at)
             if self._live:
                 self._findings += findings
 
-    def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> None:
+    def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float, payload: bytes) -> None:
         line_test = body == "line_test" and not envelope.sender.party
         if line_test:
             deadlines = Deadlines(receipt=self._policy.line_test_receipt, response=0.0)
@@ -367,7 +399,7 @@ class Switchboard:
                     original.escalated_copies[party] = envelope.message_id
         for key, due in self._tracker.track(message, recipients):
             self._timer.schedule(key, due)
-        self._envelopes[envelope.message_id] = envelope
+        self._envelopes[envelope.message_id] = payload
 
     def _apply_acknowledgment(self, ack: acknowledgments_pb2.Acknowledgment, at: float) -> None:
         party = ack.responder.party
@@ -376,13 +408,26 @@ class Switchboard:
         outcome, cancelled = self._tracker.acknowledged(ack.message_id, party, ack.kind, at)
         for key in cancelled:
             self._timer.cancel(key)
+        message = outcome.message
+        linked = []
         if ack.kind in RESPONSES:
-            message = outcome.message
             linked = [message.escalation_of] if message.escalation_of else []
             linked += [c for p, c in message.escalated_copies.items() if p == party]
             for other in linked:
                 for key in self._tracker.close_chain(other, party, ack.kind):
                     self._timer.cancel(key)
+        for message_id in (message.message_id, *linked):
+            self._settle(message_id)
+
+    def _settle(self, message_id: str) -> None:
+        """Forgets what a fully answered message no longer needs. Messages that took an
+        operator response stay tracked for the statistics of time lost."""
+        message = self._tracker.get(message_id)
+        if message is None or not message.complete:
+            return
+        self._envelopes.pop(message_id, None)
+        if not message.needs_response:
+            self._tracker.forget(message_id)
 
     def _audience(self, envelope: envelope_pb2.Envelope) -> frozenset[str]:
         """The parties an envelope is for: its audience, or everybody but the sender."""
@@ -503,6 +548,15 @@ class Switchboard:
         reply: Reply,
     ) -> None:
         ack = envelope.acknowledgment
+        if self._tracker.get(ack.message_id) is None and ack.message_id in self._message_ids:
+            # Only messages that take no operator response are forgotten once everybody
+            # has sent the RECEIPT: another RECEIPT changes nothing.
+            if ack.kind != acknowledgments_pb2.ACK_KIND_RECEIPT:
+                raise FailedPrecondition(
+                    f"acknowledgment.kind: message {ack.message_id!r} takes only a RECEIPT"
+                )
+            reply(_result(envelope.message_id, duplicate=True))
+            return
         message = self._tracker.check_acknowledgment(
             ack.message_id, party, envelope.hotline, ack.kind
         )
@@ -680,8 +734,8 @@ class Switchboard:
     def _receipt_missed(
         self, message: TrackedMessage, party: str, station: common_pb2.StationRef, online: bool
     ) -> None:
-        envelope = self._envelopes.get(message.message_id)
-        if online and envelope is not None:
+        payload = self._envelopes.get(message.message_id)
+        if online and payload is not None:
             self._append(
                 self._new_record(
                     log_pb2.RECORD_KIND_REDELIVERED,
@@ -691,11 +745,7 @@ class Switchboard:
                     station_session=log_pb2.StationSession(station=station),
                 )
             )
-            delivery = Delivery(
-                envelope.sequence,
-                envelope.priority == common_pb2.PRIORITY_FLASH,
-                envelope.SerializeToString(),
-            )
+            delivery = self._delivery_of(payload)
             for console in self._consoles[message.hotline].get(party, ()):
                 console.redeliver(delivery)
             return
@@ -719,11 +769,11 @@ class Switchboard:
     ) -> None:
         generals = common_pb2.HOTLINE_GENERALS
         label = f"{party}/{hotline_name(message.hotline)}"
-        original = self._envelopes.get(message.message_id)
+        payload = self._envelopes.get(message.message_id)
         if (
             message.hotline == generals
             or party not in self._parties_on[generals]
-            or original is None
+            or payload is None
             or not message.sender_party
         ):
             self._alert(
@@ -737,8 +787,7 @@ class Switchboard:
                 {EXERCISE_CONTROL},
             )
             return
-        copy = envelope_pb2.Envelope()
-        copy.CopyFrom(original)
+        copy = envelope_pb2.Envelope.FromString(payload)
         for name in ("sequence", "recorded_at", "audience"):
             copy.ClearField(name)
         copy.message_id = f"{SERVER_ID_PREFIX}escalation:{party}:{message.message_id}"
@@ -818,17 +867,22 @@ class Switchboard:
             envelope = log_pb2.LogRecord.FromString(item.data).envelope
             if party in self._audience(envelope):
                 flash = envelope.priority == common_pb2.PRIORITY_FLASH
-                out.append(Delivery(envelope.sequence, flash, envelope.SerializeToString()))
+                out.append(Delivery.of(envelope.sequence, flash, envelope.SerializeToString()))
         return out
 
     def _owed_deliveries(self, party: str, hotline: Hotline) -> list[Delivery]:
         out = []
         for message in self._tracker.owed_by(party, hotline):
-            envelope = self._envelopes.get(message.message_id)
-            if envelope is not None:
-                flash = envelope.priority == common_pb2.PRIORITY_FLASH
-                out.append(Delivery(envelope.sequence, flash, envelope.SerializeToString()))
+            payload = self._envelopes.get(message.message_id)
+            if payload is not None:
+                out.append(self._delivery_of(payload))
         return out
+
+    @staticmethod
+    def _delivery_of(payload: bytes) -> Delivery:
+        envelope = envelope_pb2.Envelope.FromString(payload)
+        flash = envelope.priority == common_pb2.PRIORITY_FLASH
+        return Delivery.of(envelope.sequence, flash, payload)
 
     def close_console(self, console: Console, reason: str) -> None:
         """Disconnects a console; the last one of a station makes it STATION_OFFLINE."""
@@ -876,10 +930,10 @@ class Switchboard:
 
     def open_watch(self, credential: Credential, hotlines: Iterable[int], peer: str) -> Console:
         """A read-only stream of log records for exercise control and observers."""
-        from hotline.server import wire  # noqa: PLC0415
-
         credential.require_watch("watching the hotlines")
-        console = Console(credential, uuid.uuid4().hex, peer, frame=wire.watch_response)
+        console = Console(
+            credential, uuid.uuid4().hex, peer, frame=wire.watch_response, linger=WATCH_LINGER_S
+        )
         self._watchers[console] = frozenset(hotlines)  # type: ignore[arg-type]
         return console
 
@@ -888,7 +942,7 @@ class Switchboard:
         hotlines = self._watchers.get(console, frozenset())
         stored = await self._log.records(after_index + 1)
         console.release(
-            Delivery(s.index, False, s.data)
+            Delivery.of(s.index, False, s.data)
             for s in stored
             if not hotlines or s.hotline in hotlines
         )

@@ -46,9 +46,14 @@ _CLIENT_BODIES = frozenset(
 )
 
 
+_ENUM_VALUES: dict[int, frozenset[int]] = {}
+
+
 def check_enum(value: int, enum: object, field: str, *, required: bool = True) -> None:
     """Refuses unknown enum numbers (proto3 keeps them) and, if required, the zero value."""
-    values = enum.values()  # type: ignore[attr-defined]
+    values = _ENUM_VALUES.get(id(enum))
+    if values is None:
+        values = _ENUM_VALUES[id(enum)] = frozenset(enum.values())  # type: ignore[attr-defined]
     if value not in values:
         raise InvalidArgument(f"{field}: unknown value {value}")
     if required and value == 0:

@@ -33,15 +33,18 @@ _SESSION_DELIVERIES = 2
 _BATCH_ENVELOPES = 1
 
 
-def deliveries_response(envelopes: Iterable[bytes]) -> bytes:
-    """A serialised ``SessionResponse`` carrying these serialised envelopes."""
-    return length_delimited(_SESSION_DELIVERIES, repeated(_BATCH_ENVELOPES, envelopes))
+def item(payload: bytes) -> bytes:
+    """One entry of ``EnvelopeBatch.envelopes`` or ``WatchResponse.records`` (both field
+    1): framed once, then joined as often as needed."""
+    return length_delimited(_BATCH_ENVELOPES, payload)
 
 
-# WatchResponse.records = 1.
-_WATCH_RECORDS = 1
+def deliveries_response(items: Iterable[bytes]) -> bytes:
+    """A serialised ``SessionResponse`` carrying these framed envelopes (see :func:`item`)."""
+    return length_delimited(_SESSION_DELIVERIES, b"".join(items))
 
 
-def watch_response(records: Iterable[bytes]) -> bytes:
-    """A serialised ``WatchResponse`` carrying these serialised log records."""
-    return repeated(_WATCH_RECORDS, records)
+def watch_response(items: Iterable[bytes]) -> bytes:
+    """A serialised ``WatchResponse`` carrying these framed log records (see :func:`item`);
+    repeated fields simply concatenate."""
+    return b"".join(items)

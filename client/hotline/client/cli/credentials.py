@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from hotline.client.cli.serve import settings_from
 from hotline.server.app import load_settings_exercise
 from hotline.server.errors import ConfigurationError, HotlineError
 from hotline.server.exercise import parse_hotline
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
+from hotline.server.settings import Settings
 from hotline.v1 import common_pb2
 
 _ROLES = {
@@ -35,17 +38,17 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--days", type=float, default=7.0, help="valid for (default 7)")
     parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
     parser.add_argument("--exercise", help="the server's exercise TOML file")
-    parser.set_defaults(run=run, listen=None, db=None, no_fsync=False, no_deconfliction=False)
+    parser.set_defaults(run=run)
 
 
 async def run(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
-
-    args.data_dir = Path(args.data_dir) if args.data_dir else None
-    args.exercise = Path(args.exercise) if args.exercise else None
     try:
-        settings = settings_from(args)
-        exercise = load_settings_exercise(settings)
+        settings = Settings.from_environment(os.environ)
+        if args.data_dir:
+            settings = replace(settings, data_dir=Path(args.data_dir))
+        if args.exercise:
+            settings = replace(settings, exercise_file=Path(args.exercise))
+        exercise = load_settings_exercise(settings.checked())
     except ConfigurationError as error:
         raise SystemExit(f"hotline token: {error}") from None
     role = _ROLES[args.role]

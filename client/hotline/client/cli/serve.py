@@ -34,6 +34,17 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="do not fsync every commit (survives a crash of the process, not of the machine)",
     )
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish the log to, and take position feeds from, an MQTT broker: "
+        "mqtt://user:password@host:1883 (env HOTLINE_MQTT; see docs/mqtt.md)",
+    )
+    parser.add_argument(
+        "--mqtt-format",
+        choices=("json", "protobuf"),
+        help="payloads of the published records (env HOTLINE_MQTT_FORMAT; default json)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -51,6 +62,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, deconfliction=False)
     if args.no_fsync:
         settings = replace(settings, durable=False)
+    if args.mqtt:
+        settings = replace(settings, mqtt_url=args.mqtt)
+    if args.mqtt_format:
+        settings = replace(settings, mqtt_format=args.mqtt_format)
     return settings.checked()
 
 

@@ -1,0 +1,69 @@
+"""The connection to the broker: one MQTT client per session, and the back-off between
+sessions.
+
+This is the one module that touches the MQTT client library's internals: ingested
+messages are acknowledged by hand (:func:`acknowledge`), once they are durable in the
+log, which the public aiomqtt API does not offer.
+"""
+
+from __future__ import annotations
+
+import random
+
+import aiomqtt
+
+from hotline.server.bridge.address import BrokerAddress
+from hotline.server.bridge.payloads import BRIDGE_OFFLINE
+
+#: QoS 1 publishes the bridge keeps in flight: enough to fill the round trip.
+MAX_IN_FLIGHT = 1024
+KEEPALIVE_S = 10
+CONNECT_TIMEOUT_S = 5.0
+
+
+def client(address: BrokerAddress, identifier: str, status_topic: str) -> aiomqtt.Client:
+    """An unconnected client with a persistent session (the broker keeps the position
+    feeds sent while the bridge is away) and a last will that marks the bridge offline."""
+    mqtt = aiomqtt.Client(
+        address.host,
+        address.port,
+        username=address.username,
+        password=address.password,
+        identifier=identifier,
+        clean_session=False,
+        keepalive=KEEPALIVE_S,
+        timeout=CONNECT_TIMEOUT_S,
+        will=aiomqtt.Will(status_topic, BRIDGE_OFFLINE, qos=1, retain=True),
+        max_inflight_messages=MAX_IN_FLIGHT,
+    )
+    mqtt.pending_calls_threshold = 2 * MAX_IN_FLIGHT
+    # PUBACK for an ingested message goes out only once it is recorded: see acknowledge.
+    mqtt._client.manual_ack_set(True)  # private: no public API for manual acks
+    return mqtt
+
+
+def acknowledge(mqtt: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    """Sends the PUBACK of a QoS 1 message received with manual acknowledgment."""
+    if message.qos > 0:
+        mqtt._client.ack(message.mid, message.qos)
+
+
+class Backoff:
+    """Exponential back-off with jitter: each delay is drawn from [d/2, d], where d
+    doubles from ``initial`` up to ``maximum``; :meth:`reset` after a good session."""
+
+    def __init__(
+        self, initial: float = 0.1, maximum: float = 5.0, rng: random.Random | None = None
+    ) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._attempts = 0
+        self._rng = rng or random.Random()
+
+    def reset(self) -> None:
+        self._attempts = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self._maximum, self._initial * 2**self._attempts)
+        self._attempts += 1
+        return self._rng.uniform(ceiling / 2, ceiling)

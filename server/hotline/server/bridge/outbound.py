@@ -1,0 +1,95 @@
+"""Publishing the log: every committed record, in order, QoS 1, from the cursor on.
+
+Two workers share one session: the pump takes records from the feed, encodes them and
+starts their publishes; the acker waits for each record's PUBACKs in log order and moves
+the cursor. A bounded queue between them caps what is in flight. A record counts as
+published only when the broker acknowledged every topic it went to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+
+import aiomqtt
+
+from hotline.server.bridge.address import PayloadFormat
+from hotline.server.bridge.cursor import Cursor
+from hotline.server.bridge.feed import RecordFeed
+from hotline.server.bridge.payloads import encode_record
+from hotline.server.bridge.topics import TopicTree
+from hotline.v1 import log_pb2
+
+#: Records taken from the feed at once.
+CHUNK = 256
+
+
+@dataclass
+class OutboundStats:
+    #: Records the broker acknowledged (counting a record once per session it went out in).
+    records: int = 0
+    #: PUBLISH packets acknowledged.
+    messages: int = 0
+
+
+class Publisher:
+    def __init__(
+        self,
+        feed: RecordFeed,
+        cursor: Cursor,
+        topics: TopicTree,
+        payload_format: PayloadFormat,
+        in_flight: int,
+    ) -> None:
+        self._feed = feed
+        self._cursor = cursor
+        self._topics = topics
+        self._format = payload_format
+        self._in_flight = in_flight
+        self.stats = OutboundStats()
+        self.caught_up = asyncio.Event()
+
+    async def run(self, mqtt: aiomqtt.Client) -> None:
+        """Publishes from the cursor until cancelled or the connection fails."""
+        queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]] = asyncio.Queue(
+            maxsize=self._in_flight
+        )
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._pump(mqtt, queue, tasks), name="mqtt-pump")
+            tasks.create_task(self._ack(queue), name="mqtt-acker")
+
+    async def _pump(
+        self,
+        mqtt: aiomqtt.Client,
+        queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]],
+        tasks: asyncio.TaskGroup,
+    ) -> None:
+        index = self._cursor.position
+        while True:
+            for stored in await self._feed.take(index, CHUNK):
+                record = log_pb2.LogRecord.FromString(stored.data)
+                payload = encode_record(record, stored.data, self._format)
+                publishes = [
+                    tasks.create_task(
+                        mqtt.publish(
+                            route.topic, payload, qos=1, retain=route.retain, timeout=math.inf
+                        )
+                    )
+                    for route in self._topics.routes(record)
+                ]
+                await queue.put((stored.index, publishes))
+                index = stored.index + 1
+
+    async def _ack(self, queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]]) -> None:
+        while True:
+            index, publishes = await queue.get()
+            for publish in publishes:
+                await publish
+            self._cursor.advance(index + 1)
+            self.stats.records += 1
+            self.stats.messages += len(publishes)
+            if self._cursor.position >= self._feed.end:
+                self.caught_up.set()
+            else:
+                self.caught_up.clear()

@@ -1,0 +1,129 @@
+"""Nothing is lost when the broker or the server dies: the bridge resumes from its
+durable cursor, and subscribers see every log index (duplicates only as QoS 1 allows)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from fixtures.feeds import report, reports, unit, unit_ids
+from fixtures.mosquitto import Mosquitto, Observed, subscribed
+from harness import AIR, ServerProcess, running_server
+
+from hotline.v1 import common_pb2, messages_pb2
+
+ROOT = "hotline/default"
+
+
+def log_indices(seen: list[Observed]) -> list[int]:
+    return [o.index for o in seen if o.topic != f"{ROOT}/bridge"]
+
+
+def assert_gapless(seen: list[Observed]) -> None:
+    """Every index from 0 to the highest seen, first seen in log order."""
+    indices = log_indices(seen)
+    first: list[int] = []
+    for index in indices:
+        if index not in first:
+            first.append(index)
+    assert first == list(range(len(first))), f"gaps or disorder in {first}"
+
+
+def texts(seen: list[Observed]) -> set[str]:
+    return {
+        str(o.json()["envelope"]["text"]["text"])  # type: ignore[index]
+        for o in seen
+        if o.topic == f"{ROOT}/air_operations/text"
+    }
+
+
+def _read_cursor(path: Path) -> int:
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text else -1
+
+
+async def cursor_reaches(path: Path, position: int, within: float = 5.0) -> int:
+    """Waits until the bridge's cursor file says ``position`` or more; returns it."""
+    async with asyncio.timeout(within):
+        while True:
+            saved = _read_cursor(path)
+            if saved >= position:
+                return saved
+            await asyncio.sleep(0.05)
+
+
+async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscribed(mosquitto, f"{ROOT}/#", "outage") as subscriber,
+        running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR),
+    ):
+
+        async def send(first: int, count: int) -> None:
+            for n in range(first, first + count):
+                text = messages_pb2.TextMessage(text=f"message {n}", language="en")
+                await blue.send(text, common_pb2.PRIORITY_ROUTINE)
+
+        await send(0, 20)
+        await subscriber.wait_for(lambda seen: len(texts(seen)) == 20)
+        mosquitto.kill()
+        # The hotlines do not wait for the broker.
+        async with asyncio.timeout(5):
+            await send(20, 20)
+        mosquitto.start()
+        seen = await subscriber.wait_for(lambda seen: len(texts(seen)) == 40, within=20)
+        assert texts(seen) == {f"message {n}" for n in range(40)}
+        assert_gapless(seen)
+
+
+async def test_a_server_killed_and_restarted_loses_nothing(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTLINE_MQTT", mosquitto.url())
+    server = ServerProcess(tmp_path / "data")
+    topic = f"{ROOT}/ingest/BLUE/positions"
+    cursor = tmp_path / "data" / "mqtt.cursor"
+
+    def feeds(seen: list[Observed]) -> set[str]:
+        return {u for r in reports(seen) for u in unit_ids(r)}
+
+    def bridge_state(seen: list[Observed]) -> str:
+        states = [json.loads(o.payload)["state"] for o in seen if o.topic == f"{ROOT}/bridge"]
+        return str(states[-1]) if states else ""
+
+    async with (
+        subscribed(mosquitto, f"{ROOT}/#", "crash") as subscriber,
+        mosquitto.client("BLUE") as blue,
+    ):
+        try:
+            await asyncio.to_thread(server.start)
+            await subscriber.wait_for(lambda seen: bridge_state(seen) == "online")
+            for n in range(20):
+                await blue.publish(topic, report(unit(f"U{n}")), qos=1)
+            seen = await subscriber.wait_for(lambda seen: len(feeds(seen)) == 20)
+            saved = await cursor_reaches(cursor, max(log_indices(seen)) + 1)
+            # Feeds still coming in as the server dies.
+            for n in range(20, 40):
+                await blue.publish(topic, report(unit(f"U{n}")), qos=1)
+            server.kill()
+            await subscriber.wait_for(lambda seen: bridge_state(seen) == "offline")
+            # Fed while the server is down: the broker keeps them for the bridge.
+            for n in range(40, 50):
+                await blue.publish(topic, report(unit(f"U{n}")), qos=1)
+            restart = len(subscriber.seen)
+            await asyncio.to_thread(server.start)
+            seen = await subscriber.wait_for(lambda seen: len(feeds(seen)) == 50, within=20)
+            assert bridge_state(seen) == "online"
+            assert feeds(seen) == {f"U{n}" for n in range(50)}
+            assert_gapless(seen)
+            # The restarted bridge went on from its cursor, not from the start.
+            resumed = log_indices(seen[restart:])
+            assert resumed[0] >= saved > 0
+        finally:
+            if server.process is not None and server.process.poll() is None:
+                await asyncio.to_thread(server.terminate)
