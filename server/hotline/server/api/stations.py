@@ -44,20 +44,33 @@ class StationService(Adapter):
         except HotlineError as error:
             self.switchboard.record_refusal(credential, error, "Session")
             await abort(context, error)
-        ended: HotlineError | None = None
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._read(credential, console, context))
-                tasks.create_task(self._write(console, context))
-        except* _SessionEnded as group:
-            first = group.exceptions[0]
-            assert isinstance(first, _SessionEnded)
-            ended = first.error
-        finally:
-            reason = "the stream ended" if ended is None else ended.message
-            self.switchboard.close_console(console, reason)
+        ended = await self._exchange(credential, console, context)
         if ended is not None:
             await abort(context, ended)
+
+    async def _exchange(
+        self, credential: Credential, console: Console, context: Context
+    ) -> HotlineError | None:
+        """Reads and writes until the station leaves or the session must end; returns
+        the error to end the stream with, if any. Both tasks are owned here."""
+        reader = asyncio.create_task(self._read(credential, console, context))
+        writer = asyncio.create_task(self._write(console, context))
+        ended: HotlineError | None = None
+        try:
+            done, _ = await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if isinstance(error, _SessionEnded):
+                    ended = error.error
+                elif error is not None:
+                    raise error
+        finally:
+            for task in (reader, writer):
+                task.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+            reason = "the stream ended" if ended is None else ended.message
+            self.switchboard.close_console(console, reason)
+        return ended
 
     async def _open(self, credential: Credential, context: Context) -> Console:
         if not credential.is_participant:
