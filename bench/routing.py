@@ -67,11 +67,12 @@ CHANNEL_OPTIONS = (
 AIR = common_pb2.HOTLINE_AIR_OPERATIONS
 GROUND = common_pb2.HOTLINE_GROUND_COMMANDERS
 GENERALS = common_pb2.HOTLINE_GENERALS
-#: The four stations of the multi-sender runs (AIR_OPERATIONS).
-FOUR = ("BLUE", "RED", "GREEN", "WHITE")
-#: The exercise: 1 sender on GROUND_COMMANDERS (BLUE -> RED), 4 on AIR_OPERATIONS, and
-#: GENERALS for the deadline load (RED never connects there). Deadlines are long so that
-#: nothing falls due during the run.
+#: The two parties; each has a station on every hotline.
+PARTIES = ("BLUE", "RED")
+#: The exercise: 1 sender on GROUND_COMMANDERS (BLUE -> RED); 4 concurrent senders on
+#: AIR_OPERATIONS and GROUND_COMMANDERS (each party's station to the other's); GENERALS
+#: for the deadline load (RED never connects there). Deadlines are long so that nothing
+#: falls due during the run.
 EXERCISE_TOML = """\
 [exercise]
 id = "bench-routing"
@@ -215,9 +216,9 @@ async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:
 
 
 def write_exercise(path: Path) -> None:
-    parties = "".join(f'[[parties]]\nid = "{p}"\nname = "{p.title()}"\n\n' for p in FOUR)
-    stations = [(p, "AIR_OPERATIONS") for p in FOUR]
-    stations += [(p, line) for line in ("GROUND_COMMANDERS", "GENERALS") for p in FOUR[:2]]
+    parties = "".join(f'[[parties]]\nid = "{p}"\nname = "{p.title()}"\n\n' for p in PARTIES)
+    lines = ("AIR_OPERATIONS", "GROUND_COMMANDERS", "GENERALS")
+    stations = [(p, line) for line in lines for p in PARTIES]
     station_text = "".join(
         f'[[stations]]\nparty = "{p}"\nhotline = "{line}"\n\n' for p, line in stations
     )
@@ -239,14 +240,14 @@ async def issue_tokens(data_dir: Path, exercise: Path) -> Tokens:
 
     # The first call creates the signing key; the rest may run side by side.
     observer = await issue_token(data_dir, exercise, "--role", "observer")
-    air = await asyncio.gather(*(station(p, "AIR_OPERATIONS") for p in FOUR))
-    ground = await asyncio.gather(*(station(p, "GROUND_COMMANDERS") for p in FOUR[:2]))
+    air = await asyncio.gather(*(station(p, "AIR_OPERATIONS") for p in PARTIES))
+    ground = await asyncio.gather(*(station(p, "GROUND_COMMANDERS") for p in PARTIES))
     generals, control = await asyncio.gather(
         station("BLUE", "GENERALS"), issue_token(data_dir, exercise, "--role", "control")
     )
     return Tokens(
-        dict(zip(FOUR, air, strict=True)),
-        dict(zip(FOUR[:2], ground, strict=True)),
+        dict(zip(PARTIES, air, strict=True)),
+        dict(zip(PARTIES, ground, strict=True)),
         generals,
         observer,
         control,
@@ -333,7 +334,7 @@ class Flow:
         self.done = asyncio.Event()
 
     def delivered(self, message: envelope_pb2.Envelope, now: float) -> None:
-        party = message.sender.party
+        party = f"{message.sender.party}/{message.hotline}"
         self.by_sender[party] = self.by_sender.get(party, 0) + 1
         self.total += 1
         stamp = sent_at(message)
@@ -345,9 +346,9 @@ class Flow:
             self.last = time.perf_counter()
             self.done.set()
 
-    def outstanding(self, party: str, sent: int) -> float:
-        """Envelopes of ``party`` not yet delivered to every other station."""
-        return sent - self.by_sender.get(party, 0) / self.fan
+    def outstanding(self, station: common_pb2.StationRef, sent: int) -> float:
+        """Envelopes of ``station`` not yet delivered to every other station."""
+        return sent - self.by_sender.get(f"{station.party}/{station.hotline}", 0) / self.fan
 
     async def wait_progress(self, deadline: float) -> None:
         self.progress.clear()
@@ -458,8 +459,9 @@ async def raw_throughput(
     window: int,
     limit: float,
 ) -> float:
-    """Position reports/s routed: recorded, and delivered to every other station."""
-    fan = len(receivers) - 1 if set(senders) <= set(receivers) else len(receivers)
+    """Position reports/s routed: recorded, and delivered to every other station of the
+    sender's hotline (one, in the two-party exercise)."""
+    fan = 1
     # Built before the clock starts: only the service and the transport are timed.
     prepared = {s: prepare(s.ref, f"{tag}-{s.ref.party}", count, batch) for s in senders}
     flow = Flow(count * len(senders) * fan, fan)
@@ -470,7 +472,7 @@ async def raw_throughput(
     async def pump(station: RawStation) -> None:
         sent = 0
         for request in prepared[station]:
-            while flow.outstanding(station.ref.party, sent) >= window:
+            while flow.outstanding(station.ref, sent) >= window:
                 await flow.wait_progress(deadline)
             station.outbox.put_nowait(request)
             sent += batch
@@ -566,7 +568,7 @@ async def lib_throughput(
 ) -> float:
     """As :func:`raw_throughput`, through ``StationClient.send`` with ``window``
     concurrent sends per station (the library batches them into stream messages)."""
-    fan = len(receivers) - 1 if set(senders) <= set(receivers) else len(receivers)
+    fan = 1
     flow = Flow(count * len(senders) * fan, fan)
     for station in receivers:
         station.flow = flow
@@ -860,6 +862,10 @@ class Bench:
     def ground(self) -> list[str]:
         return [self.tokens.ground["BLUE"], self.tokens.ground["RED"]]
 
+    def four(self) -> list[str]:
+        """Both parties' stations on AIR_OPERATIONS and GROUND_COMMANDERS."""
+        return [self.tokens.air["BLUE"], self.tokens.air["RED"], *self.ground()]
+
     async def raw_one(self, tag: str) -> float:
         """Best routing rate of BLUE -> RED on GROUND_COMMANDERS, through the bare stub."""
         config = self.config
@@ -887,7 +893,7 @@ class Bench:
             f"{rate:,.0f} env/s",
             self.versus_echo(rate, 1),
         )
-        async with self.raw([self.tokens.air[p] for p in FOUR]) as four:
+        async with self.raw(self.four()) as four:
 
             async def run_four(r: int) -> float:
                 return await raw_throughput(
@@ -903,8 +909,8 @@ class Bench:
             rate = await best_of(config.repeats, run_four)
         report.add(
             "routing, raw stub",
-            f"4 senders, each → 3 stations, {config.batch} env per message",
-            f"{rate:,.0f} env/s ({rate * 3:,.0f} deliveries/s)",
+            f"4 senders (2 hotlines), each → 1 station, {config.batch} env per message",
+            f"{rate:,.0f} env/s",
             self.versus_echo(rate, 4),
         )
         async with lib_stations(self.address, self.ground()) as (blue, red):
@@ -925,7 +931,7 @@ class Bench:
             f"{rate:,.0f} env/s",
             self.versus_echo(rate, 1),
         )
-        async with lib_stations(self.address, [self.tokens.air[p] for p in FOUR]) as lib_four:
+        async with lib_stations(self.address, self.four()) as lib_four:
 
             async def run_lib_four(_: int) -> float:
                 return await lib_throughput(
@@ -939,8 +945,8 @@ class Bench:
             rate = await best_of(config.repeats, run_lib_four)
         report.add(
             "routing, StationClient",
-            f"4 senders, each → 3 stations, {config.lib_window // 4} sends in flight each",
-            f"{rate:,.0f} env/s ({rate * 3:,.0f} deliveries/s)",
+            f"4 senders (2 hotlines), each → 1 station, {config.lib_window // 4} in flight each",
+            f"{rate:,.0f} env/s",
             self.versus_echo(rate, 4),
         )
 

@@ -165,9 +165,12 @@ def body_of(envelopes: Iterable[envelope_pb2.Envelope]) -> list[str]:
 class ServerProcess:
     """``hotline serve`` in a child process, on a port of its choosing."""
 
-    def __init__(self, data_dir: Path, exercise_file: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, exercise_file: Path | None = None, database: str = ""
+    ) -> None:
         self.data_dir = data_dir
         self.exercise_file = exercise_file
+        self.database = database
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
 
@@ -178,6 +181,8 @@ class ServerProcess:
         ]  # fmt: skip
         if self.exercise_file is not None:
             command += ["--exercise", str(self.exercise_file)]
+        if self.database:
+            command += ["--db", self.database]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+from fixtures.postgres import postgres_server, postgres_url  # noqa: F401
 from harness import AIR, ServerProcess, expect, is_alert
 
 from hotline.client.station import StationClient
@@ -38,8 +40,17 @@ def token(data: Path, exercise_file: Path, party: str) -> str:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    """The log's backend: the embedded SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        return ""
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 async def test_kill_9_loses_nothing_confirmed_and_deadlines_fire_after_restart(
-    tmp_path: Path,
+    tmp_path: Path, database: str
 ) -> None:
     data = tmp_path / "data"
     exercise_file = tmp_path / "exercise.toml"
@@ -47,7 +58,7 @@ async def test_kill_9_loses_nothing_confirmed_and_deadlines_fire_after_restart(
     blue_token = token(data, exercise_file, "BLUE")
     red_token = token(data, exercise_file, "RED")
 
-    first = ServerProcess(data, exercise_file)
+    first = ServerProcess(data, exercise_file, database)
     address = first.start()
     async with StationClient(address, blue_token) as blue:
         confirmed = await asyncio.gather(
@@ -58,7 +69,7 @@ async def test_kill_9_loses_nothing_confirmed_and_deadlines_fire_after_restart(
     # The response deadline (2 s) passes while the server is down.
     await asyncio.sleep(2.5)
 
-    second = ServerProcess(data, exercise_file)
+    second = ServerProcess(data, exercise_file, database)
     address = second.start()
     try:
         async with StationClient(address, blue_token, resume_after=resume_blue) as blue:
