@@ -41,6 +41,19 @@ MAX_REDELIVERIES = 3
 #: A pending deadline: (message id, recipient party, stage).
 DeadlineKey = tuple[str, str, Stage]
 
+#: Envelope bodies that wait for an operator's WILCO, UNABLE or ROGER (every body but an
+#: acknowledgment, an alert or a zone status takes a RECEIPT).
+NEEDS_RESPONSE = frozenset(
+    {
+        "text",
+        "zone_proposal",
+        "zone_update",
+        "zone_withdrawal",
+        "activity_notice",
+        "stop_request",
+        "incident_report",
+    }
+)
 RESPONSES = frozenset(
     {
         acknowledgments_pb2.ACK_KIND_WILCO,

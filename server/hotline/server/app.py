@@ -70,7 +70,7 @@ async def serve(
     """Runs the service until ``stop`` is set or the process is told to terminate."""
     exercise = exercise or load_settings_exercise(settings)
     authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
-    trail = server_trail(settings, exercise.exercise_id)
+    trail = server_trail(settings, exercise.exercise_id) if settings.audit else None
     backend = open_backend(settings.database_location, durable=settings.durable)
     switchboard = Switchboard(
         exercise,

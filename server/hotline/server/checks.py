@@ -55,9 +55,11 @@ class DeconflictionChecks:
         elif body == "activity_notice":
             engine.validate_notice(envelope.activity_notice, "activity_notice")
         elif body in ("zone_proposal", "zone_update", "zone_decision"):
+            # A decision proposes a zone only as a COUNTER: name the field it came in.
+            field = "zone_decision.counter_proposal" if body == "zone_decision" else f"{body}.zone"
             for zone in zones:
                 if zone.state == zones_pb2.ZONE_STATE_PROPOSED:
-                    engine.validate_zone(zone, f"{body}.zone")
+                    engine.validate_zone(zone, field)
 
     def observe(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> list[Finding]:
         engine = self.engine

@@ -37,6 +37,10 @@ class Settings:
     signing_key: Path | None = None
     checkpoint_every_records: int = 1000
     checkpoint_every_seconds: float = 60.0
+    #: Hash and sign the log (the audit trail). Off only to measure what the trail costs:
+    #: the log written then holds records without leaf hashes, which ``hotline audit
+    #: verify`` refuses and a server with the trail on will not resume.
+    audit: bool = True
     #: Run the deconfliction checks on every position report, zone and notice.
     deconfliction: bool = True
     #: The MQTT broker to bridge to (``mqtt://user:password@host:port``); empty: no bridge.

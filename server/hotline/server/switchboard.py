@@ -22,6 +22,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.server import wire
 from hotline.server.acknowledgments import (
+    NEEDS_RESPONSE,
     RESPONSES,
     AckTracker,
     DeadlineKey,
@@ -70,18 +71,6 @@ Reply = Callable[[services_pb2.SendResult], None]
 WATCH_LINGER_S = 0.01
 SERVER = "server"
 
-#: Bodies that wait for an operator's WILCO, UNABLE or ROGER (besides the RECEIPT).
-_NEEDS_RESPONSE = frozenset(
-    {
-        "text",
-        "zone_proposal",
-        "zone_update",
-        "zone_withdrawal",
-        "activity_notice",
-        "stop_request",
-        "incident_report",
-    }
-)
 #: Bodies nobody acknowledges.
 _UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
 _STAGE_KIND = {
@@ -387,7 +376,7 @@ class Switchboard:
             sender_party=envelope.sender.party,
             recorded_at=at,
             deadlines=deadlines,
-            needs_response=body in _NEEDS_RESPONSE,
+            needs_response=body in NEEDS_RESPONSE,
             escalation_of=envelope.escalation_of,
             is_line_test=line_test,
         )

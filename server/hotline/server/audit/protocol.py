@@ -15,29 +15,12 @@ from dataclasses import dataclass, field
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.v1 import acknowledgments_pb2, envelope_pb2, exercise_pb2, log_pb2
+from hotline.server.acknowledgments import NEEDS_RESPONSE, RESPONSES
+from hotline.v1 import envelope_pb2, exercise_pb2, log_pb2
 
 __all__ = ["NEEDS_RESPONSE", "OpenMessage", "ProtocolCheck", "check_records"]
 
-#: Envelope bodies that wait for an operator's WILCO, UNABLE or ROGER.
-NEEDS_RESPONSE = frozenset(
-    {
-        "text",
-        "zone_proposal",
-        "zone_update",
-        "zone_withdrawal",
-        "activity_notice",
-        "stop_request",
-        "incident_report",
-    }
-)
-_RESPONSES = frozenset(
-    {
-        acknowledgments_pb2.ACK_KIND_WILCO,
-        acknowledgments_pb2.ACK_KIND_UNABLE,
-        acknowledgments_pb2.ACK_KIND_ROGER,
-    }
-)
+_RESPONSES = RESPONSES
 _ENDS_CHAIN = frozenset({log_pb2.DEADLINE_KIND_RESPONSE, log_pb2.DEADLINE_KIND_ESCALATION})
 # A deadline is recorded by a timer as it falls due; allow for a busy server.
 GRACE_S = 5.0

@@ -4,7 +4,9 @@ They read a backend (a copied SQLite file, or a PostgreSQL database) and nothing
 the verifier key comes from the auditor, never from the log. Besides what
 :func:`~hotline.server.audit.verify.verify_log` checks, the records are read as log
 records: one that does not parse, or whose own index (inside the hashed bytes) is not
-where it is stored, is named; and the protocol is checked (see :mod:`.protocol`).
+where it is stored, is named; and the protocol is checked (see :mod:`.protocol`). A log
+written with the audit trail off (``hotline serve --no-audit``) has no leaf hashes and no
+checkpoints: it is refused, with an ``unhashed-records`` problem that says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hotline.server.audit.checkpoint import parse_checkpoint
 from hotline.server.audit.errors import MalformedInput, NotInLog
 from hotline.server.audit.note import Verifier, parse_note
 from hotline.server.audit.protocol import ProtocolCheck
+from hotline.server.audit.trail import UNHASHED
 from hotline.server.audit.verify import (
     LogEntry,
     Problem,
@@ -76,12 +79,16 @@ def verify_stored_log(
     """
     extra: list[Problem] = []
     protocol = ProtocolCheck()
+    # Records stored without a leaf hash: the first one's index, and how many.
+    first_unhashed: int | None = None
+    unhashed = 0
 
     def note(problem: Problem) -> None:
         if len(extra) < max_problems:
             extra.append(problem)
 
     def entries() -> Iterator[LogEntry]:
+        nonlocal first_unhashed, unhashed
         for stored_index, data, leaf in backend.entries():
             index = stored_index
             try:
@@ -107,7 +114,15 @@ def verify_stored_log(
                     # The index inside the hashed bytes is the one the signer saw.
                     index = record.index
                 protocol.add(record)
-            yield index, data, leaf
+            if leaf == UNHASHED:
+                # Written by a server with the trail off: there is no stored hash to
+                # compare, so the record is hashed here and the log refused below.
+                if first_unhashed is None:
+                    first_unhashed = stored_index
+                unhashed += 1
+                yield index, data
+            else:
+                yield index, data, leaf
 
     notes = _merge([c.note for c in backend.checkpoints()], checkpoints)
     report = verify_log(entries(), notes, verifier, origin=origin, max_problems=max_problems)
@@ -120,6 +135,17 @@ def verify_stored_log(
                 f"message {message.message_id!r} (record {message.index}) was never "
                 f"answered by {parties}, and no missed deadline or escalation was recorded",
                 index=message.index,
+            )
+        )
+    if first_unhashed is not None:
+        # Not capped by max_problems: it is the reason the log cannot be verified.
+        extra.append(
+            Problem(
+                ProblemKind.UNHASHED_RECORDS,
+                f"{unhashed} record(s) from record {first_unhashed} on were stored without "
+                "a leaf hash: the log was written with the audit trail off (hotline serve "
+                "--no-audit, for benchmarks only) and cannot be verified",
+                index=first_unhashed,
             )
         )
     problems = list(report.problems) + extra

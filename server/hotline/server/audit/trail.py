@@ -30,6 +30,7 @@ from hotline.v1 import log_pb2
 
 __all__ = [
     "SEALING_KINDS",
+    "UNHASHED",
     "AuditTrail",
     "CheckpointPolicy",
     "load_or_create_signer",
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 #: Record kinds after which a checkpoint is signed at once: they end something a trainer
 #: will want proven as it stood.
 SEALING_KINDS = frozenset({log_pb2.RECORD_KIND_SERVER_STOPPED})
+
+#: The leaf hash stored with a record written without a trail (``hotline serve
+#: --no-audit``): nothing to verify it against, so such a log is never signed or verified.
+UNHASHED = b""
 
 _NOT_IN_NAME = re.compile(r"[\s+]+")
 # Leaf hashes read per query while resuming the tree.
@@ -126,7 +131,8 @@ class AuditTrail:
 
         Raises :class:`ConfigurationError` if the latest checkpoint is not signed by this
         trail's key, or its saved frontier does not lead to its signed root: the log or
-        the key is not what this server wrote, and it must not sign on top of it.
+        the key is not what this server wrote, and it must not sign on top of it; or if a
+        record was stored without a leaf hash (by a server with the trail off).
         """
         latest = backend.latest_checkpoint()
         tree = MerkleTree()
@@ -150,6 +156,13 @@ class AuditTrail:
             self._signed_size = signed.size
         while True:
             hashes = backend.leaf_hashes(tree.size, tree.size + _RESUME_BATCH)
+            if UNHASHED in hashes:
+                raise ConfigurationError(
+                    f"record {tree.size + hashes.index(UNHASHED)} of the log was stored with "
+                    "the audit trail off (hotline serve --no-audit, for benchmarks only): "
+                    "the log cannot be signed; start a new log, or keep serving it with "
+                    "--no-audit"
+                )
             tree.extend(hashes)
             if len(hashes) < _RESUME_BATCH:
                 break

@@ -98,6 +98,7 @@ class ProblemKind(StrEnum):
     INDEX_MISMATCH = "index-mismatch"
     UNREADABLE_RECORD = "unreadable-record"
     UNANSWERED_MESSAGE = "unanswered-message"
+    UNHASHED_RECORDS = "unhashed-records"
 
 
 # Kinds whose ``index`` names the offending record itself rather than a range that
