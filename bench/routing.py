@@ -463,7 +463,9 @@ async def raw_throughput(
     sender's hotline (one, in the two-party exercise)."""
     fan = 1
     # Built before the clock starts: only the service and the transport are timed.
-    prepared = {s: prepare(s.ref, f"{tag}-{s.ref.party}", count, batch) for s in senders}
+    prepared = {
+        s: prepare(s.ref, f"{tag}-{s.ref.party}-{s.ref.hotline}", count, batch) for s in senders
+    }
     flow = Flow(count * len(senders) * fan, fan)
     for station in receivers:
         station.flow = flow

@@ -30,6 +30,12 @@ def add_parser(commands: Any) -> None:
         help="do not run the deconfliction checks (zones, separation, notices)",
     )
     parser.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="neither hash nor sign the log, to measure what the audit trail costs; the "
+        "log cannot be verified and the trail cannot be turned back on for it",
+    )
+    parser.add_argument(
         "--no-fsync",
         action="store_true",
         help="do not fsync every commit (survives a crash of the process, not of the machine)",
@@ -60,6 +66,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, exercise_file=args.exercise)
     if args.no_deconfliction:
         settings = replace(settings, deconfliction=False)
+    if args.no_audit:
+        settings = replace(settings, audit=False)
     if args.no_fsync:
         settings = replace(settings, durable=False)
     if args.mqtt:
