@@ -114,17 +114,23 @@ def machine() -> str:
 # ---------------------------------------------------------------------- payloads
 
 
-def position_report(i: int) -> positions_pb2.PositionReport:
+#: Where each party's aircraft fly: BLUE east of the Euphrates, RED west of it, some
+#: 60 km apart, so that routing is measured with the checks running but not alerting.
+_AREAS = {"BLUE": (35.30, 40.45), "RED": (35.45, 39.75)}
+
+
+def position_report(i: int, party: str = "BLUE") -> positions_pb2.PositionReport:
     """One unit's PPLI-style position, as a flight lead would report it."""
     unit = i % 24
+    base_lat, base_lon = _AREAS.get(party, _AREAS["BLUE"])
     return positions_pb2.PositionReport(
         positions=[
             positions_pb2.UnitPosition(
-                unit_id=f"BLUE-AIR-{unit:03d}",
-                callsign=f"VIPER {unit:02d}",
+                unit_id=f"{party}-AIR-{unit:03d}",
+                callsign=f"{party} {unit:02d}",
                 domain=common_pb2.DOMAIN_AIR,
-                latitude=35.0 + (i % 997) * 1e-4,
-                longitude=39.5 + (i % 991) * 1e-4,
+                latitude=base_lat + (i % 997) * 1e-4,
+                longitude=base_lon + (i % 991) * 1e-4,
                 altitude_m=7620.0,
                 course_deg=float((i * 7) % 360),
                 speed_mps=231.5,
@@ -440,7 +446,9 @@ class RawStation:
 
 def prepare(ref: common_pb2.StationRef, tag: str, count: int, batch: int) -> list[bytes]:
     """``count`` position reports from ``ref``, as serialised requests of ``batch`` each."""
-    envelopes = [envelope(ref, position_report(i), message_id=f"{tag}-{i}") for i in range(count)]
+    envelopes = [
+        envelope(ref, position_report(i, ref.party), message_id=f"{tag}-{i}") for i in range(count)
+    ]
     return [
         services_pb2.SessionRequest(
             envelopes=services_pb2.EnvelopeBatch(envelopes=envelopes[i : i + batch])
@@ -509,7 +517,9 @@ async def raw_paced(
             due = min(total, int((time.perf_counter() - start) * rate) + 1)
             if due > sent:
                 sender.send(
-                    envelope(sender.ref, position_report(i), message_id=f"{tag}-{i}")
+                    envelope(
+                        sender.ref, position_report(i, sender.ref.party), message_id=f"{tag}-{i}"
+                    )
                     for i in range(sent, due)
                 )
                 sent = due
@@ -578,7 +588,7 @@ async def lib_throughput(
 
     async def worker(station: LibStation, first: int) -> None:
         for i in range(first, first + per_worker):
-            result = await station.client.send(position_report(i))
+            result = await station.client.send(position_report(i, station.client.ref.party))
             if result.code:
                 raise BenchError(f"refused: {result.error}")
 
@@ -616,7 +626,8 @@ async def lib_paced(
         while sent < total and time.perf_counter() - start < duration * 2:
             due = min(total, int((time.perf_counter() - start) * rate) + 1)
             for i in range(sent, due):
-                task = asyncio.create_task(sender.client.send(position_report(i)))
+                report = position_report(i, sender.client.ref.party)
+                task = asyncio.create_task(sender.client.send(report))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             sent = max(sent, due)

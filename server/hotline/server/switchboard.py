@@ -354,7 +354,8 @@ class Switchboard:
             self._zones.apply(envelope.zone_status.zone)
         elif body not in _UNACKNOWLEDGED:
             self._track(envelope, body or "", at, payload or envelope.SerializeToString())
-        if self._checks is not None and body in _OBSERVED:
+        # An escalated copy was checked as the original already.
+        if self._checks is not None and body in _OBSERVED and not envelope.escalation_of:
             findings = self._checks.observe(envelope, body, at)
             if self._live:
                 self._findings += findings
