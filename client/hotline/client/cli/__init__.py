@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.client.cli import audit, console, credentials, send, serve, status
+from hotline.client.cli import audit, console, credentials, replay, send, serve, status
 from hotline.client.errors import HotlineClientError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     credentials.add_parser(commands)
     audit.add_parser(commands)
+    replay.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
     connected.add_argument(
         "--address",
