@@ -5,6 +5,8 @@
     hotline station                a participant's console
     hotline send text "..."        one-shot messages of every kind
     hotline status                 stations, hotlines, time lost
+    hotline audit verify LOG ...   offline verification of a copied log
+    hotline replay LOG --key ...   play a recorded exercise back (read-only)
     hotline audit verify LOG --key signing.pub   check a log offline
 
 The server address and credential come from ``--address``/``--token`` or the
