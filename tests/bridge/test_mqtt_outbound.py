@@ -122,3 +122,26 @@ async def test_protobuf_payloads_are_the_stored_log_records(
         assert record.envelope.message_id == sent.message_id
         assert record.envelope.text.text == "binary"
         assert record.index > 0
+
+
+async def test_records_of_the_shutdown_are_published_before_the_server_exits(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with subscribed(mosquitto, f"{ROOT}/#") as subscriber:
+        async with (
+            running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
+            server.station("BLUE", AIR) as blue,
+        ):
+            await blue.send(
+                messages_pb2.TextMessage(text="last words", language="en"),
+                common_pb2.PRIORITY_ROUTINE,
+            )
+        # The server has exited: its stop record went out on the way, not at a next start.
+        seen = await subscriber.wait_for(lambda _: bool(subscriber.on(f"{ROOT}/exercise/stopped")))
+        stopped = subscriber.on(f"{ROOT}/exercise/stopped")[0].json()
+        assert stopped["kind"] == "RECORD_KIND_SERVER_STOPPED"
+        # At least once: a record in flight at the stop may come twice.
+        assert sorted(set(indices(seen))) == list(range(int(str(stopped["index"])) + 1))
+        # And the cursor says so: a restart publishes nothing again.
+        cursor = (tmp_path / "data" / "mqtt.cursor").read_text().strip()
+        assert int(cursor) == int(str(stopped["index"])) + 1

@@ -144,6 +144,8 @@ async def serve(
         switchboard.begin_shutdown()
         await server.stop(SHUTDOWN_GRACE_S)
         await switchboard.close()
+        if bridge is not None:
+            await bridge.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -5,7 +5,8 @@ after a jittered back-off, whenever one fails: the broker going away is an outag
 wait out, never an error of the server. Each session marks the bridge online (a retained
 status whose last will says offline), publishes from the durable cursor (see
 :mod:`~hotline.server.bridge.outbound`) and takes in position feeds (see
-:mod:`~hotline.server.bridge.inbound`).
+:mod:`~hotline.server.bridge.inbound`). Once the server has stopped, :meth:`Bridge.drain`
+publishes what it committed on the way out.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ CURSOR_FILE = "mqtt.cursor"
 SAVE_EVERY_S = 0.2
 #: How long a stopping bridge tries to mark itself offline.
 GOODBYE_S = 1.0
+#: How long :meth:`Bridge.drain` may take to publish what a stopping server committed.
+DRAIN_S = 2.0
 
 
 @dataclass
@@ -96,6 +99,47 @@ class Bridge:
         finally:
             self.cursor.save_now()
 
+    async def drain(self, limit: float = DRAIN_S) -> None:
+        """Publishes the records committed since the broker last acknowledged one (those
+        of the shutdown included), for at most ``limit`` seconds, then saves the cursor.
+
+        For a server that has stopped, after :meth:`run` is cancelled and the switchboard
+        closed: what is left over (the broker being away, the limit reached) goes out at
+        the next start, as ever. Never raises for the broker or the log.
+        """
+        end = self.feed.end
+        if self.cursor.position >= end:
+            return
+        try:
+            async with asyncio.timeout(limit):
+                await self._drain_session(end, limit)
+        except (aiomqtt.MqttError, TimeoutError) as error:
+            log.warning(
+                "MQTT bridge: records from index %d left for the next start: %s",
+                self.cursor.position,
+                str(error) or "time limit reached",
+            )
+        except Exception:
+            # E.g. the log is closed and the records are older than the window holds.
+            log.exception(
+                "MQTT bridge: records from index %d left for the next start", self.cursor.position
+            )
+        finally:
+            self.cursor.save_now()
+
+    async def _drain_session(self, end: int, limit: float) -> None:
+        mqtt = broker.client(self.address, self._identifier, self.topics.bridge)
+        # Connecting and disconnecting wait no longer than the drain may take.
+        mqtt.timeout = min(mqtt.timeout, limit)
+        async with mqtt:
+            self.publisher.caught_up.clear()
+            async with asyncio.TaskGroup() as tasks:
+                publishing = tasks.create_task(self.publisher.run(mqtt), name="mqtt-drain")
+                await self.publisher.caught_up.wait()
+                publishing.cancel()
+            log.info("MQTT bridge: published the log up to index %d on the way out", end - 1)
+            await mqtt.publish(self.topics.bridge, BRIDGE_OFFLINE, qos=1, retain=True)
+
     async def _save_cursor(self) -> None:
         while True:
             await asyncio.sleep(SAVE_EVERY_S)
@@ -121,8 +165,9 @@ class Bridge:
         async with mqtt:
             self._backoff.reset()
             self.ingest.new_session()
-            await mqtt.publish(self.topics.bridge, BRIDGE_ONLINE, qos=1, retain=True)
+            # Subscribed before saying online: a feed sent on seeing "online" is taken.
             await mqtt.subscribe(self.topics.ingest, qos=1)
+            await mqtt.publish(self.topics.bridge, BRIDGE_ONLINE, qos=1, retain=True)
             log.info("MQTT bridge connected to %s", self.address)
             self.connected.set()
             try:

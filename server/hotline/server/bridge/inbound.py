@@ -14,6 +14,7 @@ recorded as refused requests; nothing a publisher sends stops the bridge.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -141,17 +142,17 @@ class Ingest:
         units: list[positions_pb2.UnitPosition],
         digest: str,
     ) -> envelope_pb2.Envelope:
-        envelope = envelope_pb2.Envelope(
+        nanoseconds = round(self._clock() * 1e9)
+        return envelope_pb2.Envelope(
             message_id=f"mqtt:{party}:{hotline_name(hotline)}:{digest}",
             sender=common_pb2.StationRef(party=party, hotline=hotline),
             hotline=hotline,
             priority=common_pb2.PRIORITY_ROUTINE,
+            sent_at=Timestamp(
+                seconds=nanoseconds // 1_000_000_000, nanos=nanoseconds % 1_000_000_000
+            ),
+            position_report=positions_pb2.PositionReport(positions=units),
         )
-        sent_at = Timestamp()
-        sent_at.FromNanoseconds(round(self._clock() * 1e9))
-        envelope.sent_at.CopyFrom(sent_at)
-        envelope.position_report.positions.extend(units)
-        return envelope
 
     def _reply_to(
         self, pending: _Pending, envelope: envelope_pb2.Envelope
@@ -179,6 +180,7 @@ class Ingest:
             order.popleft().acknowledge()
 
 
+@functools.cache
 def _credential(party: str, hotline: Hotline) -> Credential:
     """The party's station on ``hotline``, as the feed acts for it."""
     return Credential(

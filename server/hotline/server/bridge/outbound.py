@@ -9,11 +9,11 @@ published only when the broker acknowledged every topic it went to.
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 
 import aiomqtt
 
+from hotline.server.bridge import broker
 from hotline.server.bridge.address import PayloadFormat
 from hotline.server.bridge.cursor import Cursor
 from hotline.server.bridge.feed import RecordFeed
@@ -52,18 +52,17 @@ class Publisher:
 
     async def run(self, mqtt: aiomqtt.Client) -> None:
         """Publishes from the cursor until cancelled or the connection fails."""
-        queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]] = asyncio.Queue(
+        queue: asyncio.Queue[tuple[int, list[asyncio.Future[None]]]] = asyncio.Queue(
             maxsize=self._in_flight
         )
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._pump(mqtt, queue, tasks), name="mqtt-pump")
+            tasks.create_task(self._pump(mqtt, queue), name="mqtt-pump")
             tasks.create_task(self._ack(queue), name="mqtt-acker")
 
     async def _pump(
         self,
         mqtt: aiomqtt.Client,
-        queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]],
-        tasks: asyncio.TaskGroup,
+        queue: asyncio.Queue[tuple[int, list[asyncio.Future[None]]]],
     ) -> None:
         index = self._cursor.position
         while True:
@@ -71,17 +70,13 @@ class Publisher:
                 record = log_pb2.LogRecord.FromString(stored.data)
                 payload = encode_record(record, stored.data, self._format)
                 publishes = [
-                    tasks.create_task(
-                        mqtt.publish(
-                            route.topic, payload, qos=1, retain=route.retain, timeout=math.inf
-                        )
-                    )
+                    broker.publish(mqtt, route.topic, payload, route.retain)
                     for route in self._topics.routes(record)
                 ]
                 await queue.put((stored.index, publishes))
                 index = stored.index + 1
 
-    async def _ack(self, queue: asyncio.Queue[tuple[int, list[asyncio.Task[None]]]]) -> None:
+    async def _ack(self, queue: asyncio.Queue[tuple[int, list[asyncio.Future[None]]]]) -> None:
         while True:
             index, publishes = await queue.get()
             for publish in publishes:
