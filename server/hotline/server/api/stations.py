@@ -97,7 +97,12 @@ class StationService(Adapter):
             session_id=console.session_id,
             last_sequence=last,
         )
-        await context.write(services_pb2.SessionResponse(opened=opened))
+        try:
+            await context.write(services_pb2.SessionResponse(opened=opened))
+        except BaseException:
+            # The station went away (or the server stops) before the session began.
+            self.switchboard.close_console(console, "the stream ended while opening")
+            raise
         return console
 
     async def _read(self, credential: Credential, console: Console, context: Context) -> None:
