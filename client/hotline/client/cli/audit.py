@@ -14,7 +14,6 @@ the key string. ``verify`` and ``verify-proof`` exit 0 only if everything checks
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from hotline.client.cli.options import enum_value, when
 from hotline.server.audit import AuditError, Verifier, parse_verifier_key, verify_proof_bundle
 from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.errors import ConfigurationError
+from hotline.server.replay.filters import parties
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import common_pb2, log_pb2
 
@@ -192,57 +192,12 @@ async def run_verify_proof(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time(stamp: Any) -> str:
-    moment = dt.datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parties(record: log_pb2.LogRecord) -> set[str]:
-    """Parties a record was sent by or concerns."""
-    parties = {record.actor.partition("/")[0]}
-    payload = record.WhichOneof("payload")
-    if payload == "envelope":
-        envelope = record.envelope
-        parties |= {envelope.sender.party, *envelope.audience}
-        if envelope.WhichOneof("body") == "acknowledgment":
-            parties.add(envelope.acknowledgment.responder.party)
-    elif payload == "deadline_missed":
-        parties.add(record.deadline_missed.station.party)
-    elif payload == "station_session":
-        parties.add(record.station_session.station.party)
-    return parties - {""}
-
-
-def _summary(record: log_pb2.LogRecord) -> str:
-    payload = record.WhichOneof("payload")
-    if payload == "envelope":
-        return render.describe(record.envelope)
-    if payload == "deadline_missed":
-        missed = record.deadline_missed
-        stage = render.name(log_pb2.DeadlineKind, missed.deadline, "DEADLINE_KIND_")
-        online = "online" if missed.station_online else "offline"
-        return (
-            f"{stage} deadline of {missed.message_id} missed by {missed.station.party} ({online})"
-        )
-    if payload == "station_session":
-        session = record.station_session
-        return f"{session.station.party} session {session.session_id} {session.reason}".strip()
-    if payload == "refused_request":
-        refused = record.refused_request
-        return f"{refused.method} refused: {refused.code}: {refused.detail}"
-    if payload == "annotation":
-        return f"{record.annotation.author}: {record.annotation.text}"
-    if payload == "exercise":
-        return f"exercise {record.exercise.exercise_id} ({record.exercise.name})"
-    return ""
-
-
 def _line(record: log_pb2.LogRecord) -> str:
     kind = render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_")
     line = render.hotline(record.hotline) if record.hotline else "-"
-    summary = _summary(record)
+    summary = render.describe_record(record)
     return (
-        f"{record.index:>8} {_time(record.recorded_at)} {kind:<20} {line:<18} "
+        f"{record.index:>8} {render.record_time(record.recorded_at)} {kind:<20} {line:<18} "
         f"{record.actor}{': ' + summary if summary else ''}"
     )
 
@@ -265,7 +220,7 @@ async def run_show(args: argparse.Namespace) -> int:
                 args.until is not None and at >= args.until
             ):
                 continue
-            if args.party and args.party not in _parties(record):
+            if args.party and args.party not in parties(record):
                 continue
             if args.json:
                 print(json.dumps(MessageToDict(record), separators=(",", ":")))

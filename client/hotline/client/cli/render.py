@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2, zones_pb2
+import datetime as dt
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hotline.v1 import (
+    acknowledgments_pb2,
+    common_pb2,
+    envelope_pb2,
+    log_pb2,
+    messages_pb2,
+    zones_pb2,
+)
 
 
 def name(enum: object, value: int, prefix: str) -> str:
@@ -76,3 +87,34 @@ def _body(envelope: envelope_pb2.Envelope, body: str) -> str:
     if body == "line_test":
         return f"line test {envelope.line_test.test_number}"
     return body.replace("_", " ")
+
+
+def record_time(stamp: Timestamp) -> str:
+    """UTC ISO 8601 to the millisecond, e.g. ``2026-11-21T06:00:00.000Z``."""
+    moment = dt.datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def describe_record(record: log_pb2.LogRecord) -> str:
+    """One readable line for any log record."""
+    payload = record.WhichOneof("payload")
+    if payload == "envelope":
+        return describe(record.envelope)
+    if payload == "deadline_missed":
+        missed = record.deadline_missed
+        stage = name(log_pb2.DeadlineKind, missed.deadline, "DEADLINE_KIND_")
+        online = "online" if missed.station_online else "offline"
+        return (
+            f"{stage} deadline of {missed.message_id} missed by {missed.station.party} ({online})"
+        )
+    if payload == "station_session":
+        session = record.station_session
+        return f"{session.station.party} session {session.session_id} {session.reason}".strip()
+    if payload == "refused_request":
+        refused = record.refused_request
+        return f"{refused.method} refused: {refused.code}: {refused.detail}"
+    if payload == "annotation":
+        return f"{record.annotation.author}: {record.annotation.text}"
+    if payload == "exercise":
+        return f"exercise {record.exercise.exercise_id} ({record.exercise.name})"
+    return ""

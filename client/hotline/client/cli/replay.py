@@ -165,38 +165,9 @@ def _verified(backend: Backend, args: argparse.Namespace) -> bool:
     return False
 
 
-def _time(stamp: Any) -> str:
-    moment = dt.datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _elapsed(seconds: float) -> str:
     whole = int(max(seconds, 0.0))
     return f"T+{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-def _summary(record: log_pb2.LogRecord) -> str:
-    payload = record.WhichOneof("payload")
-    if payload == "envelope":
-        return render.describe(record.envelope)
-    if payload == "deadline_missed":
-        missed = record.deadline_missed
-        stage = render.name(log_pb2.DeadlineKind, missed.deadline, "DEADLINE_KIND_")
-        online = "online" if missed.station_online else "offline"
-        return (
-            f"{stage} deadline of {missed.message_id} missed by {missed.station.party} ({online})"
-        )
-    if payload == "station_session":
-        session = record.station_session
-        return f"{session.station.party} session {session.session_id} {session.reason}".strip()
-    if payload == "refused_request":
-        refused = record.refused_request
-        return f"{refused.method} refused: {refused.code}: {refused.detail}"
-    if payload == "annotation":
-        return f"{record.annotation.author}: {record.annotation.text}"
-    if payload == "exercise":
-        return f"exercise {record.exercise.exercise_id} ({record.exercise.name})"
-    return ""
 
 
 def _line(played: Played) -> str:
@@ -205,9 +176,9 @@ def _line(played: Played) -> str:
         return f"{played.index:>8} (not a log record: the stored bytes were altered)"
     kind = render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_")
     hotline = render.hotline(record.hotline) if record.hotline else "-"
-    summary = _summary(record)
+    summary = render.describe_record(record)
     return (
-        f"{played.index:>8} {_time(record.recorded_at)} {_elapsed(played.elapsed)} "
+        f"{played.index:>8} {render.record_time(record.recorded_at)} {_elapsed(played.elapsed)} "
         f"{kind:<20} {hotline:<18} {record.actor}{': ' + summary if summary else ''}"
     )
 
@@ -225,7 +196,7 @@ def _json(played: Played) -> str:
         payload = record.WhichOneof("payload")
         document = {
             "index": played.index,
-            "recorded_at": _time(record.recorded_at),
+            "recorded_at": render.record_time(record.recorded_at),
             "kind": render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_"),
             "hotline": render.hotline(record.hotline) if record.hotline else None,
             "actor": record.actor,
