@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from harness import ServerProcess
 
+from hotline.client.control import HotlineClient
+from hotline.v1 import zones_pb2
+
 HOTLINE = [sys.executable, "-m", "hotline.client.cli"]
 
 
@@ -132,3 +135,32 @@ def test_one_shot_send_and_a_clear_error(served: tuple[ServerProcess, Path]) -> 
     assert bad.returncode != 0
     assert "INVALID_ARGUMENT" in bad.stderr
     assert "latitude: 135.0 is outside [-90, 90]" in bad.stderr
+
+
+def test_zones_by_one_shot_commands(served: tuple[ServerProcess, Path]) -> None:
+    server, data = served
+    blue = hotline(
+        "token", "--data-dir", str(data), "--party", "BLUE", "--hotline", "GROUND_COMMANDERS"
+    )
+    red = hotline(
+        "token", "--data-dir", str(data), "--party", "RED", "--hotline", "GROUND_COMMANDERS"
+    )
+    control = hotline("token", "--data-dir", str(data), "--role", "control")
+    at = ["--address", server.address]
+    circle = ["--circle", "35.29,40.26,5000", "--kind", "NO_FIRE_AREA"]
+    hotline("send", "zone-propose", *at, "--token", blue, "--zone-id", "NFA-KHASHAM", *circle)
+    hotline("send", "zone-update", *at, "--token", blue, "--zone-id", "NFA-KHASHAM",
+            "--circle", "35.29,40.26,8000", "--kind", "NO_FIRE_AREA")  # fmt: skip
+    hotline("send", "zone-decide", "counter", *at, "--token", red, "--zone-id", "NFA-KHASHAM",
+            "--version", "2", "--circle", "35.29,40.26,6000", "--kind", "NO_FIRE_AREA")  # fmt: skip
+    hotline("send", "zone-decide", "accept", *at, "--token", blue, "--zone-id", "NFA-KHASHAM",
+            "--version", "3")  # fmt: skip
+
+    async def zone() -> object:
+        async with HotlineClient(server.address, control) as client:
+            return await client.zone("NFA-KHASHAM")
+
+    current = asyncio.run(zone())
+    assert current.zone.version == 3  # type: ignore[attr-defined]
+    assert current.zone.geometry.circle.radius_m == 6000  # type: ignore[attr-defined]
+    assert current.zone.state == zones_pb2.ZONE_STATE_ACTIVE  # type: ignore[attr-defined]

@@ -70,23 +70,35 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
     ack.set_defaults(body=_ack)
 
 
+def _zone_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--zone-id", required=True)
+    parser.add_argument("--name", default="")
+    parser.add_argument("--kind", default="RESTRICTED_OPERATIONS_ZONE")
+    parser.add_argument("--floor", type=float, default=0.0)
+    parser.add_argument("--ceiling", type=float, default=15000.0)
+    parser.add_argument("--from", dest="start", type=when, help="ISO time or +10m")
+    parser.add_argument("--until", type=when, help="ISO time or +2h")
+    add_geometry(parser)
+
+
 def _add_zones(kinds: Any, common: argparse.ArgumentParser) -> None:
     propose = kinds.add_parser("zone-propose", parents=[common], help="propose a zone")
-    propose.add_argument("--zone-id", required=True)
-    propose.add_argument("--name", default="")
-    propose.add_argument("--kind", default="RESTRICTED_OPERATIONS_ZONE")
-    propose.add_argument("--floor", type=float, default=0.0)
-    propose.add_argument("--ceiling", type=float, default=15000.0)
-    propose.add_argument("--from", dest="start", type=when, help="ISO time or +10m")
-    propose.add_argument("--until", type=when, help="ISO time or +2h")
-    add_geometry(propose)
+    _zone_options(propose)
     propose.set_defaults(body=_zone_proposal)
 
-    decide = kinds.add_parser("zone-decide", parents=[common], help="accept or reject a zone")
-    decide.add_argument("--zone-id", required=True)
+    update = kinds.add_parser(
+        "zone-update", parents=[common], help="propose a new version of an own zone"
+    )
+    _zone_options(update)
+    update.set_defaults(body=lambda args: zones_pb2.ZoneUpdate(zone=_zone(args)))
+
+    decide = kinds.add_parser(
+        "zone-decide", parents=[common], help="accept, reject or counter a proposed zone"
+    )
     decide.add_argument("--version", type=int, required=True)
-    decide.add_argument("decision", choices=["accept", "reject"])
+    decide.add_argument("decision", choices=["accept", "reject", "counter"])
     decide.add_argument("--reason", default="")
+    _zone_options(decide)
     decide.set_defaults(body=_zone_decision)
 
     withdraw = kinds.add_parser("zone-withdraw", parents=[common], help="withdraw own zone")
@@ -141,7 +153,7 @@ def _position(args: argparse.Namespace) -> Body:
     return positions_pb2.PositionReport(positions=[unit])
 
 
-def _zone_proposal(args: argparse.Namespace) -> Body:
+def _zone(args: argparse.Namespace) -> zones_pb2.Zone:
     zone = zones_pb2.Zone(
         zone_id=args.zone_id,
         name=args.name or args.zone_id,
@@ -153,18 +165,31 @@ def _zone_proposal(args: argparse.Namespace) -> Body:
         zone.effective_from.CopyFrom(stamp(args.start))  # type: ignore[arg-type]
     if args.until is not None:
         zone.effective_until.CopyFrom(stamp(args.until))  # type: ignore[arg-type]
-    return zones_pb2.ZoneProposal(zone=zone)
+    return zone
+
+
+def _zone_proposal(args: argparse.Namespace) -> Body:
+    return zones_pb2.ZoneProposal(zone=_zone(args))
+
+
+_DECISIONS = {
+    "accept": zones_pb2.ZONE_DECISION_KIND_ACCEPT,
+    "reject": zones_pb2.ZONE_DECISION_KIND_REJECT,
+    "counter": zones_pb2.ZONE_DECISION_KIND_COUNTER,
+}
 
 
 def _zone_decision(args: argparse.Namespace) -> Body:
-    kind = (
-        zones_pb2.ZONE_DECISION_KIND_ACCEPT
-        if args.decision == "accept"
-        else zones_pb2.ZONE_DECISION_KIND_REJECT
+    decision = zones_pb2.ZoneDecision(
+        zone_id=args.zone_id,
+        version=args.version,
+        decision=_DECISIONS[args.decision],
+        reason=args.reason,
     )
-    return zones_pb2.ZoneDecision(
-        zone_id=args.zone_id, version=args.version, decision=kind, reason=args.reason
-    )
+    if args.decision == "counter":
+        # The counter proposal: the zone as this side would accept it.
+        decision.counter_proposal.CopyFrom(_zone(args))
+    return decision
 
 
 def _zone_withdrawal(args: argparse.Namespace) -> Body:
