@@ -44,14 +44,19 @@ class DeconflictionChecks:
                 stale_after_s=separation.stale_after_s,
             )
         )
+        # The position report validate() last accepted: observe() need not check its
+        # positions again. Replayed records (and anything else) are checked in full.
+        self._validated: envelope_pb2.Envelope | None = None
 
     def validate(
         self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
     ) -> None:
         engine = self.engine
+        self._validated = None
         if body == "position_report":
             for i, unit in enumerate(envelope.position_report.positions):
                 engine.validate_position(unit, f"position_report.positions[{i}]")
+            self._validated = envelope
         elif body == "activity_notice":
             engine.validate_notice(envelope.activity_notice, "activity_notice")
         elif body in ("zone_proposal", "zone_update", "zone_decision"):
@@ -65,9 +70,11 @@ class DeconflictionChecks:
         engine = self.engine
         if body == "position_report":
             party = envelope.sender.party
+            validated = envelope is self._validated
+            self._validated = None
             findings: list[Finding] = []
             for unit in envelope.position_report.positions:
-                findings += engine.position_reported(party, unit, at)
+                findings += engine.position_reported(party, unit, at, validated=validated)
             return findings
         if body == "activity_notice":
             return engine.notice_sent(envelope.sender.party, envelope.activity_notice, at)

@@ -231,16 +231,23 @@ class DeconflictionEngine:
     # -- positions --------------------------------------------------------------------
 
     def position_reported(
-        self, party: str, unit: positions_pb2.UnitPosition, now: float
+        self,
+        party: str,
+        unit: positions_pb2.UnitPosition,
+        now: float,
+        *,
+        validated: bool = False,
     ) -> list[Finding]:
         """Takes one unit's report and returns the alerts it raises or clears:
         ZONE_INCURSION / ZONE_INCURSION_CLEARED, SEPARATION_BREACH, PREDICTED_CONFLICT.
 
         A report observed before the unit's last one is ignored (it arrived out of
         order). The engine keeps ``unit`` by reference as the unit's last report: do not
-        mutate it afterwards. Raises InvalidArgument for an invalid position.
+        mutate it afterwards. Raises InvalidArgument for an invalid position, unless
+        ``validated`` says :meth:`validate_position` has accepted this very report.
         """
-        validation.validate_position(unit)
+        if not validated:
+            validation.validate_position(unit)
         observed = unit.observed_at.seconds + unit.observed_at.nanos * 1e-9
         key = (party, unit.unit_id)
         track = self._tracks.get(key)
@@ -296,7 +303,11 @@ class DeconflictionEngine:
                 continue
             if air and not known.floor_m <= alt <= known.ceiling_m:
                 continue
-            if contains_xy(e.polygon, lon, lat):
+            # The entry's discs settle most points; the outline decides near its edge.
+            dx = (lon - e.cx) * e.kx
+            dy = (lat - e.cy) * e.ky
+            d2 = dx * dx + dy * dy
+            if d2 < e.inner2 or (d2 <= e.outer2 and contains_xy(e.polygon, lon, lat)):
                 inside[known.zone_id] = known
         if self._crossings and domain in self._line_domains:
             self._check_crossings(track, now, inside)

@@ -24,8 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import shapely
 from shapely.geometry import Polygon
 
+from hotline.server.deconfliction.geodesy import metres_per_degree
 from hotline.server.deconfliction.geometry import Shape
 from hotline.server.deconfliction.validation import timestamp_s
 from hotline.v1 import common_pb2, zones_pb2
@@ -126,7 +129,14 @@ _KIND_NAMES = {
 
 @dataclass(slots=True, eq=False)
 class ZoneEntry:
-    """One copy of one zone's outline in a grid, with its bounds for a quick reject."""
+    """One copy of one zone's outline in a grid, with its bounds for a quick reject and
+    two discs around a point inside it that settle most point tests without the outline.
+
+    In the plane ``x = (lon - cx) * kx``, ``y = (lat - cy) * ky`` (metres near the
+    centre), a point whose squared distance from the centre is below ``inner2`` is
+    inside the outline, and one beyond ``outer2`` is outside it: only the points in
+    between, close to the boundary of a circle, need the exact test.
+    """
 
     known: KnownZone
     polygon: Polygon
@@ -134,6 +144,34 @@ class ZoneEntry:
     miny: float
     maxx: float
     maxy: float
+    cx: float = 0.0
+    cy: float = 0.0
+    kx: float = 1.0
+    ky: float = 1.0
+    inner2: float = -1.0
+    outer2: float = math.inf
+
+    @classmethod
+    def build(cls, known: KnownZone, polygon: Polygon) -> ZoneEntry:
+        minx, miny, maxx, maxy = polygon.bounds
+        entry = cls(known, polygon, minx, miny, maxx, maxy)
+        cy, cx = known.shape.centre
+        # The centre is given in [-180, 180]; bring it next to this copy of the outline.
+        cx += 360.0 * round(((minx + maxx) / 2.0 - cx) / 360.0)
+        ky, kx = metres_per_degree(cy)
+        entry.cx, entry.cy, entry.kx, entry.ky = cx, cy, kx, ky
+        local = shapely.transform(polygon, lambda xy: (xy - (cx, cy)) * (kx, ky))
+        exterior = np.asarray(local.exterior.coords)
+        outer = float(np.max(np.hypot(exterior[:, 0], exterior[:, 1])))
+        # Margins of a millionth and a centimetre, far above the rounding of the test.
+        entry.outer2 = (outer * (1.0 + 1e-6) + 0.01) ** 2
+        if shapely.contains_xy(polygon, cx, cy):
+            # A disc centred inside that meets no edge lies inside the outline.
+            inner = float(shapely.distance(shapely.Point(0.0, 0.0), local.boundary))
+            inner = inner * (1.0 - 1e-6) - 0.01
+            if inner > 0.0:
+                entry.inner2 = inner * inner
+        return entry
 
 
 class _Grid:
@@ -226,10 +264,10 @@ class ZoneIndex:
         owner = _EVERY_PARTY if known.is_line else known.owner
         placed: list[tuple[_Grid, ZoneEntry]] = []
         for polygon in known.shape.copies:
-            minx, miny, maxx, maxy = polygon.bounds
+            minx, _, maxx, _ = polygon.bounds
             if maxx < -180.0 or minx > 180.0:
                 continue
-            entry = ZoneEntry(known, polygon, minx, miny, maxx, maxy)
+            entry = ZoneEntry.build(known, polygon)
             placed.append((self._area.add(entry), entry))
             for domain in known.domains:
                 grids = self._points.setdefault(domain, {}).setdefault(owner, _Grids())
