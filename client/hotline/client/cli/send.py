@@ -40,6 +40,7 @@ def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
 
     _add_messages(kinds, common)
     _add_zones(kinds, common)
+    _add_warnings(kinds, common)
     parser.set_defaults(run=run)
 
 
@@ -106,6 +107,8 @@ def _add_zones(kinds: Any, common: argparse.ArgumentParser) -> None:
     withdraw.add_argument("--reason", default="")
     withdraw.set_defaults(body=_zone_withdrawal)
 
+
+def _add_warnings(kinds: Any, common: argparse.ArgumentParser) -> None:
     stop = kinds.add_parser("stop", parents=[common], help="stop request (always FLASH)")
     stop.add_argument("reason")
     stop.set_defaults(body=_stop)
