@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 from harness import AIR, GROUND, Harness, expect, is_alert, running_server
+from server.deconfliction.scenario import KHASHAM, circle, polygon
 
 from hotline.client.control import HotlineClient
 from hotline.client.envelopes import timestamp
@@ -37,7 +38,6 @@ A = acknowledgments_pb2
 Z = zones_pb2
 Envelope = envelope_pb2.Envelope
 
-KHASHAM = (35.29, 40.26)
 #: A box east of the Euphrates around Khasham, about 22 km by 23 km.
 EAST_OF_THE_RIVER = [(35.40, 40.20), (35.40, 40.45), (35.20, 40.45), (35.20, 40.20)]
 #: West of the river, clear of EAST_OF_THE_RIVER.
@@ -45,20 +45,6 @@ WEST_OF_THE_RIVER = [(35.45, 39.80), (35.45, 40.00), (35.25, 40.00), (35.25, 39.
 
 
 # ---------------------------------------------------------------------- builders
-
-
-def polygon(vertices: Sequence[tuple[float, float]]) -> Z.Geometry:
-    geometry = Z.Geometry()
-    for lat, lon in vertices:
-        geometry.polygon.vertices.add(latitude=lat, longitude=lon)
-    return geometry
-
-
-def circle(centre: tuple[float, float], radius_m: float) -> Z.Geometry:
-    geometry = Z.Geometry()
-    geometry.circle.center.latitude, geometry.circle.center.longitude = centre
-    geometry.circle.radius_m = radius_m
-    return geometry
 
 
 def measure(

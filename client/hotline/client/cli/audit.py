@@ -100,16 +100,17 @@ def add_parser(commands: Any) -> None:
     show.set_defaults(run=run_show)
 
 
-def _verifier(text: str) -> Verifier:
+def load_verifier(text: str, command: str = "hotline audit") -> Verifier:
+    """The verifier key given as ``--key``: the key itself, or a file holding it."""
     path = Path(text)
     try:
         if path.is_file():
             text = path.read_text(encoding="utf-8").strip()
         return parse_verifier_key(text)
     except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"hotline audit: {path}: {error}") from None
+        raise SystemExit(f"{command}: --key: {path}: {error}") from None
     except AuditError as error:
-        raise SystemExit(f"hotline audit: --key: {error.message}") from None
+        raise SystemExit(f"{command}: --key: {error.message}") from None
 
 
 @contextmanager
@@ -125,7 +126,7 @@ def _opened(location: str) -> Iterator[Backend]:
 
 
 async def run_verify(args: argparse.Namespace) -> int:
-    verifier = _verifier(args.key)
+    verifier = load_verifier(args.key)
     try:
         extra = [p.read_text(encoding="utf-8") for p in args.checkpoint]
     except (OSError, UnicodeDecodeError) as error:
@@ -174,7 +175,7 @@ async def run_export(args: argparse.Namespace) -> int:
 
 
 async def run_verify_proof(args: argparse.Namespace) -> int:
-    verifier = _verifier(args.key)
+    verifier = load_verifier(args.key)
     try:
         bundle = args.bundle.read_bytes()
     except OSError as error:

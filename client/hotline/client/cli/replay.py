@@ -17,15 +17,13 @@ import argparse
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
 from hotline.client.cli import render
-from hotline.client.cli.audit import FAILED
+from hotline.client.cli.audit import FAILED, load_verifier
 from hotline.client.cli.options import enum_value
-from hotline.server.audit import AuditError, Verifier, parse_verifier_key
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.errors import ConfigurationError
 from hotline.server.replay import Played, Player, Selection
@@ -128,18 +126,6 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def _verifier(text: str) -> Verifier:
-    path = Path(text)
-    try:
-        if path.is_file():
-            text = path.read_text(encoding="utf-8").strip()
-        return parse_verifier_key(text)
-    except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"hotline replay: --key: {error}") from None
-    except AuditError as error:
-        raise SystemExit(f"hotline replay: --key: {error.message}") from None
-
-
 def _verified(backend: Backend, args: argparse.Namespace) -> bool:
     """Whether the log may be played; says why not on standard error."""
     if args.no_verify:
@@ -152,7 +138,9 @@ def _verified(backend: Backend, args: argparse.Namespace) -> bool:
         )
         return False
     report = verify_stored_log(
-        backend, _verifier(args.key), allow_unsigned_tail=args.allow_unsigned_tail
+        backend,
+        load_verifier(args.key, "hotline replay"),
+        allow_unsigned_tail=args.allow_unsigned_tail,
     )
     if report.ok:
         return True
