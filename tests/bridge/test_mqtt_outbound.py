@@ -9,6 +9,7 @@ from pathlib import Path
 from fixtures.mosquitto import Mosquitto, Observed, subscribed
 from harness import AIR, expect, is_ack, running_server
 
+from hotline.server.exercise import load_exercise
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 ROOT = "hotline/default"
@@ -145,3 +146,18 @@ async def test_records_of_the_shutdown_are_published_before_the_server_exits(
         # And the cursor says so: a restart publishes nothing again.
         cursor = (tmp_path / "data" / "mqtt.cursor").read_text().strip()
         assert int(cursor) == int(str(stopped["index"])) + 1
+
+
+async def test_the_exercise_file_can_name_the_broker(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    exercise_file = tmp_path / "exercise.toml"
+    exercise_file.write_text(
+        '[exercise]\nid = "drill"\n[[parties]]\nid = "BLUE"\n[[parties]]\nid = "RED"\n'
+        f'[mqtt]\nurl = "{mosquitto.url()}"\n'
+    )
+    exercise = load_exercise(exercise_file)
+    async with (
+        subscribed(mosquitto, "hotline/drill/#") as subscriber,
+        running_server(tmp_path / "data", exercise),
+    ):
+        await subscriber.wait_for(lambda _: bool(subscriber.on("hotline/drill/exercise/started")))
+        assert subscriber.on("hotline/drill/bridge")[0].payload == b'{"state": "online"}'

@@ -52,6 +52,8 @@ receipt = "250ms"
 response = "2m"
 [policy.separation]
 air_horizontal_m = 9260
+[mqtt]
+url = "mqtt://blue:secret@broker:1883"
 """,
         )
     )
@@ -62,6 +64,9 @@ air_horizontal_m = 9260
     assert (immediate.receipt, immediate.response) == (0.25, 120)
     assert exercise.policy.line_test_interval == 900
     assert exercise.policy.separation.air_horizontal_m == 9260
+    assert exercise.broker is not None
+    assert exercise.broker.url == "mqtt://blue:secret@broker:1883"
+    assert exercise.broker.payload_format == "json"
 
 
 @pytest.mark.parametrize(

@@ -49,14 +49,16 @@ def make_checks(exercise: Exercise) -> Checks:
 
 
 def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
-    """The MQTT bridge if a broker is configured, attached to the switchboard."""
-    if not settings.mqtt_url:
+    """The MQTT bridge if a broker is configured (by the server's settings, else by the
+    exercise file), attached to the switchboard."""
+    url, payload_format = settings.mqtt_url, settings.mqtt_format
+    broker = switchboard.exercise.broker
+    if not url and broker is not None:
+        url, payload_format = broker.url, broker.payload_format
+    if not url:
         return None
     return Bridge(
-        switchboard,
-        parse_broker_url(settings.mqtt_url),
-        settings.data_dir,
-        parse_format(settings.mqtt_format),
+        switchboard, parse_broker_url(url), settings.data_dir, parse_format(payload_format)
     )
 
 

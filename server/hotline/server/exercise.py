@@ -157,12 +157,22 @@ class Station:
 
 
 @dataclass(frozen=True)
+class Broker:
+    """The MQTT broker the exercise file names (``[mqtt]``); the server's own setting
+    (``--mqtt`` / ``HOTLINE_MQTT``) takes precedence."""
+
+    url: str
+    payload_format: str = "json"
+
+
+@dataclass(frozen=True)
 class Exercise:
     exercise_id: str
     name: str
     parties: tuple[Party, ...]
     stations: tuple[Station, ...]
     policy: Policy = Policy()
+    broker: Broker | None = None
 
     def __post_init__(self) -> None:
         self._check()
@@ -279,7 +289,7 @@ def load_exercise(path: Path) -> Exercise:
 
 
 def exercise_from_dict(data: Mapping[str, Any]) -> Exercise:
-    unknown = set(data) - {"exercise", "parties", "stations", "policy"}
+    unknown = set(data) - {"exercise", "parties", "stations", "policy", "mqtt"}
     if unknown:
         raise ConfigurationError(f"unknown section(s): {', '.join(sorted(unknown))}")
     header = _table(data.get("exercise", {}), "exercise")
@@ -303,6 +313,14 @@ def exercise_from_dict(data: Mapping[str, Any]) -> Exercise:
         parties=parties,
         stations=stations,
         policy=_policy(_table(data.get("policy", {}), "policy")),
+        broker=_broker(_table(data["mqtt"], "mqtt")) if "mqtt" in data else None,
+    )
+
+
+def _broker(table: Mapping[str, Any]) -> Broker:
+    return Broker(
+        url=_text(table, "url", "mqtt"),
+        payload_format=str(table.get("format", "json")),
     )
 
 
