@@ -89,7 +89,8 @@ async def test_station_and_bridge_status_are_retained_and_the_stop_is_announced(
                 offline = await st.wait_for(
                     lambda seen: (
                         bool(seen) and seen[-1].json()["kind"] == "RECORD_KIND_STATION_DISCONNECTED"
-                    )
+                    ),
+                    within=30,
                 )
                 session = offline[-1].json()["stationSession"]
                 assert session["station"]["party"] == "BLUE"  # type: ignore[index]
