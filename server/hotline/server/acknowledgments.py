@@ -286,6 +286,3 @@ class AckTracker:
         if message is not None:
             for party in message.obligations:
                 self._open.get((party, message.hotline), {}).pop(message_id, None)
-
-    def line_down_stations(self) -> set[tuple[str, Hotline]]:
-        return set(self._line_down)

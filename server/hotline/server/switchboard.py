@@ -987,10 +987,6 @@ class Switchboard:
     def log_size(self) -> int:
         return self._next_index
 
-    @property
-    def pending_deadlines(self) -> int:
-        return len(self._timer)
-
     def station_statuses(self) -> list[exercise_pb2.StationStatus]:
         from hotline.server.exercise import station_proto  # noqa: PLC0415
 
@@ -1041,10 +1037,3 @@ class Switchboard:
                 status.worst_time_lost.CopyFrom(duration_proto(max(lost[hotline])))
             out.append(status)
         return out
-
-    def time_lost(self, message_id: str) -> float | None:
-        """Seconds from a message's recording to its first WILCO or ROGER, if answered."""
-        message = self._tracker.get(message_id)
-        if message is None or message.answered_at is None:
-            return None
-        return message.answered_at - message.recorded_at
