@@ -12,21 +12,25 @@ from hotline.v1 import common_pb2, zones_pb2
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)(s|m|h)$")
 
 
+def iso_time(text: str, expected: str) -> float:
+    """UNIX seconds from ISO 8601 (``2026-11-21T06:00Z``; UTC when no zone is given);
+    ``expected`` says what would have been accepted."""
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
 def when(text: str) -> float:
     """UNIX seconds from ISO 8601 (``2026-11-21T06:00Z``) or ``+10m`` / ``+30s`` / ``+2h``."""
     match = _RELATIVE.match(text)
     if match:
         scale = {"s": 1, "m": 60, "h": 3600}[match.group(2)]
         return dt.datetime.now(dt.UTC).timestamp() + float(match.group(1)) * scale
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected ISO 8601 (2026-11-21T06:00Z) or +10m / +30s / +2h"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
+    return iso_time(text, "ISO 8601 (2026-11-21T06:00Z) or +10m / +30s / +2h")
 
 
 def _point(text: str) -> common_pb2.LatLon:

@@ -14,7 +14,6 @@ prints the same bytes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Any
@@ -23,7 +22,7 @@ from google.protobuf.json_format import MessageToDict
 
 from hotline.client.cli import render
 from hotline.client.cli.audit import FAILED, load_verifier
-from hotline.client.cli.options import enum_value
+from hotline.client.cli.options import enum_value, iso_time
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.errors import ConfigurationError
 from hotline.server.replay import Played, Player, Selection
@@ -97,15 +96,7 @@ def _position(text: str) -> int | float:
     """A record index (``120``) as an ``int``, or a time (ISO 8601) as UNIX seconds."""
     if text.isdigit():
         return int(text)
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a record index or an ISO 8601 time (2026-11-21T06:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
+    return iso_time(text, "a record index or an ISO 8601 time (2026-11-21T06:00Z)")
 
 
 def _selection(args: argparse.Namespace) -> Selection:
