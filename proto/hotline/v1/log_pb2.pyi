@@ -191,26 +191,41 @@ Global___RefusedRequest: _TypeAlias = RefusedRequest  # noqa: Y015
 
 @_typing.final
 class Annotation(_message.Message):
+    """A trainer's note or bookmark, appended as its own record (nothing is ever edited)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     AUTHOR_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     BOOKMARK_FIELD_NUMBER: _builtins.int
+    ABOUT_INDEX_FIELD_NUMBER: _builtins.int
+    ABOUT_TIME_FIELD_NUMBER: _builtins.int
     author: _builtins.str
     text: _builtins.str
     bookmark: _builtins.str
+    """A short name to jump to during replay, e.g. "strike-1"."""
+    about_index: _builtins.int
+    """For a note written after the fact: the record of the exercise it is about."""
+    @_builtins.property
+    def about_time(self) -> _timestamp_pb2.Timestamp:
+        """For a note written after the fact: the moment of the exercise it is about."""
+
     def __init__(
         self,
         *,
         author: _builtins.str = ...,
         text: _builtins.str = ...,
         bookmark: _builtins.str = ...,
+        about_index: _builtins.int | None = ...,
+        about_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "bookmark", b"bookmark", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time", "author", b"author", "bookmark", b"bookmark", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__about_index: _TypeAlias = _typing.Literal["about_index"]  # noqa: Y015
+    _WhichOneofArgType__about_index: _TypeAlias = _typing.Literal["_about_index", b"_about_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__about_index) -> _WhichOneofReturnType__about_index | None: ...
 
 Global___Annotation: _TypeAlias = Annotation  # noqa: Y015
 

@@ -22,6 +22,8 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hotline.v1 import common_pb2 as hotline_dot_v1_dot_common__pb2
 from hotline.v1 import envelope_pb2 as hotline_dot_v1_dot_envelope__pb2
 from hotline.v1 import exercise_pb2 as hotline_dot_v1_dot_exercise__pb2
@@ -29,69 +31,91 @@ from hotline.v1 import log_pb2 as hotline_dot_v1_dot_log__pb2
 from hotline.v1 import zones_pb2 as hotline_dot_v1_dot_zones__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hotline/v1/services.proto\x12\nhotline.v1\x1a\x17hotline/v1/common.proto\x1a\x19hotline/v1/envelope.proto\x1a\x19hotline/v1/exercise.proto\x1a\x14hotline/v1/log.proto\x1a\x16hotline/v1/zones.proto\"c\n\x0bSessionOpen\x12\"\n\x15resume_after_sequence\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\x0ereceived_after\x18\x02 \x03(\x04\x42\x18\n\x16_resume_after_sequence\"8\n\rEnvelopeBatch\x12\'\n\tenvelopes\x18\x01 \x03(\x0b\x32\x14.hotline.v1.Envelope\"\xa0\x01\n\x0eSessionRequest\x12\'\n\x04open\x18\x01 \x01(\x0b\x32\x17.hotline.v1.SessionOpenH\x00\x12.\n\tenvelopes\x18\x02 \x01(\x0b\x32\x19.hotline.v1.EnvelopeBatchH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.hotline.v1.HeartbeatH\x00\x42\t\n\x07request\"\x0b\n\tHeartbeat\"\x88\x01\n\rSessionOpened\x12$\n\x07station\x18\x01 \x01(\x0b\x32\x13.hotline.v1.Station\x12&\n\x08operator\x18\x02 \x01(\x0e\x32\x14.hotline.v1.Operator\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x15\n\rlast_sequence\x18\x04 \x01(\x04\"b\n\nSendResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"6\n\x0bSendResults\x12\'\n\x07results\x18\x01 \x03(\x0b\x32\x16.hotline.v1.SendResult\"\xa7\x01\n\x0fSessionResponse\x12+\n\x06opened\x18\x01 \x01(\x0b\x32\x19.hotline.v1.SessionOpenedH\x00\x12/\n\ndeliveries\x18\x02 \x01(\x0b\x32\x19.hotline.v1.EnvelopeBatchH\x00\x12*\n\x07results\x18\x03 \x01(\x0b\x32\x17.hotline.v1.SendResultsH\x00\x42\n\n\x08response\"5\n\x0bSendRequest\x12&\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x14.hotline.v1.Envelope\"6\n\x0cSendResponse\x12&\n\x06result\x18\x01 \x01(\x0b\x32\x16.hotline.v1.SendResult\"N\n\x10ListZonesRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.hotline.v1.ZoneState\x12\x13\n\x0bowner_party\x18\x02 \x01(\t\"4\n\x11ListZonesResponse\x12\x1f\n\x05zones\x18\x01 \x03(\x0b\x32\x10.hotline.v1.Zone\"!\n\x0eGetZoneRequest\x12\x0f\n\x07zone_id\x18\x01 \x01(\t\"T\n\x0fGetZoneResponse\x12\x1e\n\x04zone\x18\x01 \x01(\x0b\x32\x10.hotline.v1.Zone\x12!\n\x07history\x18\x02 \x03(\x0b\x32\x10.hotline.v1.Zone\"\x14\n\x12GetExerciseRequest\"=\n\x13GetExerciseResponse\x12&\n\x08\x65xercise\x18\x01 \x01(\x0b\x32\x14.hotline.v1.Exercise\"\x12\n\x10GetStatusRequest\"\x7f\n\x11GetStatusResponse\x12+\n\x08stations\x18\x01 \x03(\x0b\x32\x19.hotline.v1.StationStatus\x12+\n\x08hotlines\x18\x02 \x03(\x0b\x32\x19.hotline.v1.HotlineStatus\x12\x10\n\x08log_size\x18\x03 \x01(\x04\"m\n\x0cWatchRequest\x12%\n\x08hotlines\x18\x01 \x03(\x0e\x32\x13.hotline.v1.Hotline\x12\x1f\n\x12resume_after_index\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x15\n\x13_resume_after_index\"7\n\rWatchResponse\x12&\n\x07records\x18\x01 \x03(\x0b\x32\x15.hotline.v1.LogRecord\"M\n\x15SuspendHotlineRequest\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x18\n\x16SuspendHotlineResponse\"<\n\x14ResumeHotlineRequest\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\"\x17\n\x15ResumeHotlineResponse\"W\n\x0f\x41nnotateRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08\x62ookmark\x18\x02 \x01(\t\x12$\n\x07hotline\x18\x03 \x01(\x0e\x32\x13.hotline.v1.Hotline\"!\n\x10\x41nnotateResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x32\x93\x01\n\x0eStationService\x12\x46\n\x07Session\x12\x1a.hotline.v1.SessionRequest\x1a\x1b.hotline.v1.SessionResponse(\x01\x30\x01\x12\x39\n\x04Send\x12\x17.hotline.v1.SendRequest\x1a\x18.hotline.v1.SendResponse2\x9b\x01\n\x0bZoneService\x12H\n\tListZones\x12\x1c.hotline.v1.ListZonesRequest\x1a\x1d.hotline.v1.ListZonesResponse\x12\x42\n\x07GetZone\x12\x1a.hotline.v1.GetZoneRequest\x1a\x1b.hotline.v1.GetZoneResponse2\xe1\x03\n\x0f\x45xerciseService\x12N\n\x0bGetExercise\x12\x1e.hotline.v1.GetExerciseRequest\x1a\x1f.hotline.v1.GetExerciseResponse\x12H\n\tGetStatus\x12\x1c.hotline.v1.GetStatusRequest\x1a\x1d.hotline.v1.GetStatusResponse\x12>\n\x05Watch\x12\x18.hotline.v1.WatchRequest\x1a\x19.hotline.v1.WatchResponse0\x01\x12W\n\x0eSuspendHotline\x12!.hotline.v1.SuspendHotlineRequest\x1a\".hotline.v1.SuspendHotlineResponse\x12T\n\rResumeHotline\x12 .hotline.v1.ResumeHotlineRequest\x1a!.hotline.v1.ResumeHotlineResponse\x12\x45\n\x08\x41nnotate\x12\x1b.hotline.v1.AnnotateRequest\x1a\x1c.hotline.v1.AnnotateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hotline/v1/services.proto\x12\nhotline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hotline/v1/common.proto\x1a\x19hotline/v1/envelope.proto\x1a\x19hotline/v1/exercise.proto\x1a\x14hotline/v1/log.proto\x1a\x16hotline/v1/zones.proto\"c\n\x0bSessionOpen\x12\"\n\x15resume_after_sequence\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\x0ereceived_after\x18\x02 \x03(\x04\x42\x18\n\x16_resume_after_sequence\"8\n\rEnvelopeBatch\x12\'\n\tenvelopes\x18\x01 \x03(\x0b\x32\x14.hotline.v1.Envelope\"\xa0\x01\n\x0eSessionRequest\x12\'\n\x04open\x18\x01 \x01(\x0b\x32\x17.hotline.v1.SessionOpenH\x00\x12.\n\tenvelopes\x18\x02 \x01(\x0b\x32\x19.hotline.v1.EnvelopeBatchH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.hotline.v1.HeartbeatH\x00\x42\t\n\x07request\"\x0b\n\tHeartbeat\"\x88\x01\n\rSessionOpened\x12$\n\x07station\x18\x01 \x01(\x0b\x32\x13.hotline.v1.Station\x12&\n\x08operator\x18\x02 \x01(\x0e\x32\x14.hotline.v1.Operator\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x15\n\rlast_sequence\x18\x04 \x01(\x04\"b\n\nSendResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"6\n\x0bSendResults\x12\'\n\x07results\x18\x01 \x03(\x0b\x32\x16.hotline.v1.SendResult\"\xa7\x01\n\x0fSessionResponse\x12+\n\x06opened\x18\x01 \x01(\x0b\x32\x19.hotline.v1.SessionOpenedH\x00\x12/\n\ndeliveries\x18\x02 \x01(\x0b\x32\x19.hotline.v1.EnvelopeBatchH\x00\x12*\n\x07results\x18\x03 \x01(\x0b\x32\x17.hotline.v1.SendResultsH\x00\x42\n\n\x08response\"5\n\x0bSendRequest\x12&\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x14.hotline.v1.Envelope\"6\n\x0cSendResponse\x12&\n\x06result\x18\x01 \x01(\x0b\x32\x16.hotline.v1.SendResult\"N\n\x10ListZonesRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.hotline.v1.ZoneState\x12\x13\n\x0bowner_party\x18\x02 \x01(\t\"4\n\x11ListZonesResponse\x12\x1f\n\x05zones\x18\x01 \x03(\x0b\x32\x10.hotline.v1.Zone\"!\n\x0eGetZoneRequest\x12\x0f\n\x07zone_id\x18\x01 \x01(\t\"T\n\x0fGetZoneResponse\x12\x1e\n\x04zone\x18\x01 \x01(\x0b\x32\x10.hotline.v1.Zone\x12!\n\x07history\x18\x02 \x03(\x0b\x32\x10.hotline.v1.Zone\"\x14\n\x12GetExerciseRequest\"=\n\x13GetExerciseResponse\x12&\n\x08\x65xercise\x18\x01 \x01(\x0b\x32\x14.hotline.v1.Exercise\"\x12\n\x10GetStatusRequest\"\x7f\n\x11GetStatusResponse\x12+\n\x08stations\x18\x01 \x03(\x0b\x32\x19.hotline.v1.StationStatus\x12+\n\x08hotlines\x18\x02 \x03(\x0b\x32\x19.hotline.v1.HotlineStatus\x12\x10\n\x08log_size\x18\x03 \x01(\x04\"m\n\x0cWatchRequest\x12%\n\x08hotlines\x18\x01 \x03(\x0e\x32\x13.hotline.v1.Hotline\x12\x1f\n\x12resume_after_index\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x15\n\x13_resume_after_index\"7\n\rWatchResponse\x12&\n\x07records\x18\x01 \x03(\x0b\x32\x15.hotline.v1.LogRecord\"M\n\x15SuspendHotlineRequest\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x18\n\x16SuspendHotlineResponse\"<\n\x14ResumeHotlineRequest\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\"\x17\n\x15ResumeHotlineResponse\"\xb1\x01\n\x0f\x41nnotateRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08\x62ookmark\x18\x02 \x01(\t\x12$\n\x07hotline\x18\x03 \x01(\x0e\x32\x13.hotline.v1.Hotline\x12\x18\n\x0b\x61\x62out_index\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12.\n\nabout_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0e\n\x0c_about_index\"!\n\x10\x41nnotateResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"\xc2\x02\n\x0bReplayStart\x12\x12\n\x05speed\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nfrom_index\x18\x02 \x01(\x04H\x01\x88\x01\x01\x12\x15\n\x08to_index\x18\x03 \x01(\x04H\x02\x88\x01\x01\x12-\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08hotlines\x18\x06 \x03(\x0e\x32\x13.hotline.v1.Hotline\x12\x0f\n\x07parties\x18\x07 \x03(\t\x12%\n\x05kinds\x18\x08 \x03(\x0e\x32\x16.hotline.v1.RecordKind\x12\x0e\n\x06paused\x18\t \x01(\x08\x42\x08\n\x06_speedB\r\n\x0b_from_indexB\x0b\n\t_to_index\"\x8e\x01\n\rReplayControl\x12,\n\x07\x63ommand\x18\x01 \x01(\x0e\x32\x19.hotline.v1.ReplayCommandH\x00\x12\x0f\n\x05speed\x18\x02 \x01(\x01H\x00\x12\x1a\n\x10jump_to_bookmark\x18\x03 \x01(\tH\x00\x12\x17\n\rseek_to_index\x18\x04 \x01(\x04H\x00\x42\t\n\x07\x63ontrol\"r\n\rReplayRequest\x12(\n\x05start\x18\x01 \x01(\x0b\x32\x17.hotline.v1.ReplayStartH\x00\x12,\n\x07\x63ontrol\x18\x02 \x01(\x0b\x32\x19.hotline.v1.ReplayControlH\x00\x42\t\n\x07request\"\xad\x01\n\x0bReplayState\x12\x0e\n\x06paused\x18\x01 \x01(\x08\x12\r\n\x05speed\x18\x02 \x01(\x01\x12\x12\n\nnext_index\x18\x03 \x01(\x04\x12\x39\n\tbookmarks\x18\x04 \x03(\x0b\x32&.hotline.v1.ReplayState.BookmarksEntry\x1a\x30\n\x0e\x42ookmarksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"c\n\x0eReplayedRecord\x12%\n\x06record\x18\x01 \x01(\x0b\x32\x15.hotline.v1.LogRecord\x12*\n\x07\x65lapsed\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"!\n\x0eReplayFinished\x12\x0f\n\x07records\x18\x01 \x01(\x04\"\xa4\x01\n\x0eReplayResponse\x12,\n\x06record\x18\x01 \x01(\x0b\x32\x1a.hotline.v1.ReplayedRecordH\x00\x12(\n\x05state\x18\x02 \x01(\x0b\x32\x17.hotline.v1.ReplayStateH\x00\x12.\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1a.hotline.v1.ReplayFinishedH\x00\x42\n\n\x08response*\xb3\x01\n\rReplayCommand\x12\x1e\n\x1aREPLAY_COMMAND_UNSPECIFIED\x10\x00\x12\x18\n\x14REPLAY_COMMAND_PAUSE\x10\x01\x12\x19\n\x15REPLAY_COMMAND_RESUME\x10\x02\x12\x17\n\x13REPLAY_COMMAND_STEP\x10\x03\x12\x19\n\x15REPLAY_COMMAND_FASTER\x10\x04\x12\x19\n\x15REPLAY_COMMAND_SLOWER\x10\x05\x32\x93\x01\n\x0eStationService\x12\x46\n\x07Session\x12\x1a.hotline.v1.SessionRequest\x1a\x1b.hotline.v1.SessionResponse(\x01\x30\x01\x12\x39\n\x04Send\x12\x17.hotline.v1.SendRequest\x1a\x18.hotline.v1.SendResponse2\x9b\x01\n\x0bZoneService\x12H\n\tListZones\x12\x1c.hotline.v1.ListZonesRequest\x1a\x1d.hotline.v1.ListZonesResponse\x12\x42\n\x07GetZone\x12\x1a.hotline.v1.GetZoneRequest\x1a\x1b.hotline.v1.GetZoneResponse2\xe1\x03\n\x0f\x45xerciseService\x12N\n\x0bGetExercise\x12\x1e.hotline.v1.GetExerciseRequest\x1a\x1f.hotline.v1.GetExerciseResponse\x12H\n\tGetStatus\x12\x1c.hotline.v1.GetStatusRequest\x1a\x1d.hotline.v1.GetStatusResponse\x12>\n\x05Watch\x12\x18.hotline.v1.WatchRequest\x1a\x19.hotline.v1.WatchResponse0\x01\x12W\n\x0eSuspendHotline\x12!.hotline.v1.SuspendHotlineRequest\x1a\".hotline.v1.SuspendHotlineResponse\x12T\n\rResumeHotline\x12 .hotline.v1.ResumeHotlineRequest\x1a!.hotline.v1.ResumeHotlineResponse\x12\x45\n\x08\x41nnotate\x12\x1b.hotline.v1.AnnotateRequest\x1a\x1c.hotline.v1.AnnotateResponse2T\n\rReplayService\x12\x43\n\x06Replay\x12\x19.hotline.v1.ReplayRequest\x1a\x1a.hotline.v1.ReplayResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hotline.v1.services_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONOPEN']._serialized_start=166
-  _globals['_SESSIONOPEN']._serialized_end=265
-  _globals['_ENVELOPEBATCH']._serialized_start=267
-  _globals['_ENVELOPEBATCH']._serialized_end=323
-  _globals['_SESSIONREQUEST']._serialized_start=326
-  _globals['_SESSIONREQUEST']._serialized_end=486
-  _globals['_HEARTBEAT']._serialized_start=488
-  _globals['_HEARTBEAT']._serialized_end=499
-  _globals['_SESSIONOPENED']._serialized_start=502
-  _globals['_SESSIONOPENED']._serialized_end=638
-  _globals['_SENDRESULT']._serialized_start=640
-  _globals['_SENDRESULT']._serialized_end=738
-  _globals['_SENDRESULTS']._serialized_start=740
-  _globals['_SENDRESULTS']._serialized_end=794
-  _globals['_SESSIONRESPONSE']._serialized_start=797
-  _globals['_SESSIONRESPONSE']._serialized_end=964
-  _globals['_SENDREQUEST']._serialized_start=966
-  _globals['_SENDREQUEST']._serialized_end=1019
-  _globals['_SENDRESPONSE']._serialized_start=1021
-  _globals['_SENDRESPONSE']._serialized_end=1075
-  _globals['_LISTZONESREQUEST']._serialized_start=1077
-  _globals['_LISTZONESREQUEST']._serialized_end=1155
-  _globals['_LISTZONESRESPONSE']._serialized_start=1157
-  _globals['_LISTZONESRESPONSE']._serialized_end=1209
-  _globals['_GETZONEREQUEST']._serialized_start=1211
-  _globals['_GETZONEREQUEST']._serialized_end=1244
-  _globals['_GETZONERESPONSE']._serialized_start=1246
-  _globals['_GETZONERESPONSE']._serialized_end=1330
-  _globals['_GETEXERCISEREQUEST']._serialized_start=1332
-  _globals['_GETEXERCISEREQUEST']._serialized_end=1352
-  _globals['_GETEXERCISERESPONSE']._serialized_start=1354
-  _globals['_GETEXERCISERESPONSE']._serialized_end=1415
-  _globals['_GETSTATUSREQUEST']._serialized_start=1417
-  _globals['_GETSTATUSREQUEST']._serialized_end=1435
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1437
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1564
-  _globals['_WATCHREQUEST']._serialized_start=1566
-  _globals['_WATCHREQUEST']._serialized_end=1675
-  _globals['_WATCHRESPONSE']._serialized_start=1677
-  _globals['_WATCHRESPONSE']._serialized_end=1732
-  _globals['_SUSPENDHOTLINEREQUEST']._serialized_start=1734
-  _globals['_SUSPENDHOTLINEREQUEST']._serialized_end=1811
-  _globals['_SUSPENDHOTLINERESPONSE']._serialized_start=1813
-  _globals['_SUSPENDHOTLINERESPONSE']._serialized_end=1837
-  _globals['_RESUMEHOTLINEREQUEST']._serialized_start=1839
-  _globals['_RESUMEHOTLINEREQUEST']._serialized_end=1899
-  _globals['_RESUMEHOTLINERESPONSE']._serialized_start=1901
-  _globals['_RESUMEHOTLINERESPONSE']._serialized_end=1924
-  _globals['_ANNOTATEREQUEST']._serialized_start=1926
-  _globals['_ANNOTATEREQUEST']._serialized_end=2013
-  _globals['_ANNOTATERESPONSE']._serialized_start=2015
-  _globals['_ANNOTATERESPONSE']._serialized_end=2048
-  _globals['_STATIONSERVICE']._serialized_start=2051
-  _globals['_STATIONSERVICE']._serialized_end=2198
-  _globals['_ZONESERVICE']._serialized_start=2201
-  _globals['_ZONESERVICE']._serialized_end=2356
-  _globals['_EXERCISESERVICE']._serialized_start=2359
-  _globals['_EXERCISESERVICE']._serialized_end=2840
+  _globals['_REPLAYSTATE_BOOKMARKSENTRY']._loaded_options = None
+  _globals['_REPLAYSTATE_BOOKMARKSENTRY']._serialized_options = b'8\001'
+  _globals['_REPLAYCOMMAND']._serialized_start=3272
+  _globals['_REPLAYCOMMAND']._serialized_end=3451
+  _globals['_SESSIONOPEN']._serialized_start=231
+  _globals['_SESSIONOPEN']._serialized_end=330
+  _globals['_ENVELOPEBATCH']._serialized_start=332
+  _globals['_ENVELOPEBATCH']._serialized_end=388
+  _globals['_SESSIONREQUEST']._serialized_start=391
+  _globals['_SESSIONREQUEST']._serialized_end=551
+  _globals['_HEARTBEAT']._serialized_start=553
+  _globals['_HEARTBEAT']._serialized_end=564
+  _globals['_SESSIONOPENED']._serialized_start=567
+  _globals['_SESSIONOPENED']._serialized_end=703
+  _globals['_SENDRESULT']._serialized_start=705
+  _globals['_SENDRESULT']._serialized_end=803
+  _globals['_SENDRESULTS']._serialized_start=805
+  _globals['_SENDRESULTS']._serialized_end=859
+  _globals['_SESSIONRESPONSE']._serialized_start=862
+  _globals['_SESSIONRESPONSE']._serialized_end=1029
+  _globals['_SENDREQUEST']._serialized_start=1031
+  _globals['_SENDREQUEST']._serialized_end=1084
+  _globals['_SENDRESPONSE']._serialized_start=1086
+  _globals['_SENDRESPONSE']._serialized_end=1140
+  _globals['_LISTZONESREQUEST']._serialized_start=1142
+  _globals['_LISTZONESREQUEST']._serialized_end=1220
+  _globals['_LISTZONESRESPONSE']._serialized_start=1222
+  _globals['_LISTZONESRESPONSE']._serialized_end=1274
+  _globals['_GETZONEREQUEST']._serialized_start=1276
+  _globals['_GETZONEREQUEST']._serialized_end=1309
+  _globals['_GETZONERESPONSE']._serialized_start=1311
+  _globals['_GETZONERESPONSE']._serialized_end=1395
+  _globals['_GETEXERCISEREQUEST']._serialized_start=1397
+  _globals['_GETEXERCISEREQUEST']._serialized_end=1417
+  _globals['_GETEXERCISERESPONSE']._serialized_start=1419
+  _globals['_GETEXERCISERESPONSE']._serialized_end=1480
+  _globals['_GETSTATUSREQUEST']._serialized_start=1482
+  _globals['_GETSTATUSREQUEST']._serialized_end=1500
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1502
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1629
+  _globals['_WATCHREQUEST']._serialized_start=1631
+  _globals['_WATCHREQUEST']._serialized_end=1740
+  _globals['_WATCHRESPONSE']._serialized_start=1742
+  _globals['_WATCHRESPONSE']._serialized_end=1797
+  _globals['_SUSPENDHOTLINEREQUEST']._serialized_start=1799
+  _globals['_SUSPENDHOTLINEREQUEST']._serialized_end=1876
+  _globals['_SUSPENDHOTLINERESPONSE']._serialized_start=1878
+  _globals['_SUSPENDHOTLINERESPONSE']._serialized_end=1902
+  _globals['_RESUMEHOTLINEREQUEST']._serialized_start=1904
+  _globals['_RESUMEHOTLINEREQUEST']._serialized_end=1964
+  _globals['_RESUMEHOTLINERESPONSE']._serialized_start=1966
+  _globals['_RESUMEHOTLINERESPONSE']._serialized_end=1989
+  _globals['_ANNOTATEREQUEST']._serialized_start=1992
+  _globals['_ANNOTATEREQUEST']._serialized_end=2169
+  _globals['_ANNOTATERESPONSE']._serialized_start=2171
+  _globals['_ANNOTATERESPONSE']._serialized_end=2204
+  _globals['_REPLAYSTART']._serialized_start=2207
+  _globals['_REPLAYSTART']._serialized_end=2529
+  _globals['_REPLAYCONTROL']._serialized_start=2532
+  _globals['_REPLAYCONTROL']._serialized_end=2674
+  _globals['_REPLAYREQUEST']._serialized_start=2676
+  _globals['_REPLAYREQUEST']._serialized_end=2790
+  _globals['_REPLAYSTATE']._serialized_start=2793
+  _globals['_REPLAYSTATE']._serialized_end=2966
+  _globals['_REPLAYSTATE_BOOKMARKSENTRY']._serialized_start=2918
+  _globals['_REPLAYSTATE_BOOKMARKSENTRY']._serialized_end=2966
+  _globals['_REPLAYEDRECORD']._serialized_start=2968
+  _globals['_REPLAYEDRECORD']._serialized_end=3067
+  _globals['_REPLAYFINISHED']._serialized_start=3069
+  _globals['_REPLAYFINISHED']._serialized_end=3102
+  _globals['_REPLAYRESPONSE']._serialized_start=3105
+  _globals['_REPLAYRESPONSE']._serialized_end=3269
+  _globals['_STATIONSERVICE']._serialized_start=3454
+  _globals['_STATIONSERVICE']._serialized_end=3601
+  _globals['_ZONESERVICE']._serialized_start=3604
+  _globals['_ZONESERVICE']._serialized_end=3759
+  _globals['_EXERCISESERVICE']._serialized_start=3762
+  _globals['_EXERCISESERVICE']._serialized_end=4243
+  _globals['_REPLAYSERVICE']._serialized_start=4245
+  _globals['_REPLAYSERVICE']._serialized_end=4329
 # @@protoc_insertion_point(module_scope)

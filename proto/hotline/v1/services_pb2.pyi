@@ -5,8 +5,11 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hotline.v1 import common_pb2 as _common_pb2
 from hotline.v1 import envelope_pb2 as _envelope_pb2
 from hotline.v1 import exercise_pb2 as _exercise_pb2
@@ -22,6 +25,35 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ReplayCommand:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReplayCommandEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReplayCommand.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REPLAY_COMMAND_UNSPECIFIED: _ReplayCommand.ValueType  # 0
+    REPLAY_COMMAND_PAUSE: _ReplayCommand.ValueType  # 1
+    REPLAY_COMMAND_RESUME: _ReplayCommand.ValueType  # 2
+    REPLAY_COMMAND_STEP: _ReplayCommand.ValueType  # 3
+    """Play the next record, then stay paused."""
+    REPLAY_COMMAND_FASTER: _ReplayCommand.ValueType  # 4
+    """Double the speed."""
+    REPLAY_COMMAND_SLOWER: _ReplayCommand.ValueType  # 5
+    """Halve the speed."""
+
+class ReplayCommand(_ReplayCommand, metaclass=_ReplayCommandEnumTypeWrapper): ...
+
+REPLAY_COMMAND_UNSPECIFIED: ReplayCommand.ValueType  # 0
+REPLAY_COMMAND_PAUSE: ReplayCommand.ValueType  # 1
+REPLAY_COMMAND_RESUME: ReplayCommand.ValueType  # 2
+REPLAY_COMMAND_STEP: ReplayCommand.ValueType  # 3
+"""Play the next record, then stay paused."""
+REPLAY_COMMAND_FASTER: ReplayCommand.ValueType  # 4
+"""Double the speed."""
+REPLAY_COMMAND_SLOWER: ReplayCommand.ValueType  # 5
+"""Halve the speed."""
+Global___ReplayCommand: _TypeAlias = ReplayCommand  # noqa: Y015
 
 @_typing.final
 class SessionOpen(_message.Message):
@@ -581,21 +613,33 @@ class AnnotateRequest(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     BOOKMARK_FIELD_NUMBER: _builtins.int
     HOTLINE_FIELD_NUMBER: _builtins.int
+    ABOUT_INDEX_FIELD_NUMBER: _builtins.int
+    ABOUT_TIME_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     bookmark: _builtins.str
     hotline: _common_pb2.Hotline.ValueType
+    about_index: _builtins.int
+    """The record of the exercise the note is about (a note written after the fact)."""
+    @_builtins.property
+    def about_time(self) -> _timestamp_pb2.Timestamp:
+        """The moment of the exercise the note is about."""
+
     def __init__(
         self,
         *,
         text: _builtins.str = ...,
         bookmark: _builtins.str = ...,
         hotline: _common_pb2.Hotline.ValueType = ...,
+        about_index: _builtins.int | None = ...,
+        about_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookmark", b"bookmark", "hotline", b"hotline", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time", "bookmark", b"bookmark", "hotline", b"hotline", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__about_index: _TypeAlias = _typing.Literal["about_index"]  # noqa: Y015
+    _WhichOneofArgType__about_index: _TypeAlias = _typing.Literal["_about_index", b"_about_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__about_index) -> _WhichOneofReturnType__about_index | None: ...
 
 Global___AnnotateRequest: _TypeAlias = AnnotateRequest  # noqa: Y015
 
@@ -617,3 +661,260 @@ class AnnotateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnnotateResponse: _TypeAlias = AnnotateResponse  # noqa: Y015
+
+@_typing.final
+class ReplayStart(_message.Message):
+    """Which records to replay and how fast. Windows include their start and exclude their
+    end; empty lists mean all.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEED_FIELD_NUMBER: _builtins.int
+    FROM_INDEX_FIELD_NUMBER: _builtins.int
+    TO_INDEX_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    HOTLINES_FIELD_NUMBER: _builtins.int
+    PARTIES_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    speed: _builtins.float
+    """1 is the original pace, 10 ten times faster, 0 as fast as possible. Unset: 1."""
+    from_index: _builtins.int
+    to_index: _builtins.int
+    paused: _builtins.bool
+    """Start paused: nothing is played until RESUME or STEP."""
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def hotlines(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Hotline.ValueType]: ...
+    @_builtins.property
+    def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_log_pb2.RecordKind.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        speed: _builtins.float | None = ...,
+        from_index: _builtins.int | None = ...,
+        to_index: _builtins.int | None = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        hotlines: _abc.Iterable[_common_pb2.Hotline.ValueType] | None = ...,
+        parties: _abc.Iterable[_builtins.str] | None = ...,
+        kinds: _abc.Iterable[_log_pb2.RecordKind.ValueType] | None = ...,
+        paused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_from_index", b"_from_index", "_speed", b"_speed", "_to_index", b"_to_index", "from_index", b"from_index", "from_time", b"from_time", "speed", b"speed", "to_index", b"to_index", "to_time", b"to_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_index", b"_from_index", "_speed", b"_speed", "_to_index", b"_to_index", "from_index", b"from_index", "from_time", b"from_time", "hotlines", b"hotlines", "kinds", b"kinds", "parties", b"parties", "paused", b"paused", "speed", b"speed", "to_index", b"to_index", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__from_index: _TypeAlias = _typing.Literal["from_index"]  # noqa: Y015
+    _WhichOneofArgType__from_index: _TypeAlias = _typing.Literal["_from_index", b"_from_index"]  # noqa: Y015
+    _WhichOneofReturnType__speed: _TypeAlias = _typing.Literal["speed"]  # noqa: Y015
+    _WhichOneofArgType__speed: _TypeAlias = _typing.Literal["_speed", b"_speed"]  # noqa: Y015
+    _WhichOneofReturnType__to_index: _TypeAlias = _typing.Literal["to_index"]  # noqa: Y015
+    _WhichOneofArgType__to_index: _TypeAlias = _typing.Literal["_to_index", b"_to_index"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__from_index) -> _WhichOneofReturnType__from_index | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__speed) -> _WhichOneofReturnType__speed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__to_index) -> _WhichOneofReturnType__to_index | None: ...
+
+Global___ReplayStart: _TypeAlias = ReplayStart  # noqa: Y015
+
+@_typing.final
+class ReplayControl(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    SPEED_FIELD_NUMBER: _builtins.int
+    JUMP_TO_BOOKMARK_FIELD_NUMBER: _builtins.int
+    SEEK_TO_INDEX_FIELD_NUMBER: _builtins.int
+    command: Global___ReplayCommand.ValueType
+    speed: _builtins.float
+    """A new speed factor (0 = as fast as possible)."""
+    jump_to_bookmark: _builtins.str
+    """Go on from the record a bookmark marks."""
+    seek_to_index: _builtins.int
+    """Go on from this record index (forwards or backwards)."""
+    def __init__(
+        self,
+        *,
+        command: Global___ReplayCommand.ValueType = ...,
+        speed: _builtins.float = ...,
+        jump_to_bookmark: _builtins.str = ...,
+        seek_to_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "control", b"control", "jump_to_bookmark", b"jump_to_bookmark", "seek_to_index", b"seek_to_index", "speed", b"speed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "control", b"control", "jump_to_bookmark", b"jump_to_bookmark", "seek_to_index", b"seek_to_index", "speed", b"speed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_control: _TypeAlias = _typing.Literal["command", "speed", "jump_to_bookmark", "seek_to_index"]  # noqa: Y015
+    _WhichOneofArgType_control: _TypeAlias = _typing.Literal["control", b"control"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_control) -> _WhichOneofReturnType_control | None: ...
+
+Global___ReplayControl: _TypeAlias = ReplayControl  # noqa: Y015
+
+@_typing.final
+class ReplayRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    CONTROL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def start(self) -> Global___ReplayStart:
+        """First message of every replay."""
+
+    @_builtins.property
+    def control(self) -> Global___ReplayControl: ...
+    def __init__(
+        self,
+        *,
+        start: Global___ReplayStart | None = ...,
+        control: Global___ReplayControl | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "request", b"request", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "request", b"request", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["start", "control"]  # noqa: Y015
+    _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
+
+Global___ReplayRequest: _TypeAlias = ReplayRequest  # noqa: Y015
+
+@_typing.final
+class ReplayState(_message.Message):
+    """Where the replay stands; sent at the start and after every control."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BookmarksEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PAUSED_FIELD_NUMBER: _builtins.int
+    SPEED_FIELD_NUMBER: _builtins.int
+    NEXT_INDEX_FIELD_NUMBER: _builtins.int
+    BOOKMARKS_FIELD_NUMBER: _builtins.int
+    paused: _builtins.bool
+    speed: _builtins.float
+    next_index: _builtins.int
+    """Index of the next record to play."""
+    @_builtins.property
+    def bookmarks(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Bookmarks known so far, by name, with the record each marks."""
+
+    def __init__(
+        self,
+        *,
+        paused: _builtins.bool = ...,
+        speed: _builtins.float = ...,
+        next_index: _builtins.int = ...,
+        bookmarks: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookmarks", b"bookmarks", "next_index", b"next_index", "paused", b"paused", "speed", b"speed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayState: _TypeAlias = ReplayState  # noqa: Y015
+
+@_typing.final
+class ReplayedRecord(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    ELAPSED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> _log_pb2.LogRecord: ...
+    @_builtins.property
+    def elapsed(self) -> _duration_pb2.Duration:
+        """The record's server time less that of the first record shown (original seconds)."""
+
+    def __init__(
+        self,
+        *,
+        record: _log_pb2.LogRecord | None = ...,
+        elapsed: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed", "record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayedRecord: _TypeAlias = ReplayedRecord  # noqa: Y015
+
+@_typing.final
+class ReplayFinished(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    records: _builtins.int
+    def __init__(
+        self,
+        *,
+        records: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayFinished: _TypeAlias = ReplayFinished  # noqa: Y015
+
+@_typing.final
+class ReplayResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    FINISHED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___ReplayedRecord: ...
+    @_builtins.property
+    def state(self) -> Global___ReplayState: ...
+    @_builtins.property
+    def finished(self) -> Global___ReplayFinished:
+        """The selection is over; the stream ends after it."""
+
+    def __init__(
+        self,
+        *,
+        record: Global___ReplayedRecord | None = ...,
+        state: Global___ReplayState | None = ...,
+        finished: Global___ReplayFinished | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "record", b"record", "response", b"response", "state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "record", b"record", "response", b"response", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_response: _TypeAlias = _typing.Literal["record", "state", "finished"]  # noqa: Y015
+    _WhichOneofArgType_response: _TypeAlias = _typing.Literal["response", b"response"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_response) -> _WhichOneofReturnType_response | None: ...
+
+Global___ReplayResponse: _TypeAlias = ReplayResponse  # noqa: Y015

@@ -556,3 +556,81 @@ class ExerciseService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ReplayServiceStub:
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Replay = channel.stream_stream(
+                '/hotline.v1.ReplayService/Replay',
+                request_serializer=hotline_dot_v1_dot_services__pb2.ReplayRequest.SerializeToString,
+                response_deserializer=hotline_dot_v1_dot_services__pb2.ReplayResponse.FromString,
+                _registered_method=True)
+
+
+class ReplayServiceServicer:
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    def Replay(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReplayServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Replay': grpc.stream_stream_rpc_method_handler(
+                    servicer.Replay,
+                    request_deserializer=hotline_dot_v1_dot_services__pb2.ReplayRequest.FromString,
+                    response_serializer=hotline_dot_v1_dot_services__pb2.ReplayResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hotline.v1.ReplayService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hotline.v1.ReplayService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ReplayService:
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    @staticmethod
+    def Replay(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hotline.v1.ReplayService/Replay',
+            hotline_dot_v1_dot_services__pb2.ReplayRequest.SerializeToString,
+            hotline_dot_v1_dot_services__pb2.ReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -193,3 +193,37 @@ class ExerciseServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_services_pb2.AnnotateResponse, _abc.Awaitable[_services_pb2.AnnotateResponse]]: ...
 
 def add_ExerciseServiceServicer_to_server(servicer: ExerciseServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ReplayServiceStub:
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ReplayServiceAsyncStub: ...
+    Replay: _grpc.StreamStreamMultiCallable[_services_pb2.ReplayRequest, _services_pb2.ReplayResponse]
+
+@_typing.type_check_only
+class ReplayServiceAsyncStub(ReplayServiceStub):
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Replay: _aio.StreamStreamMultiCallable[_services_pb2.ReplayRequest, _services_pb2.ReplayResponse]  # type: ignore[assignment]
+
+class ReplayServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Plays the server's own log back for after-action review (exercise control only). The
+    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """
+
+    @_abc_1.abstractmethod
+    def Replay(
+        self,
+        request_iterator: _MaybeAsyncIterator[_services_pb2.ReplayRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_services_pb2.ReplayResponse], _abc.AsyncIterator[_services_pb2.ReplayResponse]]: ...
+
+def add_ReplayServiceServicer_to_server(servicer: ReplayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -20,13 +20,9 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from hotline.client.cli import render
-from hotline.client.cli.audit import FAILED, load_verifier
+from hotline.client.cli import recorded, render
 from hotline.client.cli.options import enum_value, iso_time
-from hotline.server.audit.stored import verify_stored_log
-from hotline.server.errors import ConfigurationError
 from hotline.server.replay import Played, Player, Selection
-from hotline.server.storage import Backend, open_backend
 from hotline.v1 import common_pb2, log_pb2
 
 
@@ -37,18 +33,7 @@ def add_parser(commands: Any) -> None:
         description="Shows the records of a log at their original pace scaled by "
         "--speed, after verifying the whole log against the server's key.",
     )
-    replay.add_argument("log", help="SQLite file or postgresql:// URL")
-    replay.add_argument("--key", help="verifier key (<data dir>/signing.pub), or the key string")
-    replay.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="play a log that does not verify, or without the key (it may have been altered)",
-    )
-    replay.add_argument(
-        "--allow-unsigned-tail",
-        action="store_true",
-        help="accept records after the last checkpoint (a copy of a log still being written)",
-    )
+    recorded.add_log_arguments(replay)
     replay.add_argument(
         "--speed",
         type=_speed,
@@ -117,33 +102,6 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def _verified(backend: Backend, args: argparse.Namespace) -> bool:
-    """Whether the log may be played; says why not on standard error."""
-    if args.no_verify:
-        return True
-    if not args.key:
-        print(
-            "hotline replay: give the server's verifier key with --key (its "
-            "<data dir>/signing.pub) to check the log, or --no-verify to play it unchecked",
-            file=sys.stderr,
-        )
-        return False
-    report = verify_stored_log(
-        backend,
-        load_verifier(args.key, "hotline replay"),
-        allow_unsigned_tail=args.allow_unsigned_tail,
-    )
-    if report.ok:
-        return True
-    print(report.summary(), file=sys.stderr)
-    print(
-        "hotline replay: the log does not verify and is not played "
-        "(--no-verify plays it anyway, as evidence of nothing)",
-        file=sys.stderr,
-    )
-    return False
-
-
 def _elapsed(seconds: float) -> str:
     whole = int(max(seconds, 0.0))
     return f"T+{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
@@ -189,13 +147,8 @@ def _json(played: Played) -> str:
 
 async def run_replay(args: argparse.Namespace) -> int:
     selection = _selection(args)
-    try:
-        backend = open_backend(args.log, durable=False, create=False)
-    except ConfigurationError as error:
-        raise SystemExit(f"hotline replay: {error}") from None
-    try:
-        if not _verified(backend, args):
-            return FAILED
+    with recorded.opened_log(args, "replay") as backend:
+        recorded.verification(backend, args, "replay")
         # Only the index window is pushed down to the store; the player applies the rest.
         start = selection.from_index or 0
         player = Player(
@@ -205,6 +158,4 @@ async def run_replay(args: argparse.Namespace) -> int:
         async for played in player:
             sys.stdout.write(write(played) + "\n")
             sys.stdout.flush()
-    finally:
-        backend.close()
     return 0
