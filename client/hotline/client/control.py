@@ -7,8 +7,10 @@ from types import TracebackType
 from typing import TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.client.errors import Refused
+from hotline.client.replay import ReplaySession
 from hotline.client.station import CHANNEL_OPTIONS
 from hotline.v1 import (
     common_pb2,
@@ -33,6 +35,7 @@ class HotlineClient:
         self._stations = services_pb2_grpc.StationServiceStub(self._channel)
         self._exercise = services_pb2_grpc.ExerciseServiceStub(self._channel)
         self._zones = services_pb2_grpc.ZoneServiceStub(self._channel)
+        self._replays = services_pb2_grpc.ReplayServiceStub(self._channel)
 
     async def __aenter__(self) -> HotlineClient:
         return self
@@ -92,8 +95,22 @@ class HotlineClient:
         text: str,
         bookmark: str = "",
         hotline: common_pb2.Hotline.ValueType = common_pb2.HOTLINE_UNSPECIFIED,
+        *,
+        about_index: int | None = None,
+        about_time: Timestamp | None = None,
     ) -> int:
-        request = services_pb2.AnnotateRequest(text=text, bookmark=bookmark, hotline=hotline)
+        """Appends a note or bookmark (exercise control); returns the record's index.
+
+        ``about_index`` / ``about_time`` say which record or moment of the exercise a
+        note written after the fact is about; a record not yet in the log is refused
+        with OUT_OF_RANGE."""
+        request = services_pb2.AnnotateRequest(
+            text=text,
+            bookmark=bookmark,
+            hotline=hotline,
+            about_index=about_index,
+            about_time=about_time,
+        )
         response = await self._unary(self._exercise.Annotate(request, metadata=self._metadata))
         return response.index
 
@@ -115,6 +132,12 @@ class HotlineClient:
             raise Refused(error.code(), error.details() or "") from None
         finally:
             call.cancel()
+
+    def replay(self, start: services_pb2.ReplayStart | None = None) -> ReplaySession:
+        """A replay of the server's log (exercise control and observers), sent when the
+        session is entered or first read; see :class:`ReplaySession` for the controls."""
+        call = self._replays.Replay(metadata=self._metadata)
+        return ReplaySession(call, start or services_pb2.ReplayStart())
 
     @staticmethod
     async def _unary(call: Awaitable[T]) -> T:

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from hotline.server.api.common import service_handler
 from hotline.server.api.exercise import ExerciseService, ZoneService
+from hotline.server.api.replay import ReplayService
 from hotline.server.api.stations import StationService
 from hotline.server.audit.trail import server_trail
 from hotline.server.bridge import Bridge, parse_broker_url, parse_format
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 #: Largest stream message accepted (a batch of envelopes).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SHUTDOWN_GRACE_S = 2.0
-SERVICES = ("StationService", "ExerciseService", "ZoneService")
+SERVICES = ("StationService", "ExerciseService", "ZoneService", "ReplayService")
 
 
 def load_settings_exercise(settings: Settings) -> Exercise:
@@ -96,6 +97,7 @@ async def serve(
             service_handler(StationService(switchboard, authority), "StationService"),
             service_handler(ExerciseService(switchboard, authority), "ExerciseService"),
             service_handler(ZoneService(switchboard, authority), "ZoneService"),
+            service_handler(ReplayService(switchboard, authority), "ReplayService"),
         )
     )
     health_servicer = health.aio.HealthServicer()

@@ -5,19 +5,53 @@ engine refuses geometry it cannot handle with ``InvalidArgument``), and hands ev
 recorded envelope to :meth:`Checks.observe` — live and when the log is replayed at
 start-up, in log order and with the recorded time, so the engine's picture survives a
 restart. Findings of live records are raised as alerts; those of replayed records were
-raised already and are dropped.
+raised already and are dropped. :func:`raised_alert` is the one rule for turning a
+finding into the alert the server records, shared with the re-evaluation of a log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.server.deconfliction import DeconflictionEngine, Finding, SeparationMinima
-from hotline.server.exercise import Separation
-from hotline.v1 import envelope_pb2, zones_pb2
+from hotline.server.exercise import EXERCISE_CONTROL, Hotline, Separation
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
 
-__all__ = ["Checks", "DeconflictionChecks", "Finding"]
+__all__ = ["Checks", "DeconflictionChecks", "Finding", "RaisedAlert", "raised_alert"]
+
+#: Where a deconfliction alert goes: the hotline of the unit's domain.
+_DOMAIN_HOTLINE = {
+    common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
+    common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
+    common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedAlert:
+    """A finding as the server raises it: the alert, its hotline and its audience."""
+
+    hotline: Hotline
+    alert: acknowledgments_pb2.Alert
+    audience: frozenset[str]
+
+
+def raised_alert(
+    finding: Finding, hotline: Hotline, cause: str, parties_on: Mapping[Hotline, frozenset[str]]
+) -> RaisedAlert:
+    """The alert a finding raises: on the hotline of the finding's domain (else
+    ``hotline``, the one the causing message came on), about the message ``cause``
+    unless the finding names one, to the parties concerned that are on that hotline
+    (exercise control when none is)."""
+    domain_hotline = _DOMAIN_HOTLINE.get(finding.domain, hotline)
+    alert = acknowledgments_pb2.Alert()
+    alert.CopyFrom(finding.alert)
+    if not alert.message_id:
+        alert.message_id = cause
+    audience = frozenset(finding.parties) & parties_on.get(domain_hotline, frozenset())
+    return RaisedAlert(domain_hotline, alert, audience or frozenset({EXERCISE_CONTROL}))
 
 
 class Checks(Protocol):

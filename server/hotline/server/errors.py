@@ -55,6 +55,12 @@ class AlreadyExists(HotlineError):
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
+class OutOfRange(HotlineError):
+    """A position past the end of what exists, e.g. a log index not yet recorded."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class ResourceExhausted(HotlineError):
     """Too large, or too much at once."""
 

@@ -30,13 +30,15 @@ from hotline.server.acknowledgments import (
     TrackedMessage,
 )
 from hotline.server.audit.trail import AuditTrail
-from hotline.server.checks import Checks, Finding
+from hotline.server.checks import Checks, Finding, raised_alert
 from hotline.server.consoles import Console, Delivery
 from hotline.server.deadlines import DeadlineTimer
 from hotline.server.errors import (
     AlreadyExists,
     FailedPrecondition,
     HotlineError,
+    InvalidArgument,
+    OutOfRange,
     PermissionDenied,
     Unavailable,
 )
@@ -52,7 +54,7 @@ from hotline.server.exercise import (
 from hotline.server.identity import Credential
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import Backend, StoredRecord
-from hotline.server.validation import SERVER_ID_PREFIX, check_envelope
+from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
 from hotline.server.zones import ZoneBook, effective_state
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -79,12 +81,6 @@ _STAGE_KIND = {
     Stage.ESCALATION: log_pb2.DEADLINE_KIND_ESCALATION,
 }
 _KIND_STAGE = {kind: stage for stage, kind in _STAGE_KIND.items()}
-#: Where a deconfliction alert goes: the hotline of the unit's domain.
-_DOMAIN_HOTLINE = {
-    common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
-    common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
-    common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
-}
 #: LogRecord.envelope's field number.
 _RECORD_ENVELOPE = log_pb2.LogRecord.ENVELOPE_FIELD_NUMBER
 #: Bodies the deconfliction checks take in.
@@ -465,8 +461,13 @@ class Switchboard:
         if self._failure is not None:
             raise Unavailable("the server cannot record traffic; try again later")
         now = self._clock()
-        body = check_envelope(envelope, now)
-        self._authorize(credential, envelope)
+        # Exercise control may re-inject recorded traffic as the station that sent it.
+        replay = bool(envelope.replay_of) and credential.may_control
+        body = check_envelope(envelope, now, replay=replay)
+        if replay:
+            self._authorize_replay(envelope)
+        else:
+            self._authorize(credential, envelope)
         message_id = envelope.message_id
         known = self._message_ids.get(message_id)
         if known is not None:
@@ -527,6 +528,23 @@ class Switchboard:
             raise PermissionDenied(
                 f"hotline: this station is on {hotline_name(credential.hotline)}; it cannot "
                 f"send on {hotline_name(envelope.hotline or sender.hotline)}"
+            )
+
+    def _authorize_replay(self, envelope: envelope_pb2.Envelope) -> None:
+        """A re-injected envelope (exercise control, ``replay_of`` set) speaks for a
+        station of this exercise, on that station's hotline; it is recorded with exercise
+        control as the actor. Stations never set ``replay_of`` (see ``check_envelope``)."""
+        sender = envelope.sender
+        if sender.hotline != envelope.hotline:
+            raise InvalidArgument(
+                f"hotline: a re-injected message travels on its sender's hotline "
+                f"({hotline_name(sender.hotline)}), not {hotline_name(envelope.hotline)}"
+            )
+        if self.exercise.station(sender.party, envelope.hotline) is None:
+            raise FailedPrecondition(
+                f"sender: this exercise has no {sender.party} station on "
+                f"{hotline_name(envelope.hotline)} to re-inject {envelope.replay_of!r} as; "
+                "run the sandbox with the recorded exercise's stations"
             )
 
     def _accept_acknowledgment(
@@ -652,14 +670,8 @@ class Switchboard:
         """Raises what the checks found in the records just made, as alerts on the
         hotline of the finding's domain, to the parties concerned."""
         while self._findings:
-            finding = self._findings.pop(0)
-            domain_hotline = _DOMAIN_HOTLINE.get(finding.domain, hotline)
-            alert = acknowledgments_pb2.Alert()
-            alert.CopyFrom(finding.alert)
-            if not alert.message_id:
-                alert.message_id = cause
-            audience = set(finding.parties) & self._parties_on[domain_hotline]
-            self._alert(domain_hotline, alert, audience or {EXERCISE_CONTROL})
+            raised = raised_alert(self._findings.pop(0), hotline, cause, self._parties_on)
+            self._alert(raised.hotline, raised.alert, raised.audience)
 
     # ------------------------------------------------------------------ deadlines
 
@@ -967,16 +979,43 @@ class Switchboard:
             )
         )
 
-    def annotate(self, credential: Credential, hotline: Hotline, text: str, bookmark: str) -> int:
+    def annotate(
+        self,
+        credential: Credential,
+        hotline: Hotline,
+        text: str,
+        bookmark: str,
+        *,
+        about_index: int | None = None,
+        about_time: Timestamp | None = None,
+    ) -> int:
+        """Appends a trainer's note or bookmark as its own record; returns its index.
+
+        ``about_index`` and ``about_time`` tie a note written after the fact to the
+        record or moment of the exercise it is about. Raises OutOfRange for an index
+        not yet recorded and InvalidArgument for a time that is not a valid moment.
+        """
         credential.require_control("annotating the exercise")
+        annotation = log_pb2.Annotation(author=credential.subject, text=text, bookmark=bookmark)
+        if about_index is not None:
+            if about_index >= self._next_index:
+                raise OutOfRange(
+                    f"about_index: there is no record {about_index} yet; the log holds "
+                    f"records 0 to {self._next_index - 1}"
+                )
+            annotation.about_index = about_index
+        if about_time is not None:
+            if not 0 <= about_time.nanos < 1_000_000_000 or about_time.seconds < 0:
+                raise InvalidArgument("about_time: not a valid time")
+            if _seconds(about_time) > self._clock() + MAX_CLOCK_AHEAD_S:
+                raise InvalidArgument("about_time: in the future; a note is about a past moment")
+            annotation.about_time.CopyFrom(about_time)
         stored = self._append(
             self._new_record(
                 log_pb2.RECORD_KIND_ANNOTATION,
                 hotline,
                 credential.station_label,
-                annotation=log_pb2.Annotation(
-                    author=credential.subject, text=text, bookmark=bookmark
-                ),
+                annotation=annotation,
             )
         )
         return stored.index

@@ -75,8 +75,12 @@ def check_lat_lon(latitude: float, longitude: float, field: str) -> None:
         raise InvalidArgument(f"{field}.longitude: {longitude} is outside [-180, 180] degrees")
 
 
-def check_envelope(envelope: envelope_pb2.Envelope, now: float) -> str:
-    """Checks a client envelope's shape; returns the name of its body."""
+def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool = False) -> str:
+    """Checks a client envelope's shape; returns the name of its body.
+
+    ``replay_of`` is refused like the other server fields unless ``replay`` says the
+    caller may re-inject recorded traffic (exercise control); then it must be a
+    message id."""
     size = envelope.ByteSize()
     if size > MAX_ENVELOPE_BYTES:
         raise ResourceExhausted(
@@ -105,11 +109,15 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float) -> str:
         or envelope.HasField("recorded_at")
         or envelope.audience
         or envelope.escalation_of
-        or envelope.replay_of
+        or (envelope.replay_of and not replay)
     ):
         raise InvalidArgument(
             "sequence, recorded_at, audience, escalation_of and replay_of are set by the "
             "server; leave them empty"
+        )
+    if replay and not _MESSAGE_ID.match(envelope.replay_of):
+        raise InvalidArgument(
+            "replay_of: the recorded original's message id, 1-128 printable ASCII characters"
         )
     body = envelope.WhichOneof("body")
     if body is None:

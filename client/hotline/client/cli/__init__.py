@@ -5,8 +5,11 @@
     hotline station                a participant's console
     hotline send text "..."        one-shot messages of every kind
     hotline status                 stations, hotlines, time lost
+    hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
     hotline audit verify LOG ...   offline verification of a copied log
     hotline replay LOG --key ...   play a recorded exercise back (read-only)
+    hotline export LOG --format F  GeoJSON, KML, CSV, CoT or Tacview ACMI of a log
+    hotline report LOG --key ... -o report.html   after-action report (or .png / .pdf)
     hotline audit verify LOG --key signing.pub   check a log offline
 
 The server address and credential come from ``--address``/``--token`` or the
@@ -22,7 +25,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.client.cli import audit, console, credentials, replay, send, serve, status
+from hotline.client.cli import (
+    annotate,
+    audit,
+    console,
+    credentials,
+    export,
+    replay,
+    report,
+    send,
+    serve,
+    status,
+)
 from hotline.client.errors import HotlineClientError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -38,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     credentials.add_parser(commands)
     audit.add_parser(commands)
     replay.add_parser(commands)
+    export.add_parser(commands)
+    report.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
     connected.add_argument(
         "--address",
@@ -52,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_parser(commands, connected)
     send.add_parser(commands, connected)
     status.add_parser(commands, connected)
+    annotate.add_parser(commands, connected)
     return parser
 
 

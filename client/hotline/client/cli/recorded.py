@@ -10,6 +10,8 @@ LOG is a SQLite file (a copy is fine) or a ``postgresql://`` URL; PUBKEY the ser
 from __future__ import annotations
 
 import argparse
+import pickle
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +20,21 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from hotline.client.cli.audit import load_verifier
+from hotline.server.audit import parse_verifier_key
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.verify import VerificationReport
 from hotline.server.errors import ConfigurationError
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import log_pb2
 
-__all__ = ["add_log_arguments", "opened_log", "parsed_records", "verification"]
+__all__ = [
+    "PendingVerification",
+    "add_log_arguments",
+    "opened_log",
+    "parsed_records",
+    "start_verification",
+    "verification",
+]
 
 
 def add_log_arguments(parser: Any) -> None:
@@ -64,6 +74,76 @@ def verification(
     error) when the key is missing or the log does not verify."""
     if args.no_verify:
         return None
+    report = verify_stored_log(
+        backend,
+        load_verifier(_key(args, command), f"hotline {command}"),
+        allow_unsigned_tail=args.allow_unsigned_tail,
+    )
+    return _accepted(report, command)
+
+
+class PendingVerification:
+    """The log's verification running in a second process, so that reading and
+    rendering the log can go on meanwhile on the other core. Nothing read may be shown
+    before :meth:`wait` has returned."""
+
+    def __init__(self, location: str, key: str, allow_unsigned_tail: bool, command: str) -> None:
+        self._command = command
+        # A fresh interpreter rather than a fork: the parent may hold threads (gRPC).
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, location, key, "1" if allow_unsigned_tail else ""],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def done(self) -> bool:
+        return self._child.poll() is not None
+
+    def wait(self) -> VerificationReport:
+        """The report of a log that verifies; exits (status 1, the reason on standard
+        error) when it does not, or when the log could not be read."""
+        out, err = self._child.communicate()
+        if self._child.returncode != 0:
+            sys.stderr.write(err.decode(errors="replace"))
+            raise SystemExit(f"hotline {self._command}: the log could not be verified")
+        # Our own child wrote it: the bytes are trusted.
+        report = pickle.loads(out)
+        assert isinstance(report, VerificationReport)
+        return _accepted(report, self._command)
+
+    def cancel(self) -> None:
+        if self._child.poll() is None:
+            self._child.kill()
+        self._child.communicate()
+
+
+def start_verification(args: argparse.Namespace, command: str) -> PendingVerification | None:
+    """Starts verifying the log against ``--key`` in a second process; ``None`` with
+    ``--no-verify``. A missing or unreadable key exits at once."""
+    if args.no_verify:
+        return None
+    verifier = load_verifier(_key(args, command), f"hotline {command}")
+    return PendingVerification(args.log, verifier.encode(), args.allow_unsigned_tail, command)
+
+
+_CHILD = "from hotline.client.cli.recorded import verify_for_parent; verify_for_parent()"
+
+
+def verify_for_parent() -> None:
+    """The child of :class:`PendingVerification`: verifies the log named on its command
+    line and writes the pickled report to standard output."""
+    location, key, allow_unsigned_tail = sys.argv[1:4]
+    backend = open_backend(location, durable=False, create=False)
+    try:
+        report = verify_stored_log(
+            backend, parse_verifier_key(key), allow_unsigned_tail=bool(allow_unsigned_tail)
+        )
+    finally:
+        backend.close()
+    sys.stdout.buffer.write(pickle.dumps(report))
+
+
+def _key(args: argparse.Namespace, command: str) -> str:
     if not args.key:
         print(
             f"hotline {command}: give the server's verifier key with --key (its "
@@ -71,11 +151,10 @@ def verification(
             file=sys.stderr,
         )
         raise SystemExit(1)
-    report = verify_stored_log(
-        backend,
-        load_verifier(args.key, f"hotline {command}"),
-        allow_unsigned_tail=args.allow_unsigned_tail,
-    )
+    return str(args.key)
+
+
+def _accepted(report: VerificationReport, command: str) -> VerificationReport:
     if report.ok:
         return report
     print(report.summary(), file=sys.stderr)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
+import time
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -16,7 +17,10 @@ from hotline.v1 import (
 )
 
 
+@functools.cache
 def name(enum: object, value: int, prefix: str) -> str:
+    """An enum value's name without its prefix (``FLASH``); cached, since a replay asks
+    for the same few names a million times."""
     return str(enum.Name(value)).removeprefix(prefix)  # type: ignore[attr-defined]
 
 
@@ -91,8 +95,12 @@ def _body(envelope: envelope_pb2.Envelope, body: str) -> str:
 
 def record_time(stamp: Timestamp) -> str:
     """UTC ISO 8601 to the millisecond, e.g. ``2026-11-21T06:00:00.000Z``."""
-    moment = dt.datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{_utc_second(stamp.seconds)}.{stamp.nanos // 1_000_000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def describe_record(record: log_pb2.LogRecord) -> str:
@@ -114,7 +122,12 @@ def describe_record(record: log_pb2.LogRecord) -> str:
         refused = record.refused_request
         return f"{refused.method} refused: {refused.code}: {refused.detail}"
     if payload == "annotation":
-        return f"{record.annotation.author}: {record.annotation.text}"
+        note = record.annotation
+        about = f" about #{note.about_index}" if note.HasField("about_index") else ""
+        if note.HasField("about_time"):
+            about += f" about {record_time(note.about_time)}"
+        mark = f" [bookmark {note.bookmark}]" if note.bookmark else ""
+        return f"{note.author}{about}{mark}: {note.text}"
     if payload == "exercise":
         return f"exercise {record.exercise.exercise_id} ({record.exercise.name})"
     return ""

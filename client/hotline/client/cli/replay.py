@@ -4,6 +4,10 @@
                    [--hotline H] [--party P] [--kind K] [--json]
     hotline replay LOG --no-verify ...
 
+On a terminal (and without ``--json`` or ``--plain``) the replay is a live view, one
+panel per hotline, steered with keys: space pause/resume, n step, +/- speed, b or 1-9
+bookmarks, q quit (``replay_view``; ``--paused`` starts it paused).
+
 LOG is a SQLite file (a copy is fine; it is opened read-only) or a ``postgresql://``
 URL. The whole log is verified against PUBKEY (the server's ``signing.pub``) before
 the first record is shown, and a log that does not verify is refused (exit 1) unless
@@ -20,7 +24,7 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from hotline.client.cli import recorded, render
+from hotline.client.cli import recorded, render, replay_modes, replay_view
 from hotline.client.cli.options import enum_value, iso_time
 from hotline.server.replay import Played, Player, Selection
 from hotline.v1 import common_pb2, log_pb2
@@ -64,6 +68,8 @@ def add_parser(commands: Any) -> None:
         "--kind", action="append", default=[], help="only this record kind, e.g. ENVELOPE"
     )
     replay.add_argument("--json", action="store_true", help="one JSON object per record")
+    replay_modes.add_arguments(replay)
+    replay_view.add_arguments(replay)
     replay.set_defaults(run=run_replay)
 
 
@@ -149,6 +155,12 @@ async def run_replay(args: argparse.Namespace) -> int:
     selection = _selection(args)
     with recorded.opened_log(args, "replay") as backend:
         recorded.verification(backend, args, "replay")
+        # Re-injection into a sandbox and re-evaluation of the alerts (replay_modes).
+        mode = await replay_modes.run(args, backend, selection)
+        if mode is not None:
+            return mode
+        if replay_view.wanted(args):
+            return await replay_view.run(backend, selection, args)
         # Only the index window is pushed down to the store; the player applies the rest.
         start = selection.from_index or 0
         player = Player(

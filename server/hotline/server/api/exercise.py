@@ -79,7 +79,12 @@ class ExerciseService(Adapter):
                 raise InvalidArgument("text: an annotation needs text or a bookmark")
             check_enum(request.hotline, common_pb2.Hotline, "hotline", required=False)
             index = self.switchboard.annotate(
-                credential, request.hotline, request.text, request.bookmark
+                credential,
+                request.hotline,
+                request.text,
+                request.bookmark,
+                about_index=request.about_index if request.HasField("about_index") else None,
+                about_time=request.about_time if request.HasField("about_time") else None,
             )
             return services_pb2.AnnotateResponse(index=index)
 

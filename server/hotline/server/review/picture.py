@@ -17,9 +17,10 @@ from hotline.v1 import acknowledgments_pb2, envelope_pb2, log_pb2, zones_pb2
 __all__ = ["AlertEvent", "Fix", "Picture", "Track", "ZoneHistory", "ZoneVersion"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fix:
-    """One reported position of a unit."""
+    """One reported position of a unit. Not frozen: a long exercise has millions, and
+    a frozen dataclass is several times slower to make."""
 
     index: int
     at: float
@@ -28,6 +29,8 @@ class Fix:
     altitude_m: float
     course_deg: float
     speed_mps: float
+    #: The sender's one-sigma horizontal accuracy in metres; 0 when not given.
+    accuracy_m: float = 0.0
 
 
 @dataclass(slots=True)
@@ -147,6 +150,7 @@ class Picture:
                     position.altitude_m,
                     position.course_deg,
                     position.speed_mps,
+                    position.accuracy_m,
                 )
             )
 

@@ -1,0 +1,131 @@
+"""Annotations after the fact: the trainer serves the exercise's data directory again,
+annotates an earlier record with ``hotline annotate``, and the replay shows the note
+after the original records, which are untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.commands import run_hotline
+from harness import AIR, Harness, expect, is_ack, running_server
+
+from hotline.server.storage import open_backend
+from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2
+
+
+def stored(log: Path) -> list[tuple[int, bytes]]:
+    backend = open_backend(str(log), create=False)
+    try:
+        return [(s.index, s.data) for s in backend.read()]
+    finally:
+        backend.close()
+
+
+def annotate(server: Harness, *args: str) -> list[str]:
+    token = server.role_token(common_pb2.ROLE_EXERCISE_CONTROL)
+    return ["annotate", *args, "--address", server.address, "--token", token]
+
+
+async def replayed(capsys: pytest.CaptureFixture[str], data_dir: Path) -> list[Any]:
+    """The log of ``data_dir`` as ``hotline replay --json`` shows it, verified."""
+    log, key = data_dir / "hotline.sqlite", data_dir / "signing.pub"
+    code, out, err = await run_hotline(
+        capsys, "replay", str(log), "--key", str(key), "--speed", "0", "--json"
+    )
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+async def test_a_note_written_after_the_exercise_is_appended_and_nothing_is_edited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    async with (
+        running_server(data) as server,
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR) as red,
+    ):
+        strike = await blue.send(
+            messages_pb2.TextMessage(text="Strike package over Deir Ezzor at 0600Z"),
+            common_pb2.PRIORITY_IMMEDIATE,
+        )
+        delivery = await expect(red, lambda e: e.message_id == strike.message_id)
+        await red.acknowledge(delivery, acknowledgments_pb2.ACK_KIND_WILCO)
+        await expect(blue, is_ack(strike.message_id, acknowledgments_pb2.ACK_KIND_WILCO))
+    before = stored(data / "hotline.sqlite")
+    strike_index = next(
+        i
+        for i, d in enumerate(await replayed(capsys, data))
+        if d["correlation_id"] == strike.message_id
+    )
+
+    # Afterwards: the trainer serves the same data directory again and annotates.
+    async with running_server(data) as server:
+        code, out, err = await run_hotline(
+            capsys,
+            *annotate(
+                server,
+                "RED answered within the minute",
+                "--bookmark",
+                "strike-1",
+                "--about",
+                str(strike_index),
+            ),
+        )
+        assert code == 0, err
+        assert out.startswith("annotation recorded as #")
+        note_index = int(out.strip().rsplit("#", 1)[1])
+        assert note_index >= len(before)
+
+        code, out, err = await run_hotline(
+            capsys, *annotate(server, "too late", "--about", "100000")
+        )
+        assert code != 0
+        assert "OUT_OF_RANGE" in err
+        assert "about_index" in err
+
+    documents = await replayed(capsys, data)
+    assert stored(data / "hotline.sqlite")[: len(before)] == before
+    notes = [d for d in documents if d["kind"] == "ANNOTATION"]
+    assert [d["index"] for d in notes] == [note_index]
+    annotation = notes[0]["payload"]["annotation"]
+    assert annotation["text"] == "RED answered within the minute"
+    assert annotation["bookmark"] == "strike-1"
+    assert annotation["aboutIndex"] == str(strike_index)
+    assert notes[0]["actor"].startswith("EXERCISE_CONTROL:")
+
+
+async def test_a_note_about_a_moment_records_the_moment(
+    server: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_hotline(
+        capsys,
+        *annotate(
+            server,
+            "Strike window opened",
+            "--about",
+            "2026-01-05T06:00Z",
+            "--hotline",
+            "AIR_OPERATIONS",
+        ),
+    )
+    assert code == 0, err
+    index = int(out.strip().rsplit("#", 1)[1])
+    async with server.control() as control:
+        async for record in control.watch(resume_after_index=index - 1):
+            if record.index == index:
+                break
+    assert record.annotation.text == "Strike window opened"
+    assert record.annotation.about_time.ToJsonString() == "2026-01-05T06:00:00Z"
+    assert not record.annotation.HasField("about_index")
+    assert record.hotline == AIR
+
+    code, _, err = await run_hotline(
+        capsys, *annotate(server, "later", "--about", "2999-01-01T00:00Z")
+    )
+    assert code != 0
+    assert "about_time" in err
+    assert "future" in err
