@@ -104,3 +104,33 @@ def test_durations() -> None:
     assert parse_duration(2.5, "x") == 2.5
     with pytest.raises(ConfigurationError, match="positive"):
         parse_duration(0, "x")
+
+
+def test_the_recorded_exercise_holds_every_separation_setting(tmp_path: Path) -> None:
+    """Re-evaluation configures the engine from the EXERCISE_STARTED record: every
+    setting of the exercise file must be in it."""
+    exercise = load_exercise(
+        write(
+            tmp_path,
+            """
+[exercise]
+id = "drill"
+[[parties]]
+id = "BLUE"
+[[parties]]
+id = "RED"
+[policy.separation]
+air_horizontal_m = 9260
+air_vertical_m = 150
+ground_m = 500
+look_ahead = "2m"
+stale_after = "20s"
+""",
+        )
+    )
+    recorded = exercise.to_proto().policy.separation
+    assert recorded.air_horizontal_m == 9260
+    assert recorded.air_vertical_m == 150
+    assert recorded.ground_m == 500
+    assert recorded.look_ahead.seconds == 120
+    assert recorded.stale_after.seconds == 20

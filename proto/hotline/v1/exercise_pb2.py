@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hotline.v1 import common_pb2 as hotline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hotline/v1/exercise.proto\x12\nhotline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hotline/v1/common.proto\"\'\n\x05Party\x12\x10\n\x08party_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"p\n\x07Station\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\x10primary_operator\x18\x03 \x01(\t\x12\x18\n\x10standby_operator\x18\x04 \x01(\t\"\x91\x01\n\x0e\x44\x65\x61\x64linePolicy\x12&\n\x08priority\x18\x01 \x01(\x0e\x32\x14.hotline.v1.Priority\x12*\n\x07receipt\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08response\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x85\x01\n\x10SeparationMinima\x12\x18\n\x10\x61ir_horizontal_m\x18\x01 \x01(\x01\x12\x16\n\x0e\x61ir_vertical_m\x18\x02 \x01(\x01\x12\x10\n\x08ground_m\x18\x03 \x01(\x01\x12-\n\nlook_ahead\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd6\x01\n\x06Policy\x12-\n\tdeadlines\x18\x01 \x03(\x0b\x32\x1a.hotline.v1.DeadlinePolicy\x12\x35\n\x12line_test_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11line_test_receipt\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\nseparation\x18\x04 \x01(\x0b\x32\x1c.hotline.v1.SeparationMinima\"\x9c\x01\n\x08\x45xercise\x12\x13\n\x0b\x65xercise_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x07parties\x18\x03 \x03(\x0b\x32\x11.hotline.v1.Party\x12%\n\x08stations\x18\x04 \x03(\x0b\x32\x13.hotline.v1.Station\x12\"\n\x06policy\x18\x05 \x01(\x0b\x32\x12.hotline.v1.Policy\"\xd4\x01\n\rStationStatus\x12$\n\x07station\x18\x01 \x01(\x0b\x32\x13.hotline.v1.Station\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12\x18\n\x10primary_consoles\x18\x03 \x01(\r\x12\x18\n\x10standby_consoles\x18\x04 \x01(\r\x12\x0f\n\x07line_up\x18\x05 \x01(\x08\x12-\n\tlast_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61waiting_response\x18\x07 \x01(\r\"\xfe\x01\n\rHotlineStatus\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\x12\x11\n\tsuspended\x18\x02 \x01(\x08\x12\x15\n\rlast_sequence\x18\x03 \x01(\x04\x12\x10\n\x08\x61nswered\x18\x04 \x01(\r\x12\x33\n\x10median_time_lost\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fworst_time_lost\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07overdue\x18\x07 \x01(\r\x12\x11\n\tescalated\x18\x08 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hotline/v1/exercise.proto\x12\nhotline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hotline/v1/common.proto\"\'\n\x05Party\x12\x10\n\x08party_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"p\n\x07Station\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\x10primary_operator\x18\x03 \x01(\t\x12\x18\n\x10standby_operator\x18\x04 \x01(\t\"\x91\x01\n\x0e\x44\x65\x61\x64linePolicy\x12&\n\x08priority\x18\x01 \x01(\x0e\x32\x14.hotline.v1.Priority\x12*\n\x07receipt\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08response\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb5\x01\n\x10SeparationMinima\x12\x18\n\x10\x61ir_horizontal_m\x18\x01 \x01(\x01\x12\x16\n\x0e\x61ir_vertical_m\x18\x02 \x01(\x01\x12\x10\n\x08ground_m\x18\x03 \x01(\x01\x12-\n\nlook_ahead\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bstale_after\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd6\x01\n\x06Policy\x12-\n\tdeadlines\x18\x01 \x03(\x0b\x32\x1a.hotline.v1.DeadlinePolicy\x12\x35\n\x12line_test_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11line_test_receipt\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\nseparation\x18\x04 \x01(\x0b\x32\x1c.hotline.v1.SeparationMinima\"\x9c\x01\n\x08\x45xercise\x12\x13\n\x0b\x65xercise_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x07parties\x18\x03 \x03(\x0b\x32\x11.hotline.v1.Party\x12%\n\x08stations\x18\x04 \x03(\x0b\x32\x13.hotline.v1.Station\x12\"\n\x06policy\x18\x05 \x01(\x0b\x32\x12.hotline.v1.Policy\"\xd4\x01\n\rStationStatus\x12$\n\x07station\x18\x01 \x01(\x0b\x32\x13.hotline.v1.Station\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12\x18\n\x10primary_consoles\x18\x03 \x01(\r\x12\x18\n\x10standby_consoles\x18\x04 \x01(\r\x12\x0f\n\x07line_up\x18\x05 \x01(\x08\x12-\n\tlast_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61waiting_response\x18\x07 \x01(\r\"\xfe\x01\n\rHotlineStatus\x12$\n\x07hotline\x18\x01 \x01(\x0e\x32\x13.hotline.v1.Hotline\x12\x11\n\tsuspended\x18\x02 \x01(\x08\x12\x15\n\rlast_sequence\x18\x03 \x01(\x04\x12\x10\n\x08\x61nswered\x18\x04 \x01(\r\x12\x33\n\x10median_time_lost\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fworst_time_lost\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07overdue\x18\x07 \x01(\r\x12\x11\n\tescalated\x18\x08 \x01(\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,13 +41,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEADLINEPOLICY']._serialized_start=287
   _globals['_DEADLINEPOLICY']._serialized_end=432
   _globals['_SEPARATIONMINIMA']._serialized_start=435
-  _globals['_SEPARATIONMINIMA']._serialized_end=568
-  _globals['_POLICY']._serialized_start=571
-  _globals['_POLICY']._serialized_end=785
-  _globals['_EXERCISE']._serialized_start=788
-  _globals['_EXERCISE']._serialized_end=944
-  _globals['_STATIONSTATUS']._serialized_start=947
-  _globals['_STATIONSTATUS']._serialized_end=1159
-  _globals['_HOTLINESTATUS']._serialized_start=1162
-  _globals['_HOTLINESTATUS']._serialized_end=1416
+  _globals['_SEPARATIONMINIMA']._serialized_end=616
+  _globals['_POLICY']._serialized_start=619
+  _globals['_POLICY']._serialized_end=833
+  _globals['_EXERCISE']._serialized_start=836
+  _globals['_EXERCISE']._serialized_end=992
+  _globals['_STATIONSTATUS']._serialized_start=995
+  _globals['_STATIONSTATUS']._serialized_end=1207
+  _globals['_HOTLINESTATUS']._serialized_start=1210
+  _globals['_HOTLINESTATUS']._serialized_end=1464
 # @@protoc_insertion_point(module_scope)

@@ -111,11 +111,16 @@ class SeparationMinima(_message.Message):
     AIR_VERTICAL_M_FIELD_NUMBER: _builtins.int
     GROUND_M_FIELD_NUMBER: _builtins.int
     LOOK_AHEAD_FIELD_NUMBER: _builtins.int
+    STALE_AFTER_FIELD_NUMBER: _builtins.int
     air_horizontal_m: _builtins.float
     air_vertical_m: _builtins.float
     ground_m: _builtins.float
     @_builtins.property
     def look_ahead(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def stale_after(self) -> _duration_pb2.Duration:
+        """A track with no report for this long is not dead-reckoned any more."""
+
     def __init__(
         self,
         *,
@@ -123,10 +128,11 @@ class SeparationMinima(_message.Message):
         air_vertical_m: _builtins.float = ...,
         ground_m: _builtins.float = ...,
         look_ahead: _duration_pb2.Duration | None = ...,
+        stale_after: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["look_ahead", b"look_ahead"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["look_ahead", b"look_ahead", "stale_after", b"stale_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["air_horizontal_m", b"air_horizontal_m", "air_vertical_m", b"air_vertical_m", "ground_m", b"ground_m", "look_ahead", b"look_ahead"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["air_horizontal_m", b"air_horizontal_m", "air_vertical_m", b"air_vertical_m", "ground_m", b"ground_m", "look_ahead", b"look_ahead", "stale_after", b"stale_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -559,8 +559,9 @@ class ExerciseService:
 
 
 class ReplayServiceStub:
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     def __init__(self, channel):
@@ -577,8 +578,9 @@ class ReplayServiceStub:
 
 
 class ReplayServiceServicer:
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     def Replay(self, request_iterator, context):
@@ -604,8 +606,9 @@ def add_ReplayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReplayService:
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     @staticmethod

@@ -195,8 +195,9 @@ class ExerciseServiceServicer(metaclass=_abc_1.ABCMeta):
 def add_ExerciseServiceServicer_to_server(servicer: ExerciseServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class ReplayServiceStub:
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     @_typing.overload
@@ -207,16 +208,18 @@ class ReplayServiceStub:
 
 @_typing.type_check_only
 class ReplayServiceAsyncStub(ReplayServiceStub):
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Replay: _aio.StreamStreamMultiCallable[_services_pb2.ReplayRequest, _services_pb2.ReplayResponse]  # type: ignore[assignment]
 
 class ReplayServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Plays the server's own log back for after-action review (exercise control only). The
-    first request starts the replay; later ones steer it (pause, step, speed, jumps).
+    """Plays the server's own log back for after-action review (exercise control, observers
+    and admins, as Watch). The first request starts the replay; later ones steer it
+    (pause, step, speed, jumps).
     """
 
     @_abc_1.abstractmethod

@@ -228,6 +228,7 @@ class Exercise:
                 air_vertical_m=self.policy.separation.air_vertical_m,
                 ground_m=self.policy.separation.ground_m,
                 look_ahead=duration_proto(self.policy.separation.look_ahead_s),
+                stale_after=duration_proto(self.policy.separation.stale_after_s),
             ),
         )
         return exercise_pb2.Exercise(

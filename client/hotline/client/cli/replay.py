@@ -18,15 +18,16 @@ prints the same bytes.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from hotline.client.cli import recorded, render, replay_modes, replay_view
 from hotline.client.cli.options import enum_value, iso_time
+from hotline.server.json_mapping import json_object
 from hotline.server.replay import Played, Player, Selection
+from hotline.server.storage import Backend
 from hotline.v1 import common_pb2, log_pb2
 
 
@@ -144,7 +145,7 @@ def _json(played: Played) -> str:
             "hotline": render.hotline(record.hotline) if record.hotline else None,
             "actor": record.actor,
             "correlation_id": record.correlation_id,
-            "payload": {_json_name(payload): MessageToDict(getattr(record, payload))}
+            "payload": {_json_name(payload): json_object(getattr(record, payload))}
             if payload
             else {},
         }
@@ -154,6 +155,11 @@ def _json(played: Played) -> str:
 async def run_replay(args: argparse.Namespace) -> int:
     selection = _selection(args)
     with recorded.opened_log(args, "replay") as backend:
+        if args.speed == 0 and not (args.into or args.reevaluate or replay_view.wanted(args)):
+            # As fast as possible: the log is verified in a second process meanwhile.
+            return await _print_lines(
+                backend, selection, args, recorded.start_verification(args, "replay")
+            )
         recorded.verification(backend, args, "replay")
         # Re-injection into a sandbox and re-evaluation of the alerts (replay_modes).
         mode = await replay_modes.run(args, backend, selection)
@@ -161,13 +167,51 @@ async def run_replay(args: argparse.Namespace) -> int:
             return mode
         if replay_view.wanted(args):
             return await replay_view.run(backend, selection, args)
-        # Only the index window is pushed down to the store; the player applies the rest.
-        start = selection.from_index or 0
-        player = Player(
-            backend.read(start, selection.to_index), speed=args.speed, selection=selection
-        )
-        write = _json if args.json else _line
+        return await _print_lines(backend, selection, args, None)
+
+
+#: Lines held back while the verification runs; past this the replay waits for it.
+_HELD_LINES = 100_000
+
+
+async def _print_lines(
+    backend: Backend,
+    selection: Selection,
+    args: argparse.Namespace,
+    verifying: recorded.PendingVerification | None,
+) -> int:
+    """Prints one line (or JSON object) per record. With ``verifying``, nothing is
+    printed before the verification has passed: lines are held back until then (it
+    exits, printing nothing, when the log does not verify)."""
+    # Only the index window is pushed down to the store; the player applies the rest.
+    player = Player(
+        backend.read(selection.from_index or 0, selection.to_index),
+        speed=args.speed,
+        selection=selection,
+    )
+    write = _json if args.json else _line
+    out = sys.stdout
+    held: list[str] = []
+    try:
         async for played in player:
-            sys.stdout.write(write(played) + "\n")
-            sys.stdout.flush()
+            line = write(played)
+            if verifying is None:
+                out.write(line + "\n")
+                if args.speed:
+                    out.flush()
+                continue
+            held.append(line)
+            if len(held) >= _HELD_LINES or (len(held) % 1024 == 0 and verifying.done()):
+                await asyncio.to_thread(verifying.wait)
+                verifying = None
+                out.write("\n".join(held) + "\n")
+                held.clear()
+        if verifying is not None:
+            await asyncio.to_thread(verifying.wait)
+            verifying = None
+            out.writelines(line + "\n" for line in held)
+    finally:
+        if verifying is not None:
+            verifying.cancel()
+    out.flush()
     return 0

@@ -167,9 +167,8 @@ def _seconds(stamp: Timestamp | Duration) -> float:
 
 
 def _recorded_config(exercise: exercise_pb2.Exercise) -> _Config:
-    """The engine's configuration as the server ran it. The log does not record how
-    long a track stays fresh, so that is the default; a zero minimum is one the record
-    did not hold, so the default too."""
+    """The engine's configuration as the server ran it; a zero value is one the record
+    did not hold (a log written before it was recorded), so the default."""
     base = Separation()
     recorded = exercise.policy.separation
     separation = Separation(
@@ -177,7 +176,7 @@ def _recorded_config(exercise: exercise_pb2.Exercise) -> _Config:
         air_vertical_m=recorded.air_vertical_m or base.air_vertical_m,
         ground_m=recorded.ground_m or base.ground_m,
         look_ahead_s=_seconds(recorded.look_ahead) or base.look_ahead_s,
-        stale_after_s=base.stale_after_s,
+        stale_after_s=_seconds(recorded.stale_after) or base.stale_after_s,
     )
     return _Config(
         separation,
