@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hotline.server.review.markup import duration
+from hotline.server.describe import envelope_body
+from hotline.server.describe import name as _name
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
     envelope_pb2,
     log_pb2,
-    messages_pb2,
-    zones_pb2,
 )
 
 __all__ = ["Entry", "Timeline", "category", "describe", "describe_envelope"]
@@ -53,65 +52,16 @@ class Entry:
     text: str
 
 
-def _name(enum: object, value: int, prefix: str) -> str:
-    try:
-        return str(enum.Name(value)).removeprefix(prefix)  # type: ignore[attr-defined]
-    except ValueError:
-        return str(value)
-
-
 def describe_envelope(envelope: envelope_pb2.Envelope, body: str) -> str:
-    """One line for an envelope: ``#3 IMMEDIATE [id] text: ...``."""
+    """One line for an envelope: ``#3 IMMEDIATE [id] text: ...``; acknowledgments,
+    alerts and zone notices without the header."""
+    if body in ("acknowledgment", "alert", "zone_status"):
+        return envelope_body(envelope, body)
     priority = _name(common_pb2.Priority, envelope.priority, "PRIORITY_")
     head = f"#{envelope.sequence} {priority} [{envelope.message_id}]"
     if envelope.escalation_of:
         head += f" escalated from {envelope.escalation_of}"
-    if body == "text":
-        text = envelope.text
-        said = text.text or f"code {text.code_word} {text.code_number}"
-        if text.translation:
-            said += f" ({text.translation_language or 'translation'}: {text.translation})"
-        return f"{head} text: {said}"
-    if body == "acknowledgment":
-        ack = envelope.acknowledgment
-        kind = _name(A.AckKind, ack.kind, "ACK_KIND_")
-        late = ""
-        if ack.HasField("lateness"):
-            seconds = ack.lateness.seconds + ack.lateness.nanos / 1e9
-            late = f", {duration(seconds)} past the deadline"
-        reason = f": {ack.reason}" if ack.reason else ""
-        return f"{kind} for {ack.message_id} from {ack.responder.party}{late}{reason}"
-    if body == "alert":
-        alert = envelope.alert
-        return f"{_name(A.AlertKind, alert.kind, 'ALERT_KIND_')}: {alert.summary}"
-    if body == "zone_status":
-        zone = envelope.zone_status.zone
-        state = _name(zones_pb2.ZoneState, zone.state, "ZONE_STATE_")
-        return f"zone {zone.zone_id} v{zone.version} {state} ({zone.name}, {zone.owner_party})"
-    if body in ("zone_proposal", "zone_update"):
-        zone = getattr(envelope, body).zone
-        return f"{head} {body.replace('_', ' ')} {zone.zone_id}: {zone.name}"
-    if body == "zone_withdrawal":
-        withdrawal = envelope.zone_withdrawal
-        return f"{head} zone withdrawal {withdrawal.zone_id}: {withdrawal.reason}"
-    if body == "zone_decision":
-        decision = envelope.zone_decision
-        kind = _name(zones_pb2.ZoneDecisionKind, decision.decision, "ZONE_DECISION_KIND_")
-        reason = f": {decision.reason}" if decision.reason else ""
-        return f"{head} zone decision {decision.zone_id} v{decision.version} {kind}{reason}"
-    if body == "activity_notice":
-        notice = envelope.activity_notice
-        kind = _name(messages_pb2.ActivityType, notice.activity, "ACTIVITY_TYPE_")
-        return f"{head} activity notice {kind}: {notice.description}"
-    if body == "stop_request":
-        return f"{head} STOP REQUEST: {envelope.stop_request.reason}"
-    if body == "incident_report":
-        return f"{head} incident report: {envelope.incident_report.description}"
-    if body == "line_test":
-        return f"{head} line test {envelope.line_test.test_number}"
-    if body == "position_report":
-        return f"{head} position report ({len(envelope.position_report.positions)} units)"
-    return f"{head} {body.replace('_', ' ')}"
+    return f"{head} {envelope_body(envelope, body, units=False)}"
 
 
 def describe(record: log_pb2.LogRecord, payload: str, body: str) -> tuple[str, str]:
