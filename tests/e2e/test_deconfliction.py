@@ -293,11 +293,12 @@ async def test_converging_aircraft_are_predicted_in_conflict_before_they_breach(
 
 
 @pytest.mark.parametrize("hotline", [AIR, GROUND])
-async def test_a_strike_notice_over_friendly_ground_units_warns_their_side(
+async def test_a_strike_notice_over_friendly_ground_units_warns_the_ground_commanders(
     server: Harness, hotline: common_pb2.Hotline.ValueType
 ) -> None:
     async with (
         server.station("BLUE", GROUND) as blue_ground,
+        server.station("RED", GROUND) as red_ground,
         server.station("BLUE", hotline) as blue,
         server.station("RED", hotline) as red,
     ):
@@ -309,23 +310,26 @@ async def test_a_strike_notice_over_friendly_ground_units_warns_their_side(
         ]
         await blue_ground.send(report(*sdf))
 
-        # RED pre-notifies a strike on the gas field.
+        # RED pre-notifies a strike on the gas field, on whichever hotline.
         notice = await red.send(
             strike_notice(circle(KHASHAM, 5000.0)), common_pb2.PRIORITY_IMMEDIATE
         )
-        seen: list[Envelope] = []
-        warning = await expect(blue, is_alert(A.ALERT_KIND_NOTICE_CONFLICT), seen=seen)
-        conflict = warning.alert
-        assert warning.hotline == hotline
-        assert conflict.message_id == notice.message_id
-        assert list(conflict.unit_ids) == ["SDF-1", "SDF-2"]
-        assert sorted(conflict.parties) == ["BLUE", "RED"]
-        assert "STRIKE notice from RED covers 2 BLUE unit(s) (SDF-1, SDF-2)" in conflict.summary
-        assert (conflict.location.latitude, conflict.location.longitude) == KHASHAM
-        # BLUE has the notice to answer as well (the FLASH alert may overtake it).
-        if notice.message_id not in [e.message_id for e in seen]:
-            await expect(blue, lambda e: e.message_id == notice.message_id)
-        await expect(red, is_alert(A.ALERT_KIND_NOTICE_CONFLICT))
+        # The warning is about ground units: it goes to both sides' ground commanders.
+        for station in (blue_ground, red_ground):
+            warning = await expect(station, is_alert(A.ALERT_KIND_NOTICE_CONFLICT))
+            conflict = warning.alert
+            assert warning.hotline == GROUND
+            assert conflict.message_id == notice.message_id
+            assert list(conflict.unit_ids) == ["SDF-1", "SDF-2"]
+            assert sorted(conflict.parties) == ["BLUE", "RED"]
+            summary = "STRIKE notice from RED covers 2 BLUE unit(s) (SDF-1, SDF-2)"
+            assert summary in conflict.summary
+            assert (conflict.location.latitude, conflict.location.longitude) == KHASHAM
+        # BLUE has the notice to answer on the hotline it came on.
+        if hotline != GROUND:
+            seen: list[Envelope] = []
+            await expect(blue, lambda e: e.message_id == notice.message_id, seen=seen)
+            assert not alerts(seen, A.ALERT_KIND_NOTICE_CONFLICT)
 
 
 async def test_an_escalated_notice_is_not_checked_again(short_server: Harness) -> None:

@@ -42,7 +42,7 @@ def test_strike_over_blue_ground_units_east_of_the_euphrates(engine: Deconflicti
     assert finding.alert.kind == K.ALERT_KIND_NOTICE_CONFLICT
     assert sorted(finding.alert.unit_ids) == ["SDF-0", "SDF-1", "SDF-2"]
     assert set(finding.parties) == {"RED", "BLUE"}
-    assert finding.domain == common_pb2.DOMAIN_UNSPECIFIED  # the hotline the notice came on
+    assert finding.domain == common_pb2.DOMAIN_GROUND  # the ground commanders' hotline
     assert "STRIKE" in finding.alert.summary
     assert "3 BLUE unit(s)" in finding.alert.summary
 
@@ -53,6 +53,25 @@ def test_strike_over_a_blue_no_fire_area(engine: DeconflictionEngine) -> None:
     (finding,) = engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0)
     assert list(finding.alert.zone_ids) == ["NFA-CONOCO"]
     assert list(finding.alert.unit_ids) == []
+    # A fire restriction belongs to no one domain: the hotline the notice came on.
+    assert finding.domain == common_pb2.DOMAIN_UNSPECIFIED
+
+
+def test_a_strike_over_aircraft_ground_units_and_airspace_warns_each_hotline(
+    engine: DeconflictionEngine,
+) -> None:
+    _blue_ground_units_east_of_the_euphrates(engine)
+    engine.position_reported("BLUE", unit("REAPER", KHASHAM, T0, altitude_m=7_000.0), T0)
+    roz = zone("ROZ-CONOCO", circle(KHASHAM, 3_000.0))
+    engine.zone_changed(roz, T0)
+    air, ground = engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0)
+    assert air.domain == common_pb2.DOMAIN_AIR
+    assert (list(air.alert.unit_ids), list(air.alert.zone_ids)) == (["REAPER"], ["ROZ-CONOCO"])
+    assert "1 BLUE unit(s) (REAPER) and BLUE zone(s) ROZ-CONOCO" in air.alert.summary
+    assert ground.domain == common_pb2.DOMAIN_GROUND
+    assert sorted(ground.alert.unit_ids) == ["SDF-0", "SDF-1", "SDF-2"]
+    assert list(ground.alert.zone_ids) == []
+    assert set(air.parties) == set(ground.parties) == {"RED", "BLUE"}
 
 
 def test_own_units_zones_elsewhere_or_other_times_raise_nothing(

@@ -45,6 +45,11 @@ _DOMAIN_NAMES: dict[common_pb2.Domain.ValueType, str] = {
     GROUND: "ground unit",
     SEA: "vessel",
 }
+def _hotline_domain(domain: common_pb2.Domain.ValueType) -> common_pb2.Domain.ValueType:
+    """The domain whose hotline hears about ``domain`` (ships: the ground commanders)."""
+    return common_pb2.DOMAIN_GROUND if domain == SEA else domain
+
+
 _ACTIVITY_NAMES: dict[messages_pb2.ActivityType.ValueType, str] = {
     messages_pb2.ACTIVITY_TYPE_STRIKE: "STRIKE",
     messages_pb2.ACTIVITY_TYPE_FLIGHT: "FLIGHT",
@@ -519,12 +524,16 @@ class DeconflictionEngine:
     ) -> list[Finding]:
         """Checks an activity notice against the other parties' zones and units.
 
-        Returns one NOTICE_CONFLICT per party whose accepted zones (in effect at some
-        time in the window, overlapping in area and altitude) or last reported units
-        (if the window has not ended) lie in the notice's area: for STRIKE every zone
-        kind and every unit; for FLIGHT zones restricting AIR and aircraft; for GROUND
-        MOVEMENT zones restricting GROUND and ground units. Aircraft count only inside
-        the notice's altitude band. Raises InvalidArgument for an invalid notice.
+        Finds each other party's accepted zones (in effect at some time in the window,
+        overlapping in area and altitude) and last reported units (if the window has not
+        ended) in the notice's area: for STRIKE every zone kind and every unit; for
+        FLIGHT zones restricting AIR and aircraft; for GROUND MOVEMENT zones restricting
+        GROUND and ground units. Aircraft count only inside the notice's altitude band.
+        Returns one NOTICE_CONFLICT per party and hotline concerned: units go to their
+        domain's hotline (a strike over ground units warns the ground commanders, whatever
+        hotline the notice came on), zones to the hotline of the one domain they restrict,
+        else the activity's (DOMAIN_UNSPECIFIED for a strike: the notice's own hotline).
+        Raises InvalidArgument for an invalid notice.
         """
         area = validation.validate_notice(notice)
         activity = notice.activity
@@ -563,36 +572,65 @@ class DeconflictionEngine:
                     units.setdefault(track.party, []).append(track)
         findings = []
         name = _ACTIVITY_NAMES[activity]
-        domain: common_pb2.Domain.ValueType = {
+        fallback: common_pb2.Domain.ValueType = {
             messages_pb2.ACTIVITY_TYPE_FLIGHT: common_pb2.DOMAIN_AIR,
             messages_pb2.ACTIVITY_TYPE_GROUND_MOVEMENT: common_pb2.DOMAIN_GROUND,
         }.get(activity, common_pb2.DOMAIN_UNSPECIFIED)
         for party in sorted(set(zones) | set(units)):
-            held_units = units.get(party, [])
-            held_zones = zones.get(party, [])
-            what = []
-            if held_units:
-                names = _listing([t.callsign or t.key[1] for t in held_units])
-                what.append(f"{len(held_units)} {party} unit(s) ({names})")
-            if held_zones:
-                zone_names = _listing([z.zone.name or z.zone_id for z in held_zones])
-                what.append(f"{party} zone(s) {zone_names}")
-            location = (
-                (held_units[0].lat, held_units[0].lon)
-                if held_units
-                else held_zones[0].shape.representative_point()
-            )
-            parties = parties_of(sender_party, party)
-            message = alert(
-                _K.ALERT_KIND_NOTICE_CONFLICT,
-                f"Notice conflict: {name} notice from {sender_party} covers {' and '.join(what)}",
-                unit_ids=tuple(t.key[1] for t in held_units),
-                zone_ids=tuple(z.zone_id for z in held_zones),
-                parties=parties,
-                location=location,
-            )
-            findings.append(Finding(alert=message, domain=domain, parties=parties))
+            # One alert per hotline concerned: units by their domain's hotline, zones by
+            # the hotline of the one domain they restrict (else the activity's).
+            units_by: dict[common_pb2.Domain.ValueType, list[Track]] = {}
+            for track in units.get(party, []):
+                units_by.setdefault(_hotline_domain(track.domain), []).append(track)
+            zones_by: dict[common_pb2.Domain.ValueType, list[KnownZone]] = {}
+            for known in zones.get(party, []):
+                hotlines = {_hotline_domain(d) for d in known.domains}
+                key = hotlines.pop() if len(hotlines) == 1 else fallback
+                zones_by.setdefault(key, []).append(known)
+            for domain in sorted(set(units_by) | set(zones_by)):
+                findings.append(
+                    self._notice_conflict(
+                        name,
+                        sender_party,
+                        party,
+                        domain,
+                        units_by.get(domain, []),
+                        zones_by.get(domain, []),
+                    )
+                )
         return findings
+
+    @staticmethod
+    def _notice_conflict(
+        name: str,
+        sender_party: str,
+        party: str,
+        domain: common_pb2.Domain.ValueType,
+        held_units: list[Track],
+        held_zones: list[KnownZone],
+    ) -> Finding:
+        what = []
+        if held_units:
+            names = _listing([t.callsign or t.key[1] for t in held_units])
+            what.append(f"{len(held_units)} {party} unit(s) ({names})")
+        if held_zones:
+            zone_names = _listing([z.zone.name or z.zone_id for z in held_zones])
+            what.append(f"{party} zone(s) {zone_names}")
+        location = (
+            (held_units[0].lat, held_units[0].lon)
+            if held_units
+            else held_zones[0].shape.representative_point()
+        )
+        parties = parties_of(sender_party, party)
+        message = alert(
+            _K.ALERT_KIND_NOTICE_CONFLICT,
+            f"Notice conflict: {name} notice from {sender_party} covers {' and '.join(what)}",
+            unit_ids=tuple(t.key[1] for t in held_units),
+            zone_ids=tuple(z.zone_id for z in held_zones),
+            parties=parties,
+            location=location,
+        )
+        return Finding(alert=message, domain=domain, parties=parties)
 
     # -- picture ----------------------------------------------------------------------
 
