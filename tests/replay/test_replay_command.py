@@ -19,9 +19,9 @@ import pytest
 from fixtures.audit_logs import drop_triggers, execute
 from harness import AIR, GROUND, expect, running_server
 
-from hotline.client.cli import main
+from hotline.client.cli import main, replay_shards
 from hotline.server.storage import open_backend
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 
 def is_message(message_id: str) -> Callable[[envelope_pb2.Envelope], bool]:
@@ -223,6 +223,70 @@ def test_a_tampered_log_is_refused_and_played_only_without_verification(
     assert code == 0, err
     assert "Strike at grid 38S DV 1" in out
     assert "grid 37S DV 1" not in out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [(), ("--json",), ("--party", "RED", "--kind", "ENVELOPE"), ("--hotline", "GROUND_COMMANDERS")],
+)
+def test_a_long_replay_shared_out_between_processes_prints_the_same_bytes(
+    capsys: pytest.CaptureFixture[str],
+    log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    options: tuple[str, ...],
+) -> None:
+    alone = replay(capsys, log, *options)
+    assert alone[0] == 0, alone[2]
+    # Shards of a few records, printed by two more processes.
+    monkeypatch.setattr(replay_shards, "MIN_SHARD", 4)
+    monkeypatch.setattr(replay_shards, "CORES", 3)
+    assert len(replay_shards.shards(0, size(log))) == 3
+    assert replay(capsys, log, *options) == alone
+
+
+def test_shards_count_elapsed_time_from_the_first_record_shown(
+    capsys: pytest.CaptureFixture[str], log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The records made a minute apart (unverified: the times are no longer signed).
+    drop_triggers(str(log))
+    backend = open_backend(str(log), create=False)
+    try:
+        stored = list(backend.read())
+    finally:
+        backend.close()
+    for row in stored:
+        record = log_pb2.LogRecord.FromString(row.data)
+        record.recorded_at.seconds += 60 * row.index
+        execute(
+            str(log),
+            "UPDATE log SET data = ? WHERE idx = ?",
+            (record.SerializeToString(), row.index),
+        )
+    options = ("--no-verify", "--from", "3")
+    code, alone, err = replay(capsys, log, *options, key=False)
+    assert code == 0, err
+    elapsed = [line.split()[2] for line in alone.splitlines()]
+    assert elapsed[:3] == ["T+00:00:00", "T+00:01:00", "T+00:02:00"]
+    monkeypatch.setattr(replay_shards, "MIN_SHARD", 4)
+    monkeypatch.setattr(replay_shards, "CORES", 3)
+    assert replay(capsys, log, *options, key=False) == (0, alone, "")
+
+
+def test_a_tampered_log_shared_out_between_processes_prints_nothing(
+    capsys: pytest.CaptureFixture[str], log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay_shards, "MIN_SHARD", 4)
+    monkeypatch.setattr(replay_shards, "CORES", 2)
+    last = size(log) - 2
+    drop_triggers(str(log))
+    execute(str(log), "UPDATE log SET data = ? WHERE idx = ?", (b"not a record", last))
+    code, out, err = replay(capsys, log)
+    assert (code, out) == (1, "")
+    assert "--no-verify" in err
+    code, out, err = replay(capsys, log, "--no-verify", key=False)
+    assert code == 0, err
+    assert f"{last:>8} (not a log record: the stored bytes were altered)" in out.splitlines()
+    assert len(out.splitlines()) == size(log)
 
 
 def test_without_the_key_the_log_is_refused(capsys: pytest.CaptureFixture[str], log: Path) -> None:

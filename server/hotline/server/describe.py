@@ -3,14 +3,18 @@ and the after-action report, so that a message reads the same everywhere."""
 
 from __future__ import annotations
 
+import functools
+
 from hotline.v1 import acknowledgments_pb2, envelope_pb2, messages_pb2, zones_pb2
 
 __all__ = ["envelope_body", "name"]
 
 
+@functools.cache
 def name(enum: object, value: int, prefix: str) -> str:
     """An enum value's name without its prefix (``FLASH``), or the number for a value
-    the contract does not name (a log written by a newer server)."""
+    the contract does not name (a log written by a newer server); cached, since a
+    replay asks for the same few names a million times."""
     try:
         return str(enum.Name(value)).removeprefix(prefix)  # type: ignore[attr-defined]
     except ValueError:
@@ -45,8 +49,10 @@ def envelope_body(envelope: envelope_pb2.Envelope, body: str, *, units: bool = T
         if not units:
             return f"positions of {len(positions)} unit(s)"
         listed = ", ".join(
-            f"{u.callsign or u.unit_id} {u.latitude:.4f},{u.longitude:.4f} {u.altitude_m:.0f} m"
-            for u in positions
+            [
+                f"{u.callsign or u.unit_id} {u.latitude:.4f},{u.longitude:.4f} {u.altitude_m:.0f} m"
+                for u in positions
+            ]
         )
         return f"positions: {listed}"
     if body == "zone_status":

@@ -25,24 +25,27 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.client.cli import (
-    annotate,
-    audit,
-    console,
-    credentials,
-    export,
-    replay,
-    report,
-    send,
-    serve,
-    status,
-)
 from hotline.client.errors import HotlineClientError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The commands are imported here, not with the package: the processes a replay
+    # starts (``recorded``, ``replay_shards``) live in it and need none of them.
+    from hotline.client.cli import (  # noqa: PLC0415
+        annotate,
+        audit,
+        console,
+        credentials,
+        export,
+        replay,
+        report,
+        send,
+        serve,
+        status,
+    )
+
     parser = argparse.ArgumentParser(
         prog="hotline", description="Deconfliction hotlines for military exercises."
     )

@@ -112,6 +112,9 @@ class PendingVerification:
         return _accepted(report, self._command)
 
     def cancel(self) -> None:
+        """Stops the verification if it is still running; harmless once waited for."""
+        if self._child.returncode is not None:
+            return
         if self._child.poll() is None:
             self._child.kill()
         self._child.communicate()

@@ -7,16 +7,10 @@ import time
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.server.describe import envelope_body
-from hotline.server.describe import name as _enum_name
+from hotline.server.describe import envelope_body, name
+
+__all__ = ["describe", "describe_record", "hotline", "name", "priority", "record_time"]
 from hotline.v1 import common_pb2, envelope_pb2, log_pb2
-
-
-@functools.cache
-def name(enum: object, value: int, prefix: str) -> str:
-    """An enum value's name without its prefix (``FLASH``); cached, since a replay asks
-    for the same few names a million times."""
-    return _enum_name(enum, value, prefix)
 
 
 def hotline(value: int) -> str:

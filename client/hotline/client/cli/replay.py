@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import sys
-from typing import Any
+import tempfile
+from typing import IO, Any, TextIO
 
-from hotline.client.cli import recorded, render, replay_modes, replay_view
+from hotline.client.cli import recorded, replay_modes, replay_shards, replay_view
 from hotline.client.cli.options import enum_value, iso_time
-from hotline.server.json_mapping import json_object
-from hotline.server.replay import Played, Player, Selection
+from hotline.server.replay import BackendSource, Player, Selection
 from hotline.server.storage import Backend
 from hotline.v1 import common_pb2, log_pb2
 
@@ -109,49 +109,6 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def _elapsed(seconds: float) -> str:
-    whole = int(max(seconds, 0.0))
-    return f"T+{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-def _line(played: Played) -> str:
-    record = played.record
-    if record is None:
-        return f"{played.index:>8} (not a log record: the stored bytes were altered)"
-    kind = render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_")
-    hotline = render.hotline(record.hotline) if record.hotline else "-"
-    summary = render.describe_record(record)
-    return (
-        f"{played.index:>8} {render.record_time(record.recorded_at)} {_elapsed(played.elapsed)} "
-        f"{kind:<20} {hotline:<18} {record.actor}{': ' + summary if summary else ''}"
-    )
-
-
-def _json_name(field: str) -> str:
-    """The field's name in the protobuf JSON mapping (``stationSession``)."""
-    return str(log_pb2.LogRecord.DESCRIPTOR.fields_by_name[field].json_name)
-
-
-def _json(played: Played) -> str:
-    record = played.record
-    if record is None:
-        document: dict[str, Any] = {"index": played.index, "unreadable": True}
-    else:
-        payload = record.WhichOneof("payload")
-        document = {
-            "index": played.index,
-            "recorded_at": render.record_time(record.recorded_at),
-            "kind": render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_"),
-            "hotline": render.hotline(record.hotline) if record.hotline else None,
-            "actor": record.actor,
-            "correlation_id": record.correlation_id,
-            "payload": {_json_name(payload): json_object(getattr(record, payload))}
-            if payload
-            else {},
-        }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-
-
 async def run_replay(args: argparse.Namespace) -> int:
     selection = _selection(args)
     with recorded.opened_log(args, "replay") as backend:
@@ -170,48 +127,101 @@ async def run_replay(args: argparse.Namespace) -> int:
         return await _print_lines(backend, selection, args, None)
 
 
-#: Lines held back while the verification runs; past this the replay waits for it.
-_HELD_LINES = 100_000
-
-
 async def _print_lines(
     backend: Backend,
     selection: Selection,
     args: argparse.Namespace,
     verifying: recorded.PendingVerification | None,
 ) -> int:
-    """Prints one line (or JSON object) per record. With ``verifying``, nothing is
-    printed before the verification has passed: lines are held back until then (it
+    """Prints one line (or JSON object) per record at its pace, or all at once at speed
+    0. With ``verifying``, nothing is printed before the verification has passed (it
     exits, printing nothing, when the log does not verify)."""
-    # Only the index window is pushed down to the store; the player applies the rest.
-    player = Player(
-        backend.read(selection.from_index or 0, selection.to_index),
-        speed=args.speed,
-        selection=selection,
-    )
-    write = _json if args.json else _line
     out = sys.stdout
-    held: list[str] = []
-    try:
-        async for played in player:
-            line = write(played)
-            if verifying is None:
-                out.write(line + "\n")
-                if args.speed:
-                    out.flush()
-                continue
-            held.append(line)
-            if len(held) >= _HELD_LINES or (len(held) % 1024 == 0 and verifying.done()):
-                await asyncio.to_thread(verifying.wait)
-                verifying = None
-                out.write("\n".join(held) + "\n")
-                held.clear()
+    with contextlib.ExitStack() as stack:
         if verifying is not None:
-            await asyncio.to_thread(verifying.wait)
-            verifying = None
-            out.writelines(line + "\n" for line in held)
-    finally:
-        if verifying is not None:
-            verifying.cancel()
+            stack.callback(verifying.cancel)
+        held = stack.enter_context(_HeldOutput(out, verifying))
+        if args.speed == 0:
+            await _print_at_once(backend, selection, args, held, stack)
+        else:
+            player = Player(
+                BackendSource(backend, selection.to_index), speed=args.speed, selection=selection
+            )
+            line = replay_shards.line_format(args.json)
+            async for played in player:
+                held.write(line(played) + "\n")
+                out.flush()
+        held.release()
     out.flush()
     return 0
+
+
+async def _print_at_once(
+    backend: Backend,
+    selection: Selection,
+    args: argparse.Namespace,
+    held: _HeldOutput,
+    stack: contextlib.ExitStack,
+) -> None:
+    """Speed 0: a long selection is cut into shards, one per core; the first is printed
+    here while other processes print the rest (``replay_shards``)."""
+    size = backend.size()
+    end = size if selection.to_index is None else min(selection.to_index, size)
+    start = await replay_shards.first_shown(backend, selection, end)
+    if start is None:
+        return
+    first, origin = start
+    (here, *elsewhere) = replay_shards.shards(first, end)
+    workers = [
+        stack.enter_context(replay_shards.ShardWorker(_shard(args, selection, window, origin)))
+        for window in elsewhere
+    ]
+    shard = _shard(args, selection, here, origin)
+    await replay_shards.print_shard(backend, shard, held.write)
+    held.release()
+    for worker in workers:
+        await asyncio.to_thread(worker.copy_to, held.out)
+
+
+def _shard(
+    args: argparse.Namespace, selection: Selection, window: tuple[int, int], origin: float | None
+) -> replay_shards.Shard:
+    return replay_shards.Shard(
+        args.log, replay_shards.narrowed(selection, *window), origin, args.json
+    )
+
+
+class _HeldOutput:
+    """Standard output held back while the log is verified: spooled to a temporary file
+    until the verification has passed, then copied out."""
+
+    def __init__(self, out: TextIO, verifying: recorded.PendingVerification | None) -> None:
+        self.out = out
+        self._verifying = verifying
+        self._spool: IO[bytes] | None = None
+
+    def __enter__(self) -> _HeldOutput:
+        if self._verifying is not None:
+            self._spool = tempfile.TemporaryFile()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    def write(self, text: str) -> None:
+        if self._verifying is not None and self._verifying.done():
+            self.release()
+        if self._spool is not None and self._verifying is not None:
+            self._spool.write(text.encode())
+        else:
+            self.out.write(text)
+
+    def release(self) -> None:
+        """Waits for the verification to pass, then prints what was held back."""
+        if self._verifying is None or self._spool is None:
+            return
+        self._verifying.wait()
+        self._verifying = None
+        self._spool.seek(0)
+        replay_shards.copy_text(self._spool, self.out)

@@ -31,7 +31,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from hotline.client.cli import render
+from hotline.client.cli import render, replay_lines
 from hotline.server.errors import HotlineError
 from hotline.server.replay import (
     BackendSource,
@@ -142,11 +142,6 @@ def _jump(key: str, controls: Controls) -> tuple[Outcome, str]:
     return Outcome.JUMPED, f"jumped to {name} (#{index})"
 
 
-def _elapsed(seconds: float) -> str:
-    whole = int(max(seconds, 0.0))
-    return f"T+{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
 def _speed(speed: float) -> str:
     if speed == 0:
         return "as fast as possible"
@@ -187,7 +182,7 @@ class Screen:
             return
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"#{played.index} ", style="dim")
-        line.append(f"{_elapsed(played.elapsed)} ", style="cyan")
+        line.append(f"{replay_lines.elapsed(played.elapsed)} ", style="cyan")
         line.append(_summary(record))
         self._panels.get(record.hotline, self._panels[EXERCISE]).append(line)
 

@@ -45,6 +45,8 @@ _DOMAIN_NAMES: dict[common_pb2.Domain.ValueType, str] = {
     GROUND: "ground unit",
     SEA: "vessel",
 }
+
+
 def _hotline_domain(domain: common_pb2.Domain.ValueType) -> common_pb2.Domain.ValueType:
     """The domain whose hotline hears about ``domain`` (ships: the ground commanders)."""
     return common_pb2.DOMAIN_GROUND if domain == SEA else domain
@@ -585,17 +587,17 @@ class DeconflictionEngine:
             zones_by: dict[common_pb2.Domain.ValueType, list[KnownZone]] = {}
             for known in zones.get(party, []):
                 hotlines = {_hotline_domain(d) for d in known.domains}
-                key = hotlines.pop() if len(hotlines) == 1 else fallback
-                zones_by.setdefault(key, []).append(known)
+                heard_on = hotlines.pop() if len(hotlines) == 1 else fallback
+                zones_by.setdefault(heard_on, []).append(known)
             for domain in sorted(set(units_by) | set(zones_by)):
                 findings.append(
                     self._notice_conflict(
                         name,
                         sender_party,
                         party,
-                        domain,
-                        units_by.get(domain, []),
-                        zones_by.get(domain, []),
+                        domain=domain,
+                        held_units=units_by.get(domain, []),
+                        held_zones=zones_by.get(domain, []),
                     )
                 )
         return findings
@@ -605,6 +607,7 @@ class DeconflictionEngine:
         name: str,
         sender_party: str,
         party: str,
+        *,
         domain: common_pb2.Domain.ValueType,
         held_units: list[Track],
         held_zones: list[KnownZone],

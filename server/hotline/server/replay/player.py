@@ -76,7 +76,9 @@ class Player:
     ``paused`` starts it paused (nothing plays before :meth:`resume` or :meth:`step`).
     At the end of the selection the iteration ends, unless ``hold_at_end``: then the
     player waits there for a seek or a jump back (a terminal view, which the trainer
-    leaves when done). Raises ``ValueError`` for a negative or non-finite speed.
+    leaves when done). Elapsed times count from ``origin`` (server time, UNIX seconds),
+    by default from the first record shown (a part of a longer replay passes the
+    whole's). Raises ``ValueError`` for a negative or non-finite speed.
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Player:
         paused: bool = False,
         bookmarks: Bookmarks | None = None,
         hold_at_end: bool = False,
+        origin: float | None = None,
     ) -> None:
         self._source = source_of(records)
         self._pacing = Pacing(speed)
@@ -99,7 +102,7 @@ class Player:
         self.bookmarks = bookmarks or Bookmarks()
         self._hold_at_end = hold_at_end
         # Server time of the first record shown; elapsed times are measured from it.
-        self._origin: float | None = None
+        self._origin = origin
         # Records read but not yet looked at, from index ``_cursor`` on.
         self._buffer: deque[StoredRecord] = deque()
         self._cursor = self._selection.from_index or 0
@@ -125,6 +128,11 @@ class Player:
             at_end=self._looked_ahead and upcoming is None,
             played=self._played,
         )
+
+    @property
+    def origin(self) -> float | None:
+        """The server time elapsed times count from; ``None`` before the first record."""
+        return self._origin
 
     # ------------------------------------------------------------------ controls
 
@@ -232,6 +240,34 @@ class Player:
             self._pacing.played(upcoming.elapsed, self._clock.now(), running=not self._paused)
             yield upcoming
 
+    async def runs(self) -> AsyncIterator[list[Played]]:
+        """The selected records from where the player stands to the end, a run at a
+        time (what one read of the source holds), without pacing and without controls:
+        the quickest way through a log, for output nobody steers (``hotline replay
+        --speed 0`` into a file or a pipe). Use it instead of iterating the player."""
+        selection = self._selection
+        buffered = list(self._buffer)
+        self._buffer.clear()
+        while not self._exhausted:
+            chunk = buffered or await self._source.read(self._cursor, self._cursor + CHUNK)
+            buffered = []
+            if not chunk:
+                break
+            run: list[Played] = []
+            for stored in chunk:
+                if selection.past_end(stored):
+                    self._exhausted = True
+                    break
+                if selection.admits_stored(stored) and (played := self._parse(stored)):
+                    run.append(played)
+            self._cursor = chunk[-1].index + 1
+            if run:
+                self._played += len(run)
+                self._last_elapsed = run[-1].elapsed
+                yield run
+        self._exhausted = self._looked_ahead = True
+        self._upcoming = None
+
     def _due(self, upcoming: Played) -> float | None:
         if upcoming.record is None or self._pacing.speed == 0:
             return None
@@ -296,7 +332,7 @@ class Player:
             if selection.needs_record():
                 return None
             return Played(stored.index, None, self._last_elapsed)
-        if not selection.admits(record):
+        if selection.needs_record() and not selection.admits(record):
             return None
         at = recorded_at(record)
         if self._origin is None:
