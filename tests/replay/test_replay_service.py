@@ -230,21 +230,53 @@ async def test_a_station_may_not_replay_but_an_observer_may(
         assert len(await everything(client)) >= recorded.size
 
 
-async def test_a_jump_to_an_unknown_bookmark_ends_the_replay_with_not_found(
-    server: Harness, recorded: Recorded
+@pytest.mark.parametrize(
+    ("control", "code", "words"),
+    [
+        (
+            services_pb2.ReplayControl(jump_to_bookmark="no-such-mark"),
+            grpc.StatusCode.NOT_FOUND,
+            ["jump_to_bookmark", "no-such-mark", "first-strike"],
+        ),
+        (
+            services_pb2.ReplayControl(seek_to_index=1_000_000),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["control.seek_to_index:", "1000000"],
+        ),
+        (
+            services_pb2.ReplayControl(command=services_pb2.REPLAY_COMMAND_UNSPECIFIED),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["control.command:"],
+        ),
+    ],
+    ids=["unknown-bookmark", "seek-past-end", "no-command"],
+)
+async def test_a_control_that_cannot_be_applied_is_refused_and_the_replay_goes_on(
+    server: Harness,
+    recorded: Recorded,
+    control: services_pb2.ReplayControl,
+    code: grpc.StatusCode,
+    words: list[str],
 ) -> None:
     async with (
-        server.control() as control,
-        control.replay(services_pb2.ReplayStart(paused=True)) as session,
+        server.control() as client,
+        client.replay(services_pb2.ReplayStart(paused=True)) as session,
     ):
         stream = Stream(session)
+        assert not (await stream.state()).HasField("refused")
+        await session.seek(3)
         await stream.state()
-        await session.jump("no-such-mark")
-        with pytest.raises(Refused) as refused:
-            await stream.next()
-    assert refused.value.code == grpc.StatusCode.NOT_FOUND
-    assert "jump_to_bookmark" in refused.value.detail
-    assert "first-strike" in refused.value.detail
+        await session.send(control)
+        state = await stream.state()
+        assert state.refused.code == code.value[0]
+        for word in words:
+            assert word in state.refused.message
+        assert (state.paused, state.next_index) == (True, 3)
+        # The replay goes on from where it stood.
+        await session.step()
+        after, played = await stream.after_control(1)
+        assert played == [3]
+        assert not after.HasField("refused")
 
 
 async def refusal(server: Harness, *requests: services_pb2.ReplayRequest) -> grpc.aio.AioRpcError:
@@ -281,19 +313,10 @@ async def _drain(call: AsyncIterable[services_pb2.ReplayResponse]) -> None:
             [services_pb2.ReplayRequest(start=services_pb2.ReplayStart(hotlines=[99]))],  # type: ignore[list-item]
             "start.hotlines[0]:",
         ),
-        (
-            [
-                services_pb2.ReplayRequest(start=services_pb2.ReplayStart(paused=True)),
-                services_pb2.ReplayRequest(
-                    control=services_pb2.ReplayControl(seek_to_index=1_000_000)
-                ),
-            ],
-            "control.seek_to_index:",
-        ),
     ],
-    ids=["control-first", "nothing", "negative-speed", "unknown-hotline", "seek-past-end"],
+    ids=["control-first", "nothing", "negative-speed", "unknown-hotline"],
 )
-async def test_a_replay_without_a_valid_start_or_control_is_refused_naming_the_field(
+async def test_a_replay_without_a_valid_start_is_refused_naming_the_field(
     server: Harness, requests: list[services_pb2.ReplayRequest], field: str
 ) -> None:
     failed = await refusal(server, *requests)

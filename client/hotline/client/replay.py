@@ -6,7 +6,9 @@
         # from another task: await session.pause(), .step(), .faster(), .jump("strike-1")
 
 The session sends the ``start`` request when it is entered (or first read or steered);
-each control is answered by a ``ReplayState`` in the stream. Refusals are raised as
+each control is answered by a ``ReplayState`` in the stream, whose ``refused`` says why
+when the control could not be applied (an unknown bookmark, a seek past the end: the
+replay goes on as it stood). A refused start is raised as
 :class:`~hotline.client.errors.Refused`; a control after the replay has ended as
 :class:`~hotline.client.errors.Closed`.
 """
@@ -124,6 +126,10 @@ class ReplaySession:
     async def jump(self, bookmark: str) -> None:
         """Goes on from the record ``bookmark`` marks."""
         await self._write(services_pb2.ReplayControl(jump_to_bookmark=bookmark))
+
+    async def send(self, control: services_pb2.ReplayControl) -> None:
+        """Any control, as built by the caller (the methods above are shortcuts)."""
+        await self._write(control)
 
     async def _command(self, command: services_pb2.ReplayCommand.ValueType) -> None:
         await self._write(services_pb2.ReplayControl(command=command))

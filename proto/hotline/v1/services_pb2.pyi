@@ -790,7 +790,7 @@ Global___ReplayRequest: _TypeAlias = ReplayRequest  # noqa: Y015
 
 @_typing.final
 class ReplayState(_message.Message):
-    """Where the replay stands; sent at the start and after every control."""
+    """Where the replay stands; sent at the start and after every control, applied or not."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -818,6 +818,7 @@ class ReplayState(_message.Message):
     SPEED_FIELD_NUMBER: _builtins.int
     NEXT_INDEX_FIELD_NUMBER: _builtins.int
     BOOKMARKS_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
     paused: _builtins.bool
     speed: _builtins.float
     next_index: _builtins.int
@@ -826,6 +827,12 @@ class ReplayState(_message.Message):
     def bookmarks(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Bookmarks known so far, by name, with the record each marks."""
 
+    @_builtins.property
+    def refused(self) -> Global___ReplayRefusal:
+        """Set in the state that answers a control the replay could not apply (an unknown
+        bookmark, a seek past the end, ...): the replay goes on as it stood.
+        """
+
     def __init__(
         self,
         *,
@@ -833,14 +840,41 @@ class ReplayState(_message.Message):
         speed: _builtins.float = ...,
         next_index: _builtins.int = ...,
         bookmarks: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        refused: Global___ReplayRefusal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["refused", b"refused"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookmarks", b"bookmarks", "next_index", b"next_index", "paused", b"paused", "speed", b"speed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookmarks", b"bookmarks", "next_index", b"next_index", "paused", b"paused", "refused", b"refused", "speed", b"speed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReplayState: _TypeAlias = ReplayState  # noqa: Y015
+
+@_typing.final
+class ReplayRefusal(_message.Message):
+    """Why a control was not applied."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code it was refused with (3 INVALID_ARGUMENT, 5 NOT_FOUND, ...)."""
+    message: _builtins.str
+    """What was wrong, naming the field."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayRefusal: _TypeAlias = ReplayRefusal  # noqa: Y015
 
 @_typing.final
 class ReplayedRecord(_message.Message):

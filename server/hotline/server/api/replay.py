@@ -65,9 +65,9 @@ def replay_selection(start: services_pb2.ReplayStart) -> Selection:
     )
 
 
-def _state(player: Player) -> services_pb2.ReplayResponse:
+def _state(player: Player, refused: HotlineError | None = None) -> services_pb2.ReplayResponse:
     state = player.state
-    return services_pb2.ReplayResponse(
+    response = services_pb2.ReplayResponse(
         state=services_pb2.ReplayState(
             paused=state.paused,
             speed=state.speed,
@@ -75,6 +75,10 @@ def _state(player: Player) -> services_pb2.ReplayResponse:
             bookmarks=dict(player.bookmarks),
         )
     )
+    if refused is not None:
+        response.state.refused.code = refused.code.value[0]
+        response.state.refused.message = refused.message
+    return response
 
 
 def _record(played: Played) -> services_pb2.ReplayResponse:
@@ -130,15 +134,20 @@ class _Replay:
             raise _first(refused) from None
 
     async def _steer(self, requests: AsyncIterator[services_pb2.ReplayRequest]) -> None:
-        """Applies each control as it comes and reports the state it leaves. The client
+        """Applies each control as it comes and reports the state it leaves, with the
+        reason when the control was refused (the replay goes on as it stood). The client
         closing its side only means no more controls: the replay plays on."""
         async for request in requests:
-            if request.WhichOneof("request") != "control":
-                raise InvalidArgument(
-                    "start: the replay has already started; later requests are controls"
-                )
-            await self._apply(request.control)
-            await self.send(_state(self.player))
+            try:
+                if request.WhichOneof("request") != "control":
+                    raise InvalidArgument(
+                        "start: the replay has already started; later requests are controls"
+                    )
+                await self._apply(request.control)
+            except HotlineError as refused:
+                await self.send(_state(self.player, refused))
+            else:
+                await self.send(_state(self.player))
 
     async def _apply(self, control: services_pb2.ReplayControl) -> None:
         player = self.player
@@ -183,8 +192,10 @@ class ReplayService(Adapter):
     ) -> None:
         """Plays the log as it stands when the call starts (exercise control and
         observers): PERMISSION_DENIED for a station, INVALID_ARGUMENT naming the field
-        for a first request that is not ``start`` or a bad selection or control,
-        NOT_FOUND for a jump to a bookmark no annotation gave."""
+        for a first request that is not ``start`` or a bad selection. A control that
+        cannot be applied (INVALID_ARGUMENT naming the field, NOT_FOUND for a jump to a
+        bookmark no annotation gave) is answered by a state saying so, and the replay
+        goes on."""
 
         async def action(credential: Credential) -> None:
             credential.require_watch("replaying the exercise")
