@@ -11,6 +11,7 @@ many cores did the work.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import dataclasses
 import gc
@@ -170,8 +171,6 @@ _CHILD = "from hotline.client.cli.replay_shards import print_for_parent; print_f
 def print_for_parent() -> None:
     """The child of :class:`ShardWorker`: prints the shard pickled on its standard
     input to its standard output."""
-    import asyncio  # noqa: PLC0415  (only the child runs a loop of its own here)
-
     # Our own parent wrote it: the bytes are trusted.
     shard = pickle.loads(sys.stdin.buffer.read())
     assert isinstance(shard, Shard)
