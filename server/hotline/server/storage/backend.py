@@ -117,3 +117,13 @@ def unpack_hashes(packed: bytes) -> tuple[bytes, ...]:
     if len(packed) % 32:
         raise ValueError("a stored frontier is not a whole number of 32-byte hashes")
     return tuple(packed[i : i + 32] for i in range(0, len(packed), 32))
+
+
+def stored_checkpoint(size: int, note: str, frontier: bytes) -> StoredCheckpoint:
+    """A checkpoint row as read back (any backend). A damaged frontier only costs a
+    rehash at start-up; the signed note is what counts."""
+    try:
+        hashes = unpack_hashes(bytes(frontier))
+    except ValueError:
+        hashes = ()
+    return StoredCheckpoint(size, note, hashes)

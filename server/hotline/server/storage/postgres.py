@@ -26,7 +26,7 @@ from hotline.server.storage.backend import (
     StoredEntry,
     StoredRecord,
     pack_hashes,
-    unpack_hashes,
+    stored_checkpoint,
 )
 
 SCHEMA = """
@@ -163,13 +163,13 @@ class PostgresBackend:
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self._conn.execute("SELECT size, note, frontier FROM checkpoints ORDER BY seq")
-        return [_checkpoint(*row) for row in rows]
+        return [stored_checkpoint(*row) for row in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self._conn.execute(
             "SELECT size, note, frontier FROM checkpoints ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else _checkpoint(*row)
+        return None if row is None else stored_checkpoint(*row)
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         rows = self._conn.execute(
@@ -188,11 +188,3 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def _checkpoint(size: int, note: str, frontier: bytes) -> StoredCheckpoint:
-    try:
-        hashes = unpack_hashes(bytes(frontier))
-    except ValueError:
-        hashes = ()
-    return StoredCheckpoint(size, note, hashes)

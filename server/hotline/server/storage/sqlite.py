@@ -17,7 +17,7 @@ from hotline.server.storage.backend import (
     StoredEntry,
     StoredRecord,
     pack_hashes,
-    unpack_hashes,
+    stored_checkpoint,
 )
 
 _SCHEMA = """
@@ -138,13 +138,13 @@ class SqliteBackend:
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self._db.execute("SELECT size, note, frontier FROM checkpoints ORDER BY seq")
-        return [_checkpoint(*row) for row in rows]
+        return [stored_checkpoint(*row) for row in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self._db.execute(
             "SELECT size, note, frontier FROM checkpoints ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else _checkpoint(*row)
+        return None if row is None else stored_checkpoint(*row)
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         rows = self._db.execute(
@@ -163,12 +163,3 @@ class SqliteBackend:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _checkpoint(size: int, note: str, frontier: bytes) -> StoredCheckpoint:
-    try:
-        hashes = unpack_hashes(frontier)
-    except ValueError:
-        # A damaged frontier only costs a rehash at start-up; the note is what counts.
-        hashes = ()
-    return StoredCheckpoint(size, note, hashes)
