@@ -166,11 +166,16 @@ class ServerProcess:
     """``hotline serve`` in a child process, on a port of its choosing."""
 
     def __init__(
-        self, data_dir: Path, exercise_file: Path | None = None, database: str = ""
+        self,
+        data_dir: Path,
+        exercise_file: Path | None = None,
+        database: str = "",
+        options: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.exercise_file = exercise_file
         self.database = database
+        self.options = options
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
 
@@ -183,6 +188,7 @@ class ServerProcess:
             command += ["--exercise", str(self.exercise_file)]
         if self.database:
             command += ["--db", self.database]
+        command += self.options
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -16,14 +16,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from harness import AIR, GROUND, Harness, expect, is_alert, running_server
+from harness import AIR, GROUND, Harness, ServerProcess, expect, is_alert, running_server
 from server.deconfliction.scenario import KHASHAM, circle, polygon
 
 from hotline.client.control import HotlineClient
 from hotline.client.envelopes import timestamp
 from hotline.client.errors import Refused
 from hotline.client.station import StationClient
+from hotline.server.checks import DECONFLICTION_ALERTS
 from hotline.server.deconfliction.geodesy import distance_m
+from hotline.server.exercise import load_exercise
+from hotline.server.identity import TokenAuthority, load_or_create_secret
+from hotline.server.storage import open_backend
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -504,3 +508,103 @@ async def test_the_picture_survives_a_restart(tmp_path: Path) -> None:
             (entered,) = alerts(seen, A.ALERT_KIND_ZONE_INCURSION)
             assert entered.unit_ids == ["FENCER-12"]
             assert entered.zone_ids == ["ROZ-KHASHAM"]
+
+
+CRASH_EXERCISE = """
+[exercise]
+id = "crash-checks"
+name = "Checks across a crash"
+
+[[parties]]
+id = "BLUE"
+
+[[parties]]
+id = "RED"
+"""
+
+
+def process_harness(process: ServerProcess, data: Path, exercise_file: Path) -> Harness:
+    exercise = load_exercise(exercise_file)
+    authority = TokenAuthority(load_or_create_secret(data / "token.key"), exercise)
+    return Harness(process.address, data, exercise, authority)
+
+
+def recorded_alerts(data: Path) -> list[tuple[int, A.Alert]]:
+    """Every deconfliction alert in the log, with its index, read from the file."""
+    backend = open_backend(str(data / "hotline.sqlite"))
+    try:
+        found = []
+        for stored in backend.read():
+            record = log_pb2.LogRecord.FromString(stored.data)
+            alert = record.envelope.alert
+            if record.envelope.HasField("alert") and alert.kind in DECONFLICTION_ALERTS:
+                found.append((stored.index, alert))
+        return found
+    finally:
+        backend.close()
+
+
+async def test_an_alert_a_crash_kept_from_being_recorded_is_raised_at_restart(
+    tmp_path: Path,
+) -> None:
+    """A server killed after recording a report but before recording the alert it
+    raises: the restarted server raises that alert, late, once."""
+    data = tmp_path / "data"
+    exercise_file = tmp_path / "exercise.toml"
+    exercise_file.write_text(CRASH_EXERCISE)
+    # With the checks off, the report is recorded and no alert can be: the log then
+    # ends as if the server had died in between.
+    unchecked = ServerProcess(data, exercise_file, options=["--no-deconfliction"])
+    unchecked.start()
+    server = process_harness(unchecked, data, exercise_file)
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        await agree(blue, red, measure("ROZ-KHASHAM", polygon(EAST_OF_THE_RIVER)))
+        inside = await red.send(report(unit("FENCER-11", KHASHAM, altitude_m=5000.0)))
+        await expect(blue, lambda e: e.message_id == inside.message_id)
+    unchecked.kill()
+    assert recorded_alerts(data) == []
+
+    exercise = load_exercise(exercise_file)
+    async with running_server(data, exercise) as restarted, restarted.control() as control:
+        async for record in control.watch(resume_after_index=0):
+            if record.envelope.alert.kind in DECONFLICTION_ALERTS:
+                break
+        late = record.envelope.alert
+        assert late.kind == A.ALERT_KIND_ZONE_INCURSION
+        assert late.message_id == inside.message_id
+        assert late.unit_ids == ["FENCER-11"]
+        assert sorted(record.envelope.audience) == ["BLUE", "RED"]
+        # Raised by this run, after its start.
+        assert record.index > inside.sequence
+    # A later start finds it recorded: it is not raised again.
+    async with running_server(data, exercise):
+        pass
+    assert [alert.kind for _, alert in recorded_alerts(data)] == [A.ALERT_KIND_ZONE_INCURSION]
+
+
+async def test_an_alert_recorded_before_a_crash_is_not_raised_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    exercise_file = tmp_path / "exercise.toml"
+    exercise_file.write_text(CRASH_EXERCISE)
+    checked = ServerProcess(data, exercise_file)
+    checked.start()
+    server = process_harness(checked, data, exercise_file)
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        await agree(blue, red, measure("ROZ-KHASHAM", polygon(EAST_OF_THE_RIVER)))
+        await red.send(report(unit("FENCER-11", KHASHAM, altitude_m=5000.0)))
+        await expect(blue, is_alert(A.ALERT_KIND_ZONE_INCURSION))
+    checked.kill()
+
+    exercise = load_exercise(exercise_file)
+    async with (
+        running_server(data, exercise) as restarted,
+        restarted.station("BLUE", AIR) as blue,
+        restarted.station("RED", AIR) as red,
+    ):
+        # The picture came back: leaving the zone clears the incursion.
+        await red.send(report(unit("FENCER-11", (35.30, 40.60), altitude_m=5000.0)))
+        await expect(blue, is_alert(A.ALERT_KIND_ZONE_INCURSION_CLEARED))
+    assert [alert.kind for _, alert in recorded_alerts(data)] == [
+        A.ALERT_KIND_ZONE_INCURSION,
+        A.ALERT_KIND_ZONE_INCURSION_CLEARED,
+    ]

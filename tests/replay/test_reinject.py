@@ -77,6 +77,7 @@ async def record_exercise(data_dir: Path) -> tuple[str, str, str]:
         await blue.send(aircraft("VIPER-31", 40.100, 7000.0))
         report = await red.send(aircraft("FENCER-41", 40.144, 7100.0))
         await expect(blue, is_alert(A.ALERT_KIND_SEPARATION_BREACH))
+        await expect(red, is_ack(report.message_id, A.ACK_KIND_RECEIPT))
     return first.message_id, second.message_id, report.message_id
 
 
@@ -155,14 +156,14 @@ async def test_a_party_filter_reinjects_that_partys_traffic(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--party BLUE``: what BLUE sent, and the answers addressed to BLUE; not RED's
-    report to the whole line."""
+    report to the whole line, and BLUE's RECEIPT of that report is skipped, not refused."""
     first, second, report = await record_exercise(tmp_path / "a")
     log = tmp_path / "a" / "hotline.sqlite"
     async with running_server(tmp_path / "b", default_exercise(SHORT)) as sandbox:
         code, out, err = await run_hotline(
             capsys, *reinjection(log, sandbox, "--party", "BLUE", "--json")
         )
-    assert code == 0, err
+    assert code == 0, out + err
     *lines, summary = (json.loads(line) for line in out.splitlines())
     reinjected = {line["replay_of"]: line for line in lines}
     assert reinjected[first]["sender"] == reinjected[second]["sender"] == "BLUE/AIR_OPERATIONS"
@@ -170,6 +171,10 @@ async def test_a_party_filter_reinjects_that_partys_traffic(
     assert report not in reinjected
     assert {line["sender"] for line in lines} == {"BLUE/AIR_OPERATIONS", "RED/AIR_OPERATIONS"}
     assert summary["summary"]["refused"] == 0
+    skipped = [line for line in lines if line["state"] == "skipped"]
+    assert [line["reason"] for line in skipped if report in line["reason"]] == [
+        f"answers {report}, which this replay did not re-inject"
+    ]
 
 
 # ---------------------------------------------------------------------- the rule

@@ -151,10 +151,13 @@ async def reinject(
     into ``sandbox``, whose credential must be exercise control's, and yields what
     became of it. Other records are passed over.
 
-    A message the sandbox refuses is reported and the rest go on; raises
+    A message the sandbox refuses is reported and the rest go on — except an answer to
+    a message this replay did not send (one a filter or window left out), which the
+    sandbox does not know: that is reported skipped. Raises
     :class:`~hotline.client.errors.Refused` when the sandbox cannot be reached or does
     not accept the credential (running it again resumes: what got in is recognised).
     """
+    sent: set[str] = set()  # originals of the messages sent (or found there) so far
     async for item in played:
         record = item.record
         if record is None or record.kind != log_pb2.RECORD_KIND_ENVELOPE:
@@ -181,6 +184,17 @@ async def reinject(
         except Refused as error:
             if error.code in _STOP:
                 raise
+            answered = original.acknowledgment.message_id
+            unknown = error.code == grpc.StatusCode.NOT_FOUND and body == "acknowledgment"
+            if unknown and answered not in sent:
+                yield Reinjected(
+                    item.index,
+                    original.message_id,
+                    sender,
+                    body,
+                    skipped=f"answers {answered}, which this replay did not re-inject",
+                )
+                continue
             yield Reinjected(
                 item.index,
                 original.message_id,
@@ -190,6 +204,7 @@ async def reinject(
                 refused=str(error),
             )
             continue
+        sent.add(original.message_id)
         yield Reinjected(
             item.index,
             original.message_id,

@@ -22,7 +22,8 @@ from hotline.server.api.replay import ReplayService
 from hotline.server.api.stations import StationService
 from hotline.server.audit.trail import server_trail
 from hotline.server.bridge import Bridge, parse_broker_url, parse_format
-from hotline.server.checks import Checks, DeconflictionChecks
+from hotline.server.checks import Checks
+from hotline.server.checks_process import ChecksProcess
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
 from hotline.server.settings import Settings
@@ -45,8 +46,9 @@ def load_settings_exercise(settings: Settings) -> Exercise:
 
 
 def make_checks(exercise: Exercise) -> Checks:
-    """The deconfliction checks for the exercise's separation policy."""
-    return DeconflictionChecks(exercise.policy.separation)
+    """The deconfliction checks for the exercise's separation policy, in a child
+    process beside the event loop."""
+    return ChecksProcess(exercise.policy.separation)
 
 
 def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
@@ -84,6 +86,7 @@ async def serve(
     recovered = switchboard.recover()
     bridge = _mqtt_bridge(settings, switchboard)
     switchboard.start()
+    await switchboard.raise_missed_alerts()
 
     server = grpc.aio.server(
         options=[

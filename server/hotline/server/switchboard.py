@@ -30,7 +30,7 @@ from hotline.server.acknowledgments import (
     TrackedMessage,
 )
 from hotline.server.audit.trail import AuditTrail
-from hotline.server.checks import Checks, Finding, raised_alert
+from hotline.server.checks import OBSERVED, Cause, Checks, Finding, raised_alert
 from hotline.server.consoles import Console, Delivery
 from hotline.server.deadlines import DeadlineTimer
 from hotline.server.errors import (
@@ -52,6 +52,7 @@ from hotline.server.exercise import (
     hotline_name,
 )
 from hotline.server.identity import Credential
+from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
@@ -83,8 +84,6 @@ _STAGE_KIND = {
 _KIND_STAGE = {kind: stage for stage, kind in _STAGE_KIND.items()}
 #: LogRecord.envelope's field number.
 _RECORD_ENVELOPE = log_pb2.LogRecord.ENVELOPE_FIELD_NUMBER
-#: Bodies the deconfliction checks take in.
-_OBSERVED = frozenset({"position_report", "activity_notice", "zone_status"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +154,33 @@ class Switchboard:
         }
         self._line_tests = 0
         self._closing = False
-        # Findings of live records, waiting to be raised; None while recovering.
-        self._findings: list[Finding] = []
+        # The station message being recorded, and whether the checks passed it.
+        self._cause: Cause | None = None
+        self._validated: envelope_pb2.Envelope | None = None
+        # Findings that came while a message was being recorded, raised after it.
+        self._findings: list[tuple[Cause, list[Finding]]] = []
+        # Until the checks have taken in the log read back: the alerts a crash lost.
+        self._missed = MissedAlerts(self._parties_on) if checks is not None else None
         self._live = False
         self._failure: BaseException | None = None
         self.failed = asyncio.Event()
+        if checks is not None:
+            checks.bind(self._found, self._log_failed)
 
     # ------------------------------------------------------------------ lifecycle
 
     def recover(self) -> int:
         """Rebuilds the state from the log; returns the number of records read."""
+        missed = self._missed
         for stored in self._log.recover():
             record = log_pb2.LogRecord.FromString(stored.data)
+            if missed is not None:
+                missed.saw(record)
             self._apply(record)
             self._next_index = stored.index + 1
             if record.kind == log_pb2.RECORD_KIND_EXERCISE_STARTED:
                 self._line_tests = 0
+        self._cause = None
         log.info("recovered %d records, %d deadlines pending", self._next_index, len(self._timer))
         return self._next_index
 
@@ -187,6 +197,20 @@ class Switchboard:
             )
         )
 
+    async def raise_missed_alerts(self) -> int:
+        """After :meth:`start`: waits until the checks have taken in the log read back,
+        then raises the deconfliction alerts a crash kept from being recorded (see
+        :mod:`hotline.server.missed_alerts`); returns how many."""
+        if self._checks is None or self._missed is None:
+            return 0
+        await self._checks.settle()
+        missed, self._missed = self._missed.missed(), None
+        for raised in missed:
+            self._alert(raised.hotline, raised.alert, raised.audience)
+        if missed:
+            log.warning("raised %d alerts a crash kept from being recorded", len(missed))
+        return len(missed)
+
     async def run(self) -> None:
         """Fires deadlines and line tests until cancelled."""
         async with asyncio.TaskGroup() as tasks:
@@ -200,8 +224,11 @@ class Switchboard:
             console.close("the server is shutting down", Unavailable)
 
     async def close(self) -> None:
-        """Records the stop and flushes and closes the log."""
+        """Raises what the checks still find, records the stop, and flushes and closes
+        the log."""
         self.begin_shutdown()
+        if self._checks is not None:
+            await self._checks.close()
         if self._failure is None:
             self._append(
                 self._new_record(
@@ -351,10 +378,20 @@ class Switchboard:
         elif body not in _UNACKNOWLEDGED:
             self._track(envelope, body or "", at, payload or envelope.SerializeToString())
         # An escalated copy was checked as the original already.
-        if self._checks is not None and body in _OBSERVED and not envelope.escalation_of:
-            findings = self._checks.observe(envelope, body, at)
-            if self._live:
-                self._findings += findings
+        if self._checks is None:
+            return
+        if not self._live and not envelope.message_id.startswith(SERVER_ID_PREFIX):
+            # What the server records next, it records about this station message.
+            self._cause = Cause(hotline, envelope.message_id, at, recovered=True)
+        if body in OBSERVED and not envelope.escalation_of:
+            self._checks.observe(
+                envelope,
+                payload or envelope.SerializeToString(),
+                body,
+                at,
+                validated=envelope is self._validated,
+                cause=self._cause,
+            )
 
     def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float, payload: bytes) -> None:
         line_test = body == "line_test" and not envelope.sender.party
@@ -489,10 +526,15 @@ class Switchboard:
             zone_changes = self._zone_changes(envelope, body, party)
         if self._checks is not None:
             self._checks.validate(envelope, body, zone_changes)
-        self._record_envelope(envelope, actor, reply=reply)
-        for zone in zone_changes:
-            self._announce_zone(zone, hotline)
-        self._raise_findings(hotline, message_id)
+            self._validated = envelope
+        self._cause = Cause(hotline, message_id, now)
+        try:
+            self._record_envelope(envelope, actor, reply=reply)
+            for zone in zone_changes:
+                self._announce_zone(zone, hotline)
+        finally:
+            self._cause = self._validated = None
+        self._raise_findings()
 
     def _duplicate(
         self,
@@ -666,12 +708,25 @@ class Switchboard:
         envelope.alert.CopyFrom(alert)
         self._record_envelope(envelope, SERVER, audience)
 
-    def _raise_findings(self, hotline: Hotline, cause: str) -> None:
-        """Raises what the checks found in the records just made, as alerts on the
-        hotline of the finding's domain, to the parties concerned."""
-        while self._findings:
-            raised = raised_alert(self._findings.pop(0), hotline, cause, self._parties_on)
-            self._alert(raised.hotline, raised.alert, raised.audience)
+    def _found(self, cause: Cause, findings: list[Finding]) -> None:
+        """Takes what the checks found about a message; raised at once unless that
+        message (or another) is being recorded right now."""
+        if cause.recovered:
+            if self._missed is not None:
+                self._missed.found(cause, findings)
+            return
+        self._findings.append((cause, findings))
+        if self._cause is None:
+            self._raise_findings()
+
+    def _raise_findings(self) -> None:
+        """Raises what the checks found, as alerts on the hotline of the finding's
+        domain (else of the message that caused it), to the parties concerned."""
+        while self._findings and self._failure is None:
+            cause, findings = self._findings.pop(0)
+            for finding in findings:
+                raised = raised_alert(finding, cause.hotline, cause.message_id, self._parties_on)
+                self._alert(raised.hotline, raised.alert, raised.audience)
 
     # ------------------------------------------------------------------ deadlines
 

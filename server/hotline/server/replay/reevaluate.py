@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.server.checks import DeconflictionChecks, raised_alert
+from hotline.server.checks import (
+    DECONFLICTION_ALERTS,
+    OBSERVED,
+    AlertKey,
+    DeconflictionChecks,
+    raised_alert,
+)
 from hotline.server.errors import HotlineError
 from hotline.server.exercise import HOTLINES, Exercise, Hotline, Separation, hotline_name
 from hotline.server.validation import SERVER_ID_PREFIX
@@ -43,21 +49,6 @@ __all__ = [
     "reevaluate",
 ]
 
-_A = acknowledgments_pb2
-#: The alerts the deconfliction engine raises (not those of acknowledgments or lines).
-DECONFLICTION_ALERTS = frozenset(
-    {
-        _A.ALERT_KIND_ZONE_INCURSION,
-        _A.ALERT_KIND_ZONE_INCURSION_CLEARED,
-        _A.ALERT_KIND_SEPARATION_BREACH,
-        _A.ALERT_KIND_PREDICTED_CONFLICT,
-        _A.ALERT_KIND_ZONE_OVERLAP,
-        _A.ALERT_KIND_NOTICE_CONFLICT,
-    }
-)
-#: Bodies the deconfliction checks take in (as the switchboard's).
-_OBSERVED = frozenset({"position_report", "activity_notice", "zone_status"})
-
 
 class Verdict(enum.StrEnum):
     """How a recomputed alert compares with the recorded one."""
@@ -66,26 +57,6 @@ class Verdict(enum.StrEnum):
     ADDED = "added"
     MISSING = "missing"
     CHANGED = "changed"
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class AlertKey:
-    """What identifies an alert across a recording and its re-evaluation."""
-
-    kind: int
-    unit_ids: tuple[str, ...]
-    zone_ids: tuple[str, ...]
-    cause: str
-    """The message id of the message that gave rise to the alert."""
-
-    @classmethod
-    def of(cls, alert: acknowledgments_pb2.Alert) -> AlertKey:
-        return cls(
-            alert.kind,
-            tuple(sorted(alert.unit_ids)),
-            tuple(sorted(alert.zone_ids)),
-            alert.message_id,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +245,7 @@ class _Reevaluator:
                 envelope.alert, envelope.hotline, tuple(sorted(envelope.audience)), index, index
             )
             self._recorded.setdefault(AlertKey.of(envelope.alert), []).append(raised)
-        elif body in _OBSERVED and not envelope.escalation_of:
+        elif body in OBSERVED and not envelope.escalation_of:
             self._observe(index, envelope, body)
 
     def _observe(self, index: int, envelope: envelope_pb2.Envelope, body: str) -> None:
