@@ -117,6 +117,8 @@ def machine() -> str:
 #: Where each party's aircraft fly: BLUE east of the Euphrates, RED west of it, some
 #: 60 km apart, so that routing is measured with the checks running but not alerting.
 _AREAS = {"BLUE": (35.30, 40.45), "RED": (35.45, 39.75)}
+#: Courses away from the other party's area (BLUE east of RED): no predicted conflict.
+_HEADINGS = {"BLUE": 0.0, "RED": 180.0}
 
 
 def position_report(i: int, party: str = "BLUE") -> positions_pb2.PositionReport:
@@ -132,7 +134,7 @@ def position_report(i: int, party: str = "BLUE") -> positions_pb2.PositionReport
                 latitude=base_lat + (i % 997) * 1e-4,
                 longitude=base_lon + (i % 991) * 1e-4,
                 altitude_m=7620.0,
-                course_deg=float((i * 7) % 360),
+                course_deg=_HEADINGS.get(party, 0.0) + (i * 7) % 180,
                 speed_mps=231.5,
                 observed_at=timestamp(),
                 accuracy_m=15.0,

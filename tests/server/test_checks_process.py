@@ -155,3 +155,26 @@ async def test_a_dead_checks_process_stops_the_server() -> None:
         await process.close()
     assert isinstance(error, Unavailable)
     assert "deconfliction checks stopped" in error.message
+
+
+async def test_the_checks_process_outlives_the_signals_meant_for_the_server() -> None:
+    """Ctrl-C or a service manager's SIGTERM reach the whole process group; the server
+    shuts down in order, so its checks must go on until it closes them."""
+    failures: list[BaseException] = []
+    found: list[tuple[Cause, list[Finding]]] = []
+    process = ChecksProcess(Separation())
+    process.bind(lambda cause, findings: found.append((cause, findings)), failures.append)
+    try:
+        await process.settle()  # the child is up and has set its signals
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(process._process.pid, sig)
+        for envelope, body, cause in exercise_traffic():
+            process.observe(
+                envelope, envelope.SerializeToString(), body, cause.at, validated=False, cause=cause
+            )
+        await process.settle()
+    finally:
+        await process.close()
+    assert found
+    assert failures == []
+    assert process._process.returncode == 0

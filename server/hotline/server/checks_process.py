@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -288,5 +289,9 @@ def _serve_checks(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process
+    # group: the server shuts down in order and closes our input, which ends us then.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _serve_checks(sys.stdin.buffer, sys.stdout.buffer)
