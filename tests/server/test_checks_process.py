@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from server.deconfliction.scenario import DEIR_EZZOR, KHASHAM, T0, circle, notice, unit, zone
 
-from hotline.server.checks import Cause, Finding, LocalChecks
+from hotline.server.checks import Cause, Checks, Finding, LocalChecks
 from hotline.server.checks_process import ChecksProcess
 from hotline.server.errors import Unavailable
 from hotline.server.exercise import Separation
@@ -68,80 +71,82 @@ def exercise_traffic() -> list[Observed]:
     return traffic
 
 
-def findings_text(found: list[tuple[Cause, list[Finding]]]) -> list[tuple[Cause, list[bytes]]]:
-    return [(cause, [f.alert.SerializeToString() for f in fs]) for cause, fs in found]
+C = TypeVar("C", bound=Checks)
+
+
+@dataclass
+class Sink:
+    """What a Checks gave back: findings with their causes, and failures."""
+
+    found: list[tuple[Cause, list[Finding]]] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+
+    def bound(self, checks: C) -> C:
+        checks.bind(self.take, self.failures.append)
+        return checks
+
+    def take(self, cause: Cause, findings: list[Finding]) -> None:
+        self.found.append((cause, findings))
+
+    def text(self) -> list[tuple[Cause, list[bytes]]]:
+        return [(cause, [f.alert.SerializeToString() for f in fs]) for cause, fs in self.found]
+
+
+def feed(checks: Checks, traffic: Iterable[Observed]) -> None:
+    for envelope, body, cause in traffic:
+        checks.observe(
+            envelope, envelope.SerializeToString(), body, cause.at, validated=False, cause=cause
+        )
 
 
 async def test_the_checks_process_finds_what_the_event_loop_finds_in_the_same_order() -> None:
     traffic = exercise_traffic()
-    failures: list[BaseException] = []
-    in_loop: list[tuple[Cause, list[Finding]]] = []
-    local = LocalChecks(Separation())
-    local.bind(lambda cause, findings: in_loop.append((cause, findings)), failures.append)
-    beside: list[tuple[Cause, list[Finding]]] = []
-    process = ChecksProcess(Separation())
-    process.bind(lambda cause, findings: beside.append((cause, findings)), failures.append)
+    in_loop, beside = Sink(), Sink()
+    local = in_loop.bound(LocalChecks(Separation()))
+    process = beside.bound(ChecksProcess(Separation()))
     try:
         for checks in (local, process):
-            for envelope, body, cause in traffic:
-                checks.observe(
-                    envelope,
-                    envelope.SerializeToString(),
-                    body,
-                    cause.at,
-                    validated=False,
-                    cause=cause,
-                )
+            feed(checks, traffic)
             await checks.settle()
     finally:
         await process.close()
-    kinds = {f.alert.kind for _, fs in in_loop for f in fs}
+    kinds = {f.alert.kind for _, fs in in_loop.found for f in fs}
     assert len(kinds) >= 4, kinds  # incursion, cleared, separation, notice conflict at least
-    assert findings_text(beside) == findings_text(in_loop)
-    assert failures == []
+    assert beside.text() == in_loop.text()
+    assert beside.failures == []
 
 
 async def test_a_zone_or_notice_is_answered_before_observe_returns() -> None:
-    failures: list[BaseException] = []
-    found: list[tuple[Cause, list[Finding]]] = []
-    process = ChecksProcess(Separation())
-    process.bind(lambda cause, findings: found.append((cause, findings)), failures.append)
+    sink = Sink()
+    process = sink.bound(ChecksProcess(Separation()))
     try:
         ground = unit("TANK-1", KHASHAM, T0, domain=common_pb2.DOMAIN_GROUND, altitude_m=0.0)
-        for envelope, body, cause in (position("BLUE", "g0", ground), strike("RED", "s", T0)):
-            process.observe(
-                envelope, envelope.SerializeToString(), body, cause.at, validated=False, cause=cause
-            )
+        feed(process, [position("BLUE", "g0", ground), strike("RED", "s", T0)])
         # No turn of the event loop in between: the notice's answer came with observe.
-        assert [cause.message_id for cause, _ in found] == ["s"]
-        assert [f.alert.unit_ids for f in found[0][1]] == [["TANK-1"]]
+        assert [cause.message_id for cause, _ in sink.found] == ["s"]
+        assert [f.alert.unit_ids for f in sink.found[0][1]] == [["TANK-1"]]
     finally:
         await process.close()
-    assert failures == []
+    assert sink.failures == []
 
 
 async def test_findings_without_a_cause_are_dropped_and_close_delivers_the_rest() -> None:
-    failures: list[BaseException] = []
-    found: list[tuple[Cause, list[Finding]]] = []
-    process = ChecksProcess(Separation())
-    process.bind(lambda cause, findings: found.append((cause, findings)), failures.append)
+    sink = Sink()
+    process = sink.bound(ChecksProcess(Separation()))
     traffic = exercise_traffic()
     roz_envelope, roz_body, _ = traffic[0]
     # The zone read back at start-up: taken in, nothing raised about it.
     process.observe(
         roz_envelope, roz_envelope.SerializeToString(), roz_body, T0, validated=False, cause=None
     )
-    for envelope, body, cause in traffic[1:-1]:
-        process.observe(
-            envelope, envelope.SerializeToString(), body, cause.at, validated=False, cause=cause
-        )
+    feed(process, traffic[1:-1])
     await process.close()
-    causes = [cause.message_id for cause, _ in found]
+    causes = [cause.message_id for cause, _ in sink.found]
     assert "roz" not in causes
     # FENCER-1's incursion and what followed; the strike notice was not sent.
     assert causes
     assert all(c.startswith("r") for c in causes)
-    assert failures == []
+    assert sink.failures == []
 
 
 async def test_a_dead_checks_process_stops_the_server() -> None:
@@ -160,21 +165,16 @@ async def test_a_dead_checks_process_stops_the_server() -> None:
 async def test_the_checks_process_outlives_the_signals_meant_for_the_server() -> None:
     """Ctrl-C or a service manager's SIGTERM reach the whole process group; the server
     shuts down in order, so its checks must go on until it closes them."""
-    failures: list[BaseException] = []
-    found: list[tuple[Cause, list[Finding]]] = []
-    process = ChecksProcess(Separation())
-    process.bind(lambda cause, findings: found.append((cause, findings)), failures.append)
+    sink = Sink()
+    process = sink.bound(ChecksProcess(Separation()))
     try:
         await process.settle()  # the child is up and has set its signals
         for sig in (signal.SIGINT, signal.SIGTERM):
             os.kill(process._process.pid, sig)
-        for envelope, body, cause in exercise_traffic():
-            process.observe(
-                envelope, envelope.SerializeToString(), body, cause.at, validated=False, cause=cause
-            )
+        feed(process, exercise_traffic())
         await process.settle()
     finally:
         await process.close()
-    assert found
-    assert failures == []
+    assert sink.found
+    assert sink.failures == []
     assert process._process.returncode == 0
