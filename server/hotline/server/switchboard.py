@@ -97,8 +97,14 @@ class _Outgoing:
 
 
 def _timestamp(seconds: float) -> Timestamp:
-    whole, nanos = divmod(round(seconds * 1e9), 1_000_000_000)
-    return Timestamp(seconds=whole, nanos=nanos)
+    stamp = Timestamp()
+    _stamp(stamp, seconds)
+    return stamp
+
+
+def _stamp(stamp: Timestamp, seconds: float) -> None:
+    """Sets ``stamp`` in place (cheaper than building one and copying it in)."""
+    stamp.seconds, stamp.nanos = divmod(round(seconds * 1e9), 1_000_000_000)
 
 
 def _seconds(stamp: Timestamp) -> float:
@@ -152,6 +158,8 @@ class Switchboard:
         self._parties_on: dict[Hotline, frozenset[str]] = {
             h: frozenset(s.party for s in exercise.stations_on(h)) for h in HOTLINES
         }
+        # (hotline, sender party) -> the other parties on that hotline.
+        self._others: dict[tuple[Hotline, str], frozenset[str]] = {}
         self._line_tests = 0
         self._closing = False
         # The station message being recorded, and whether the checks passed it.
@@ -262,7 +270,7 @@ class Switchboard:
             correlation_id=correlation_id,
             **payload,  # type: ignore[arg-type]
         )
-        record.recorded_at.CopyFrom(_timestamp(self._clock()))
+        _stamp(record.recorded_at, self._clock())
         return record
 
     def _append(self, record: log_pb2.LogRecord, sequence: int = 0) -> StoredRecord:
@@ -284,7 +292,7 @@ class Switchboard:
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
         envelope.sequence = sequence
-        envelope.recorded_at.CopyFrom(_timestamp(self._clock()))
+        _stamp(envelope.recorded_at, self._clock())
         envelope.audience[:] = sorted(audience)
         header = self._new_record(log_pb2.RECORD_KIND_ENVELOPE, hotline, actor, envelope.message_id)
         header.recorded_at.CopyFrom(envelope.recorded_at)
@@ -456,7 +464,11 @@ class Switchboard:
         """The parties an envelope is for: its audience, or everybody but the sender."""
         if envelope.audience:
             return frozenset(envelope.audience)
-        return self._parties_on[envelope.hotline] - {envelope.sender.party}
+        key = (envelope.hotline, envelope.sender.party)
+        others = self._others.get(key)
+        if others is None:
+            others = self._others[key] = self._parties_on[key[0]] - {key[1]}
+        return others
 
     # ------------------------------------------------------------------ traffic
 
