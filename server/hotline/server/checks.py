@@ -1,13 +1,13 @@
 """The seam between the switchboard and the deconfliction checks.
 
-The switchboard asks :meth:`Checks.validate` about an envelope before recording it
-(:func:`validate_envelope` refuses geometry the engine cannot handle with
-``InvalidArgument``), and hands every recorded envelope to :meth:`Checks.observe` — live
-and when the log is read back at start-up, in log order and with the recorded time, so
-the engine's picture survives a restart. What the engine finds comes back, with the
-station message that caused it, to the sink the switchboard gave; findings of live
-records are raised as alerts, those of records read back only serve to find alerts a
-crash lost (:mod:`hotline.server.missed_alerts`). :class:`LocalChecks` runs the engine
+Before recording an envelope the switchboard calls :func:`validate_envelope` (it
+refuses geometry the engine cannot handle with ``InvalidArgument``), and hands every
+recorded envelope to :meth:`Checks.observe` — live and when the log is read back at
+start-up, in log order and with the recorded time, so the engine's picture survives a
+restart. What the engine finds comes back, with the station message that caused it, to
+the sink the switchboard gave; findings of live records are raised as alerts, those of
+records read back only serve to find alerts a crash lost
+(:mod:`hotline.server.missed_alerts`). :class:`LocalChecks` runs the engine
 in the caller's thread; the server runs it in a child process
 (:mod:`hotline.server.checks_process`). :func:`raised_alert` is the one rule for turning
 a finding into the alert the server records, shared with the re-evaluation of a log.
@@ -132,18 +132,14 @@ FoundSink = Callable[[Cause, list[Finding]], None]
 class Checks(Protocol):
     """What the switchboard asks of the deconfliction checks.
 
-    ``validate`` answers at once; ``observe`` takes a recorded envelope, and what it
-    gives rise to reaches the ``found`` sink given to ``bind`` — at once, or later from
-    another process — always in the order the envelopes were observed.
+    ``observe`` takes a recorded envelope, and what it gives rise to reaches the
+    ``found`` sink given to ``bind`` — at once, or later from another process — always
+    in the order the envelopes were observed. (What to refuse before recording needs no
+    engine state: :func:`validate_envelope`, the same for every implementation.)
     """
 
     def bind(self, found: FoundSink, failed: Callable[[BaseException], None]) -> None:
         """Gives the sink of findings and what to call if the checks can no longer run."""
-
-    def validate(
-        self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
-    ) -> None:
-        """Raises to refuse an envelope about to be recorded."""
 
     def observe(
         self,
@@ -227,11 +223,6 @@ class LocalChecks:
 
     def bind(self, found: FoundSink, failed: Callable[[BaseException], None]) -> None:
         self._found = found
-
-    def validate(
-        self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
-    ) -> None:
-        validate_envelope(envelope, body, zones)
 
     def observe(
         self,

@@ -33,7 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from typing import IO, Any
 
@@ -42,11 +42,10 @@ from hotline.server.checks import (
     DeconflictionChecks,
     Finding,
     FoundSink,
-    validate_envelope,
 )
 from hotline.server.errors import HotlineError, Unavailable
 from hotline.server.exercise import Hotline, Separation
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
 
 __all__ = ["BATCH", "ChecksProcess"]
 
@@ -126,11 +125,6 @@ class ChecksProcess:
             target=self._read_findings, name="deconfliction-findings", daemon=True
         )
         self._reader.start()
-
-    def validate(
-        self, envelope: envelope_pb2.Envelope, body: str, zones: Sequence[zones_pb2.Zone]
-    ) -> None:
-        validate_envelope(envelope, body, zones)
 
     def observe(
         self,

@@ -30,7 +30,14 @@ from hotline.server.acknowledgments import (
     TrackedMessage,
 )
 from hotline.server.audit.trail import AuditTrail
-from hotline.server.checks import OBSERVED, Cause, Checks, Finding, raised_alert
+from hotline.server.checks import (
+    OBSERVED,
+    Cause,
+    Checks,
+    Finding,
+    raised_alert,
+    validate_envelope,
+)
 from hotline.server.consoles import Console, Delivery
 from hotline.server.deadlines import DeadlineTimer
 from hotline.server.errors import (
@@ -537,7 +544,7 @@ class Switchboard:
         if body.startswith("zone_"):
             zone_changes = self._zone_changes(envelope, body, party)
         if self._checks is not None:
-            self._checks.validate(envelope, body, zone_changes)
+            validate_envelope(envelope, body, zone_changes)
             self._validated = envelope
         self._cause = Cause(hotline, message_id, now)
         try:
