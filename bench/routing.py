@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import json
 import os
 import platform
 import shutil
@@ -702,6 +704,93 @@ class Watcher:
             await self._task
 
 
+class Observers:
+    """The watchers of the fan-out phase, in a process of their own (``--observe``): an
+    operations room of observers is not the stations' machine, and reading 200 streams
+    must not delay the station whose latency is measured here.
+
+    Protocol: the child prints ``observing`` once its streams are open; a line on its
+    stdin gives the time from which latencies count; end of input ends the watch, and the
+    child prints what it saw as one JSON object.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid = process.pid
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(cls, address: str, token: str, count: int) -> AsyncIterator[Observers]:
+        args = [sys.executable, __file__, "--observe", address, "--watchers", str(count)]
+        process = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(f"{token}\n".encode())
+            line = await asyncio.wait_for(process.stdout.readline(), 60.0)
+            if line.strip() != b"observing":
+                raise BenchError(f"the observers did not start: {line!r}")
+            yield cls(process)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    def measure_from(self, moment: float) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{moment}\n".encode())
+
+    async def result(self) -> dict[str, Any]:
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.close()
+        out = await asyncio.wait_for(process.stdout.read(), 60.0)
+        await process.wait()
+        result: dict[str, Any] = json.loads(out)
+        return result
+
+
+async def observe(address: str, count: int) -> None:
+    """The ``--observe`` child: ``count`` Watch streams on the ground commanders' hotline
+    over 10 connections; every 20th parses and times what it gets."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    token = (await reader.readline()).decode().strip()
+    channels = [grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) for _ in range(10)]
+    watchers = [
+        Watcher(channels[i % len(channels)], token, GROUND, sample=i % 20 == 0)
+        for i in range(count)
+    ]
+    await asyncio.sleep(2.0)
+    gc.freeze()
+    print("observing", flush=True)
+    moment = float((await reader.readline()).decode())
+    started = time.perf_counter()
+    for watcher in watchers:
+        watcher.measure_from = moment
+    await reader.read()
+    seconds = time.perf_counter() - started
+    for watcher in watchers:
+        await watcher.close()
+    for channel in channels:
+        await channel.close()
+    sampled = [w for w in watchers if w.sample]
+    result = {
+        "sampled": len(sampled),
+        "latencies": [lat for w in sampled for lat in w.latencies],
+        # Every watcher gets the same records; the sampled ones count them.
+        "records": sum(w.records for w in sampled) * count / max(len(sampled), 1),
+        "messages": sum(w.messages for w in watchers),
+        "seconds": seconds,
+        "ended": [w.ended for w in watchers if w.ended],
+    }
+    print(json.dumps(result), flush=True)
+
+
 async def sample_rss(server: Server, into: list[int], stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(psutil.Error):
@@ -711,25 +800,24 @@ async def sample_rss(server: Server, into: list[int], stop: asyncio.Event) -> No
 
 
 class CpuMeter:
-    """CPU time of the server and of this process since creation, per second of wall time."""
+    """CPU time of the given processes and of this one since creation, per second of
+    wall time (this process's last)."""
 
-    def __init__(self, server_pid: int) -> None:
-        self._server = psutil.Process(server_pid)
-        self._self = psutil.Process()
+    def __init__(self, *pids: int) -> None:
+        self._processes = [*(psutil.Process(pid) for pid in pids), psutil.Process()]
         self._start = time.perf_counter()
-        self._server_cpu = self._cpu(self._server)
-        self._self_cpu = self._cpu(self._self)
+        self._before = [self._cpu(p) for p in self._processes]
 
     @staticmethod
     def _cpu(process: Any) -> float:
         times = process.cpu_times()
         return float(times.user + times.system)
 
-    def utilisation(self) -> tuple[float, float]:
+    def utilisation(self) -> tuple[float, ...]:
         wall = time.perf_counter() - self._start
-        return (
-            (self._cpu(self._server) - self._server_cpu) / wall,
-            (self._cpu(self._self) - self._self_cpu) / wall,
+        return tuple(
+            (self._cpu(p) - before) / wall
+            for p, before in zip(self._processes, self._before, strict=True)
         )
 
 
@@ -985,60 +1073,45 @@ class Bench:
         config, server = self.config, self.server
         rss: list[int] = []
         idle = server.rss()
-        watchers: list[Watcher] = []
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(server, rss, stop))
-        channels = [
-            grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) for _ in range(10)
-        ]
         try:
-            for i in range(config.watchers):
-                sample = i % 20 == 0
-                channel = channels[i % len(channels)]
-                watchers.append(Watcher(channel, self.tokens.observer, GROUND, sample=sample))
-            await asyncio.sleep(2.0)
-            connected = server.rss()
-            for watcher in watchers:
-                watcher.measure_from = time.time() + config.warmup
-            cpu = CpuMeter(server.pid)
-            async with lib_stations(self.address, self.ground()) as (blue, red):
-                flow = await lib_paced(
-                    blue, red, rate=config.rate, duration=config.duration, warmup=config.warmup
-                )
-            server_cpu, bench_cpu = cpu.utilisation()
-            await asyncio.sleep(1.0)
+            async with Observers.start(self.address, self.tokens.observer, config.watchers) as room:
+                connected = server.rss()
+                room.measure_from(time.time() + config.warmup)
+                gc.freeze()
+                cpu = CpuMeter(server.pid, room.pid)
+                async with lib_stations(self.address, self.ground()) as (blue, red):
+                    flow = await lib_paced(
+                        blue, red, rate=config.rate, duration=config.duration, warmup=config.warmup
+                    )
+                server_cpu, room_cpu, bench_cpu = cpu.utilisation()
+                await asyncio.sleep(1.0)
+                seen = await room.result()
         finally:
             stop.set()
             await sampler
-            for watcher in watchers:
-                await watcher.close()
-            for channel in channels:
-                await channel.close()
-        ended = [w.ended for w in watchers if w.ended]
-        seen = [lat for w in watchers for lat in w.latencies]
-        sampled = sum(1 for w in watchers if w.sample)
-        # Every watcher gets the same records; the sampled ones count them.
-        records = sum(w.records for w in watchers if w.sample) * config.watchers / max(sampled, 1)
-        messages = sum(w.messages for w in watchers)
+        ended = seen["ended"]
         report = self.report
         setup = f"{config.watchers} Watch streams on the hotline, {self.paced}"
         report.add("fan-out, station", setup, latency_text(flow), "p99 < 50 ms")
         report.add(
             "fan-out, watchers",
-            f"{sampled} sampled of {config.watchers} Watch streams",
-            latency_text(seen),
+            f"{seen['sampled']} sampled of {config.watchers} Watch streams",
+            latency_text(seen["latencies"]),
             "p99 < 50 ms",
         )
+        span = seen["seconds"]
         report.add(
             "fan-out, watchers",
             "log records received by all watchers",
-            f"{records / (config.duration + 3):,.0f}/s in {messages / (config.duration + 3):,.0f} "
+            f"{seen['records'] / span:,.0f}/s in {seen['messages'] / span:,.0f} "
             f"stream messages/s; {len(ended)} streams ended early",
         )
         report.add(
             "fan-out, CPU",
-            "server / load generator, of one core",
-            f"{server_cpu:.0%} / {bench_cpu:.0%}",
+            "server / stations / watchers, of one core",
+            f"{server_cpu:.0%} / {bench_cpu:.0%} / {room_cpu:.0%}",
         )
         if ended:
             print(f"  first watcher to end: {ended[0]}", flush=True)
@@ -1154,9 +1227,14 @@ def main() -> None:
         help="comma-separated subset of echo,routing,latency,fanout,deadlines",
     )
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--observe", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--watchers", type=int, default=FULL.watchers, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_echo:
         asyncio.run(serve_echo())
+        return
+    if args.observe:
+        asyncio.run(observe(args.observe, args.watchers))
         return
     try:
         asyncio.run(main_async(args))

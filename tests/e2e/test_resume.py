@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from harness import AIR, Harness, expect, running_server
 
-from hotline.v1 import acknowledgments_pb2, messages_pb2
+from hotline.client.control import HotlineClient
+from hotline.v1 import acknowledgments_pb2, log_pb2, messages_pb2
 
 
 def text(words: str) -> messages_pb2.TextMessage:
@@ -70,3 +72,47 @@ async def test_the_client_reconnects_by_itself_across_a_server_restart(tmp_path:
             assert red.sessions_opened == 2
             with pytest.raises(TimeoutError):
                 await expect(red, lambda e: e.WhichOneof("body") == "text", within=0.5)
+
+
+async def test_watchers_joining_while_traffic_flows_see_every_record_once_in_order(
+    server: Harness,
+) -> None:
+    texts, joins = 120, (0, 15, 40, 80)
+    last_id = f"text-{texts - 1}"
+    sent = 0
+    reached = {at: asyncio.Event() for at in joins}
+
+    async def watch(control: HotlineClient, join_at: int, after: int) -> list[int]:
+        await reached[join_at].wait()
+        indices: list[int] = []
+        async for record in control.watch(resume_after_index=after):
+            indices.append(record.index)
+            if (
+                record.kind == log_pb2.RECORD_KIND_ENVELOPE
+                and record.envelope.message_id == last_id
+            ):
+                return indices
+        raise AssertionError("the watch ended")
+
+    async with (
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR),
+        server.control() as control,
+        asyncio.timeout(60),
+        asyncio.TaskGroup() as tasks,
+    ):
+        # Some watchers start from the beginning, some from a record of their choice.
+        watchers = [
+            tasks.create_task(watch(control, at, after=0 if i % 2 else 5))
+            for i, at in enumerate(joins)
+        ]
+        reached[0].set()
+        for sent in range(texts):
+            await blue.send(text(f"report {sent}"), message_id=f"text-{sent}")
+            if sent + 1 in reached:
+                reached[sent + 1].set()
+
+    for i, task in enumerate(watchers):
+        indices = task.result()
+        first = 1 if i % 2 else 6
+        assert indices == list(range(first, first + len(indices))), f"watcher {i}"

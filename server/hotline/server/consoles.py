@@ -62,12 +62,9 @@ class Console:
         session_id: str,
         peer: str,
         frame: Callable[[list[bytes]], bytes] = wire.deliveries_response,
-        linger: float = 0.0,
     ) -> None:
         self.credential = credential
         self._frame = frame
-        # Watchers wait this long after the first record to send many in one message.
-        self._linger = linger
         self.session_id = session_id
         self.peer = peer
         self.last_seen = 0.0
@@ -170,8 +167,6 @@ class Console:
                 return out
             self._ready.clear()
             await self._ready.wait()
-            if self._linger:
-                await asyncio.sleep(self._linger)
 
 
 def _take_batch(queue: deque[Delivery]) -> list[bytes]:

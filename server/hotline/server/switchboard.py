@@ -59,10 +59,12 @@ from hotline.server.exercise import (
     hotline_name,
 )
 from hotline.server.identity import Credential
+from hotline.server.message_ids import MessageIds
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
+from hotline.server.watchers import Watchers
 from hotline.server.zones import ZoneBook, effective_state
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -77,8 +79,6 @@ from hotline.v1 import (
 log = logging.getLogger(__name__)
 
 Reply = Callable[[services_pb2.SendResult], None]
-#: Watchers collect records this long before a write: fewer, larger messages.
-WATCH_LINGER_S = 0.01
 SERVER = "server"
 
 #: Bodies nobody acknowledges.
@@ -150,15 +150,14 @@ class Switchboard:
         self._timer: DeadlineTimer[DeadlineKey] = DeadlineTimer(self._deadline_due, clock)
         self._next_index = 0
         self._last_sequence: dict[Hotline, int] = dict.fromkeys(HOTLINES, 0)
-        # message id -> (sender party, hotline, sequence)
-        self._message_ids: dict[str, tuple[str, Hotline, int]] = {}
+        self._message_ids = MessageIds()
         # Serialised envelopes of messages still owed something (for re-delivery and
         # escalation), dropped once every recipient has answered.
         self._envelopes: dict[str, bytes] = {}
         self._outgoing: dict[int, _Outgoing] = {}
         self._waiting: dict[str, list[Reply]] = {}
         self._consoles: dict[Hotline, dict[str, set[Console]]] = {h: {} for h in HOTLINES}
-        self._watchers: dict[Console, frozenset[Hotline]] = {}
+        self._watchers = Watchers(self._log.records)
         # Called with every committed batch, in log order (e.g. the MQTT bridge).
         self._listeners: list[Callable[[list[StoredRecord]], None]] = []
         self._suspended: dict[Hotline, str] = {}
@@ -202,6 +201,7 @@ class Switchboard:
     def start(self) -> None:
         """Starts the log writer and records the exercise the server runs."""
         self._live = True
+        self._watchers.begin(self._next_index)
         self._log.start()
         self._append(
             self._new_record(
@@ -235,6 +235,7 @@ class Switchboard:
     def begin_shutdown(self) -> None:
         """Ends every session; stations going away now are not reported offline."""
         self._closing = True
+        self._watchers.stop()
         for console in [*self._all_consoles(), *self._watchers]:
             console.close("the server is shutting down", Unavailable)
 
@@ -322,8 +323,7 @@ class Switchboard:
 
     def _committed(self, batch: list[StoredRecord]) -> None:
         """Delivers what just became durable, in log order."""
-        if self._watchers:
-            self._deliver_to_watchers(batch)
+        self._watchers.committed(batch)
         for stored in batch:
             outgoing = self._outgoing.pop(stored.index, None)
             if outgoing is None:
@@ -347,21 +347,6 @@ class Switchboard:
         """Stored records with ``start <= index < end``, read in a worker thread."""
         return await self._log.records(start, end)
 
-    def _deliver_to_watchers(self, batch: list[StoredRecord]) -> None:
-        """One framed run of records per hotline filter, shared by its watchers."""
-        runs: dict[frozenset[Hotline], Delivery | None] = {}
-        for watcher, hotlines in self._watchers.items():
-            if hotlines not in runs:
-                chosen = [s for s in batch if not hotlines or s.hotline in hotlines]
-                runs[hotlines] = (
-                    Delivery(chosen[-1].index, False, b"".join(wire.item(s.data) for s in chosen))
-                    if chosen
-                    else None
-                )
-            run = runs[hotlines]
-            if run is not None:
-                watcher.deliver(run)
-
     # ------------------------------------------------------------------ state
 
     def _apply(self, record: log_pb2.LogRecord) -> None:
@@ -384,7 +369,9 @@ class Switchboard:
         hotline = envelope.hotline
         at = _seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
-        self._message_ids[envelope.message_id] = (envelope.sender.party, hotline, envelope.sequence)
+        self._message_ids.add(
+            envelope.message_id, envelope.sender.party, hotline, envelope.sequence
+        )
         body = envelope.WhichOneof("body")
         if body == "acknowledgment":
             self._apply_acknowledgment(envelope.acknowledgment, at)
@@ -1007,25 +994,13 @@ class Switchboard:
     def open_watch(self, credential: Credential, hotlines: Iterable[int], peer: str) -> Console:
         """A read-only stream of log records for exercise control and observers."""
         credential.require_watch("watching the hotlines")
-        console = Console(
-            credential, uuid.uuid4().hex, peer, frame=wire.watch_response, linger=WATCH_LINGER_S
-        )
-        self._watchers[console] = frozenset(hotlines)  # type: ignore[arg-type]
-        return console
+        return self._watchers.open(credential, hotlines, peer)  # type: ignore[arg-type]
 
     async def watch_backlog(self, console: Console, after_index: int) -> None:
-        console.hold()
-        hotlines = self._watchers.get(console, frozenset())
-        stored = await self._log.records(after_index + 1)
-        console.release(
-            Delivery.of(s.index, False, s.data)
-            for s in stored
-            if not hotlines or s.hotline in hotlines
-        )
+        await self._watchers.catch_up(console, after_index)
 
     def close_watch(self, console: Console) -> None:
-        console.close("watch ended")
-        self._watchers.pop(console, None)
+        self._watchers.close(console)
 
     def _all_consoles(self) -> list[Console]:
         return [c for per in self._consoles.values() for cs in per.values() for c in cs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -79,6 +80,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def _ready(settings: Settings) -> Any:
     def announce(port: int) -> None:
+        # What exists now (modules, the exercise, the state recovered from the log) lives
+        # as long as the server: frozen, the collector's full passes no longer walk it
+        # (a full pass held the event loop for up to 50 ms).
+        gc.freeze()
         host = settings.listen.rpartition(":")[0]
         print(f"hotline: serving on {host}:{port}", flush=True)
 
