@@ -12,8 +12,8 @@ figure of one run is measured on the same machine in the same run, so compare ra
   through :class:`hotline.client.station.StationClient` ("client").
 * **latency** — a steady 1,000 envelopes/s; send time to delivery at the receiving
   station, one clock.
-* **fan-out** — the same with 200 ``ExerciseService.Watch`` streams on the hotline;
-  server RSS.
+* **fan-out** — the same with 200 ``ExerciseService.Watch`` streams on the hotline, held
+  by a second load process (``--observe``); server RSS.
 * **deadlines** — routing throughput before and after 100,000 text messages that wait
   for an absent station's answers (two pending deadlines each).
 

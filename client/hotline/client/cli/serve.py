@@ -78,12 +78,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings.checked()
 
 
+def _tune_collector() -> None:
+    """The garbage collector, set for a server that holds a large live state for hours.
+
+    What exists once the server is up (modules, the exercise, the state recovered from
+    the log) lives as long as the process: frozen, full collections no longer walk it (one
+    took up to 50 ms, with nothing delivered meanwhile). Young collections run after
+    20,000 allocations instead of 700: the server allocates briskly and keeps little of
+    it, and every 10th collection of the middle generation walks all the live state
+    (pending messages, deadlines) again. Measured with 100,000 messages awaiting answers:
+    routing 6-9 % slower instead of 12-19 %.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def _ready(settings: Settings) -> Any:
     def announce(port: int) -> None:
-        # What exists now (modules, the exercise, the state recovered from the log) lives
-        # as long as the server: frozen, the collector's full passes no longer walk it
-        # (a full pass held the event loop for up to 50 ms).
-        gc.freeze()
+        _tune_collector()
         host = settings.listen.rpartition(":")[0]
         print(f"hotline: serving on {host}:{port}", flush=True)
 
