@@ -71,11 +71,7 @@ class Watchers:
             self._starts[console] = after_index + 1
         hotlines = self._filters.get(console, frozenset())
         stored = await self._read(after_index + 1, end) if after_index + 1 < end else []
-        console.release(
-            Delivery.of(s.index, False, s.data)
-            for s in stored
-            if not hotlines or s.hotline in hotlines
-        )
+        console.release(Delivery.of(s.index, False, s.data) for s in stored if _on(hotlines, s))
 
     def committed(self, batch: list[StoredRecord]) -> None:
         """Takes a batch of records that just became durable (in log order)."""
@@ -127,7 +123,12 @@ def _run(
     records: list[StoredRecord], hotlines: frozenset[Hotline], start: int = 0
 ) -> Delivery | None:
     """The records on ``hotlines`` (all if empty) from index ``start``, framed as one."""
-    chosen = [s for s in records if s.index >= start and (not hotlines or s.hotline in hotlines)]
+    chosen = [s for s in records if s.index >= start and _on(hotlines, s)]
     if not chosen:
         return None
     return Delivery(chosen[-1].index, False, b"".join(wire.item(s.data) for s in chosen))
+
+
+def _on(hotlines: frozenset[Hotline], stored: StoredRecord) -> bool:
+    """Whether a watcher of ``hotlines`` (every hotline if empty) gets the record."""
+    return not hotlines or stored.hotline in hotlines
