@@ -10,6 +10,9 @@ no persistence) on a free loopback port and measures, for the same payload size:
 * **ingest** — a party publishing position feeds (QoS 1) that the bridge submits to the
   switchboard, until the switchboard has recorded them all (SQLite, fsync on commit).
 
+The raw clients, the feed publisher and the switchboard share this process; the
+bridge's link to the broker runs in its child process, as it does in the server.
+
     .venv/bin/python bench/mqtt_bridge.py [--count N]
 """
 

@@ -44,6 +44,7 @@ async def test_a_feed_published_with_mosquitto_pub_is_recorded_and_delivered(
         running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
         server.station("RED", AIR) as red,
     ):
+        await subscriber.bridge_online()
         await asyncio.to_thread(
             mosquitto_pub,
             mosquitto,
@@ -79,6 +80,7 @@ async def test_protobuf_feeds_are_split_by_domain_and_redeliveries_recorded_once
         mosquitto.client("RED") as red,
     ):
         del blue_air, blue_ground
+        await subscriber.bridge_online()
         topic = f"{ROOT}/ingest/RED/positions"
         # The same payload twice (as a QoS 1 redelivery would be), then a marker.
         await red.publish(topic, payload, qos=1)
@@ -109,6 +111,7 @@ async def test_the_acl_keeps_a_party_to_its_own_feed(mosquitto: Mosquitto, tmp_p
         subscribed(mosquitto, f"{ROOT}/#") as subscriber,
         running_server(tmp_path / "data", mqtt_url=mosquitto.url()),
     ):
+        await subscriber.bridge_online()
         # BLUE posing as RED, and an observer feeding anything: the broker drops both.
         await publish_once(mosquitto, "BLUE", f"{ROOT}/ingest/RED/positions", report(unit("FAKE")))
         await publish_once(

@@ -1,5 +1,6 @@
-"""Nothing is lost when the broker or the server dies: the bridge resumes from its
-durable cursor, and subscribers see every log index (duplicates only as QoS 1 allows)."""
+"""Nothing is lost when the broker, the bridge's link or the server dies: the bridge
+resumes from its durable cursor, and subscribers see every log index (duplicates only as
+QoS 1 allows)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import json
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 import pytest
 from fixtures.feeds import report, reports, unit, unit_ids
 from fixtures.mosquitto import Mosquitto, Observed, subscribed
 from harness import AIR, ServerProcess, running_server
 
+from hotline.client.station import StationClient
 from hotline.v1 import common_pb2, messages_pb2
 
 ROOT = "hotline/default"
@@ -60,6 +63,17 @@ async def cursor_reaches(path: Path, position: int, within: float = 5.0) -> int:
             await asyncio.sleep(0.05)
 
 
+def bridge_state(seen: list[Observed]) -> str:
+    states = [json.loads(o.payload)["state"] for o in seen if o.topic == f"{ROOT}/bridge"]
+    return str(states[-1]) if states else ""
+
+
+async def send_texts(station: StationClient, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        text = messages_pb2.TextMessage(text=f"message {n}", language="en")
+        await station.send(text, common_pb2.PRIORITY_ROUTINE)
+
+
 async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -71,9 +85,7 @@ async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
     ):
 
         async def send(first: int, count: int) -> None:
-            for n in range(first, first + count):
-                text = messages_pb2.TextMessage(text=f"message {n}", language="en")
-                await blue.send(text, common_pb2.PRIORITY_ROUTINE)
+            await send_texts(blue, first, count)
 
         await send(0, 20)
         await subscriber.wait_for(lambda seen: len(texts(seen)) == 20)
@@ -84,6 +96,43 @@ async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
         mosquitto.start()
         seen = await subscriber.wait_for(lambda seen: len(texts(seen)) == 40, within=20)
         assert texts(seen) == {f"message {n}" for n in range(40)}
+        assert_gapless(seen)
+
+
+def bridge_link() -> psutil.Process:
+    """The bridge's link to the broker: a child process of the server (this one)."""
+    links = [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "hotline.server.bridge" in child.cmdline()
+    ]
+    assert len(links) == 1, links
+    return links[0]
+
+
+async def test_a_bridge_link_that_dies_is_replaced_and_loses_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscribed(mosquitto, f"{ROOT}/#", "link") as subscriber,
+        running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR),
+    ):
+        await subscriber.bridge_online()
+        await send_texts(blue, 0, 10)
+        await subscriber.wait_for(lambda seen: len(texts(seen)) == 10)
+        link = bridge_link()
+        link.kill()
+        # Its connection dropped: the broker says so with the bridge's last will.
+        await subscriber.wait_for(lambda seen: bridge_state(seen) == "offline")
+        # The hotlines do not wait for the link.
+        async with asyncio.timeout(5):
+            await send_texts(blue, 10, 10)
+        seen = await subscriber.wait_for(lambda seen: len(texts(seen)) == 20, within=20)
+        assert bridge_state(seen) == "online"
+        assert bridge_link().pid != link.pid
+        assert texts(seen) == {f"message {n}" for n in range(20)}
         assert_gapless(seen)
 
 
@@ -98,17 +147,13 @@ async def test_a_server_killed_and_restarted_loses_nothing(
     def feeds(seen: list[Observed]) -> set[str]:
         return {u for r in reports(seen) for u in unit_ids(r)}
 
-    def bridge_state(seen: list[Observed]) -> str:
-        states = [json.loads(o.payload)["state"] for o in seen if o.topic == f"{ROOT}/bridge"]
-        return str(states[-1]) if states else ""
-
     async with (
         subscribed(mosquitto, f"{ROOT}/#", "crash") as subscriber,
         mosquitto.client("BLUE") as blue,
     ):
         try:
             await asyncio.to_thread(server.start)
-            await subscriber.wait_for(lambda seen: bridge_state(seen) == "online")
+            await subscriber.bridge_online()
             for n in range(20):
                 await blue.publish(topic, report(unit(f"U{n}")), qos=1)
             seen = await subscriber.wait_for(lambda seen: len(feeds(seen)) == 20)

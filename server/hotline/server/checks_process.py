@@ -35,7 +35,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import suppress
-from typing import IO, Any
+from typing import IO
 
 from hotline.server.checks import (
     Cause,
@@ -45,6 +45,7 @@ from hotline.server.checks import (
 )
 from hotline.server.errors import HotlineError, Unavailable
 from hotline.server.exercise import Hotline, Separation
+from hotline.server.frames import read_frame, write_frame
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
 
 __all__ = ["BATCH", "ChecksProcess"]
@@ -64,24 +65,6 @@ _Observation = tuple[bytes, str, float, bool, _SentCause | None]
 #: Findings as sent back: the alert's bytes, its domain, the parties concerned.
 _SentFinding = tuple[bytes, common_pb2.Domain.ValueType, tuple[str, ...]]
 _Found = tuple[_SentCause, list[_SentFinding]]
-
-
-def _write_frame(stream: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(4, "little") + data)
-    stream.flush()
-
-
-def _read_frame(stream: IO[bytes]) -> Any:
-    """The next frame's value; None at the end of the stream."""
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)
 
 
 class ChecksProcess:
@@ -116,7 +99,7 @@ class ChecksProcess:
         self._awaited = 0
         self._answered = threading.Event()
         self._answer: list[_Found] | None = None
-        _write_frame(self._to_child, separation)
+        write_frame(self._to_child, separation)
 
     def bind(self, found: FoundSink, failed: Callable[[BaseException], None]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -186,7 +169,7 @@ class ChecksProcess:
         if awaited:
             self._awaited = self._ticket
         try:
-            _write_frame(self._to_child, (self._ticket, awaited, batch))
+            write_frame(self._to_child, (self._ticket, awaited, batch))
         except OSError as error:
             self._broken = True
             self._fail(error)
@@ -234,7 +217,7 @@ class ChecksProcess:
     def _read_findings(self) -> None:
         assert self._loop is not None
         try:
-            while (answer := _read_frame(self._from_child)) is not None:
+            while (answer := read_frame(self._from_child)) is not None:
                 ticket, found = answer
                 if ticket == self._awaited:
                     # The loop is blocked in _wait_for: hand the findings straight over.
@@ -254,10 +237,10 @@ class ChecksProcess:
 
 def _serve_checks(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The child's side: observe every batch, answer what was found."""
-    separation: Separation = _read_frame(requests)
+    separation: Separation = read_frame(requests)
     checks = DeconflictionChecks(separation)
     from_bytes = envelope_pb2.Envelope.FromString
-    while (request := _read_frame(requests)) is not None:
+    while (request := read_frame(requests)) is not None:
         ticket, awaited, batch = request
         found: list[_Found] = []
         observation: _Observation
@@ -279,7 +262,7 @@ def _serve_checks(requests: IO[bytes], answers: IO[bytes]) -> None:
                     (cause, [(f.alert.SerializeToString(), f.domain, f.parties) for f in findings])
                 )
         if found or awaited:
-            _write_frame(answers, (ticket, found))
+            write_frame(answers, (ticket, found))
 
 
 if __name__ == "__main__":

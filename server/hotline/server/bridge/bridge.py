@@ -1,12 +1,17 @@
 """The MQTT bridge: the log published to a broker, position feeds taken in from it.
 
-:meth:`Bridge.run` keeps one session at a time with the broker and starts another,
-after a jittered back-off, whenever one fails: the broker going away is an outage to
-wait out, never an error of the server. Each session marks the bridge online (a retained
-status whose last will says offline), publishes from the durable cursor (see
-:mod:`~hotline.server.bridge.outbound`) and takes in position feeds (see
-:mod:`~hotline.server.bridge.inbound`). Once the server has stopped, :meth:`Bridge.drain`
-publishes what it committed on the way out.
+The bridge has two halves. Its link to the broker runs in a child process
+(:mod:`~hotline.server.bridge.link`): sessions with back-off, the retained online status
+and last will, publishing from the durable cursor, reading feeds. The half here, in the
+server, hands the link every committed record (from a bounded window, so the path that
+delivers to stations never waits: see :mod:`~hotline.server.bridge.feed`) and submits
+the feeds it reads to the switchboard (:mod:`~hotline.server.bridge.inbound`). The
+broker's cost then stays off the server's event loop: the gRPC path shares it with
+no MQTT client.
+
+:meth:`Bridge.run` keeps a link running, starting another after a jittered back-off if
+one dies. Once the server has stopped, :meth:`Bridge.drain` has the link publish what
+was committed on the way out, say offline, and exit.
 """
 
 from __future__ import annotations
@@ -15,37 +20,38 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import aiomqtt
-
+from hotline.server import frames
 from hotline.server.bridge import broker
 from hotline.server.bridge.address import BrokerAddress, PayloadFormat
 from hotline.server.bridge.cursor import Cursor
 from hotline.server.bridge.feed import DEFAULT_WINDOW, RecordFeed
 from hotline.server.bridge.inbound import InboundStats, Ingest
-from hotline.server.bridge.outbound import OutboundStats, Publisher
-from hotline.server.bridge.payloads import BRIDGE_OFFLINE, BRIDGE_ONLINE
+from hotline.server.bridge.link import Feed, LinkConfig
+from hotline.server.bridge.outbound import OutboundStats
 from hotline.server.bridge.topics import TopicTree
 from hotline.server.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
 CURSOR_FILE = "mqtt.cursor"
-#: How often the cursor is written while it moves.
-SAVE_EVERY_S = 0.2
-#: How long a stopping bridge tries to mark itself offline.
-GOODBYE_S = 1.0
 #: How long :meth:`Bridge.drain` may take to publish what a stopping server committed.
 DRAIN_S = 2.0
+#: Records handed to the link in one frame at most.
+CHUNK = 1024
+#: How long a link that was told to drain may take beyond its limit to exit.
+EXIT_GRACE_S = 3.0
 
 
 @dataclass
 class BridgeStats:
     outbound: OutboundStats
     inbound: InboundStats
-    #: Sessions that ended with the broker unreachable or gone.
+    #: Sessions that ended with the broker unreachable or gone, and links that died.
     failed_sessions: int = 0
 
 
@@ -66,133 +72,192 @@ class Bridge:
         sees every record the switchboard commits."""
         self.address = address
         self.topics = TopicTree(switchboard.exercise.exercise_id)
-        self._identifier = f"hotline-bridge-{switchboard.exercise.exercise_id}"
         self.feed = RecordFeed(switchboard.records, switchboard.log_size, window)
         switchboard.add_listener(self.feed.committed)
-        self.cursor = Cursor(data_dir / CURSOR_FILE)
-        if self.cursor.position > self.feed.end:
+        cursor = Cursor(data_dir / CURSOR_FILE)
+        if cursor.position > self.feed.end:
             log.warning(
                 "%s is at index %d but the log holds %d records: another log; "
                 "publishing it from the start",
-                self.cursor.path,
-                self.cursor.position,
+                cursor.path,
+                cursor.position,
                 self.feed.end,
             )
-            self.cursor.rewind(0)
-        self.publisher = Publisher(
-            self.feed, self.cursor, self.topics, payload_format, broker.MAX_IN_FLIGHT
+            cursor.rewind(0)
+            cursor.save_now()
+        self._config = LinkConfig(
+            address,
+            switchboard.exercise.exercise_id,
+            payload_format,
+            cursor.path,
+            window,
+            backoff or broker.Backoff(),
+            logging.getLogger("hotline").getEffectiveLevel(),
         )
         self.ingest = Ingest(switchboard, self.topics)
-        self.stats = BridgeStats(self.publisher.stats, self.ingest.stats)
+        self.stats = BridgeStats(OutboundStats(), self.ingest.stats)
         self.connected = asyncio.Event()
-        self._backoff = backoff or broker.Backoff()
+        self._restarts = broker.Backoff()
+        self._link: _LinkProcess | None = None
 
     async def run(self) -> None:
-        """Runs sessions with the broker until cancelled; saves the cursor on the way out."""
-        log.info(
-            "MQTT bridge to %s: publishing from log index %d", self.address, self.cursor.position
-        )
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._save_cursor(), name="mqtt-cursor")
-                tasks.create_task(self._sessions(), name="mqtt-sessions")
-        finally:
-            self.cursor.save_now()
+        """Keeps a link to the broker running until cancelled (the link itself lives on
+        until :meth:`drain`)."""
+        while True:
+            link = self._link
+            if link is None or link.exited:
+                link = self._link = await _LinkProcess.start(self, self._config)
+            await link.serve()
+            # The link died on its own (a bug or the system): start another.
+            self.stats.failed_sessions += 1
+            self.connected.clear()
+            log.error("MQTT bridge: the link to the broker exited (%s); restarting it", link.code)
+            await asyncio.sleep(self._restarts.next_delay())
 
     async def drain(self, limit: float = DRAIN_S) -> None:
-        """Publishes the records committed since the broker last acknowledged one (those
-        of the shutdown included), for at most ``limit`` seconds, then saves the cursor.
-
-        For a server that has stopped, after :meth:`run` is cancelled and the switchboard
-        closed: what is left over (the broker being away, the limit reached) goes out at
-        the next start, as ever. Never raises for the broker or the log.
+        """Has the link publish the records committed since the broker last acknowledged
+        one (those of the shutdown included) for at most ``limit`` seconds, mark the
+        bridge offline, and exit. For a server that has stopped: after :meth:`run` is
+        cancelled and the switchboard closed. What is left over (the broker being away,
+        the limit reached) goes out at the next start, as ever. Never raises for the
+        broker or the log.
         """
-        end = self.feed.end
-        if self.cursor.position >= end:
+        link, self._link = self._link, None
+        if link is None or link.exited:
             return
         try:
-            async with asyncio.timeout(limit):
-                await self._drain_session(end, limit)
-        except (aiomqtt.MqttError, TimeoutError) as error:
-            log.warning(
-                "MQTT bridge: records from index %d left for the next start: %s",
-                self.cursor.position,
-                str(error) or "time limit reached",
-            )
+            link.drain(self.feed.end, limit)
+            async with asyncio.timeout(limit + EXIT_GRACE_S):
+                await link.serve()
+        except TimeoutError:
+            log.warning("MQTT bridge: the link did not exit in time; stopped")
         except Exception:
             # E.g. the log is closed and the records are older than the window holds.
-            log.exception(
-                "MQTT bridge: records from index %d left for the next start", self.cursor.position
-            )
+            log.exception("MQTT bridge: draining failed; the rest goes out at the next start")
         finally:
-            self.cursor.save_now()
+            await link.stop()
+        self.connected.clear()
 
-    async def _drain_session(self, end: int, limit: float) -> None:
-        mqtt = broker.client(self.address, self._identifier, self.topics.bridge)
-        # Connecting and disconnecting wait no longer than the drain may take.
-        mqtt.timeout = min(mqtt.timeout, limit)
-        async with mqtt:
-            self.publisher.caught_up.clear()
-            async with asyncio.TaskGroup() as tasks:
-                publishing = tasks.create_task(self.publisher.run(mqtt), name="mqtt-drain")
-                await self.publisher.caught_up.wait()
-                publishing.cancel()
-            log.info("MQTT bridge: published the log up to index %d on the way out", end - 1)
-            await mqtt.publish(self.topics.bridge, BRIDGE_OFFLINE, qos=1, retain=True)
 
-    async def _save_cursor(self) -> None:
+class _LinkProcess:
+    """One link child process, seen from the server."""
+
+    def __init__(self, bridge: Bridge, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        self._bridge = bridge
+        self._process = process
+        self._to_link = process.stdin
+        self._from_link = frames.FrameReader(process.stdout)
+        self._window = bridge._config.window
+        # The next record to hand over, and the link's cursor as last reported.
+        self._sent = 0
+        self._published = 0
+        self._started = asyncio.Event()
+        self._moved = asyncio.Event()
+        self._session = 0
+        self._acks: list[tuple[int, int]] = []
+        self._acks_session = 0
+
+    @classmethod
+    async def start(cls, bridge: Bridge, config: LinkConfig) -> _LinkProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hotline.server.bridge",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        link = cls(bridge, process)
+        link._send(config)
+        return link
+
+    @property
+    def exited(self) -> bool:
+        return self._process.returncode is not None
+
+    @property
+    def code(self) -> str:
+        return f"exit status {self._process.returncode}"
+
+    async def serve(self) -> None:
+        """Hands the link records and takes in what it says, until it exits. May be
+        cancelled and called again."""
+        async with asyncio.TaskGroup() as tasks:
+            handing = tasks.create_task(self._hand_over(), name="mqtt-records")
+            while (said := await self._from_link.next()) is not None:
+                self._hear(said)
+            handing.cancel()
+        await self._process.wait()
+
+    def drain(self, end: int, limit: float) -> None:
+        self._send(("drain", end, limit))
+
+    async def stop(self) -> None:
+        """Ends the process if it is still there."""
+        if not self.exited:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            await self._process.wait()
+
+    def _send(self, value: object) -> None:
+        if not self._to_link.is_closing():
+            self._to_link.write(frames.encode(value))
+
+    async def _hand_over(self) -> None:
+        """Committed records to the link, in log order, never more than the window
+        beyond its cursor (it keeps them all until the broker has them)."""
+        await self._started.wait()
+        feed = self._bridge.feed
         while True:
-            await asyncio.sleep(SAVE_EVERY_S)
-            await self.cursor.save()
+            while self._sent >= self._published + self._window:
+                self._moved.clear()
+                await self._moved.wait()
+            limit = min(CHUNK, self._published + self._window - self._sent)
+            records = await feed.take(self._sent, limit)
+            self._send(("records", [(r.index, r.data) for r in records]))
+            self._sent = records[-1].index + 1
+            await self._to_link.drain()
 
-    async def _sessions(self) -> None:
-        while True:
-            try:
-                await self._session()
-            except aiomqtt.MqttError as error:
-                self.stats.failed_sessions += 1
-                log.warning("MQTT broker %s: %s; reconnecting", self.address, error)
-            except Exception:
-                # A bug here must not take the hotlines down: the next session resumes
-                # from the cursor.
-                self.stats.failed_sessions += 1
-                log.exception("MQTT bridge session failed; reconnecting")
-            self.connected.clear()
-            await asyncio.sleep(self._backoff.next_delay())
+    def _hear(self, said: tuple[Any, ...]) -> None:
+        bridge = self._bridge
+        match said:
+            case ("feeds", session, feeds):
+                self._take_in(session, feeds)
+            case ("published", position, records, messages):
+                self._published = position
+                bridge.stats.outbound.records = records
+                bridge.stats.outbound.messages = messages
+                self._moved.set()
+            case ("session", session):
+                self._session = session
+                bridge.ingest.new_session()
+                bridge.connected.set()
+            case ("lost", _):
+                bridge.stats.failed_sessions += 1
+                bridge.connected.clear()
+            case ("cursor", position):
+                self._sent = self._published = position
+                self._started.set()
+                log.info(
+                    "MQTT bridge to %s: publishing from log index %d", bridge.address, position
+                )
 
-    async def _session(self) -> None:
-        mqtt = broker.client(self.address, self._identifier, self.topics.bridge)
-        async with mqtt:
-            self._backoff.reset()
-            self.ingest.new_session()
-            # Subscribed before saying online: a feed sent on seeing "online" is taken.
-            await mqtt.subscribe(self.topics.ingest, qos=1)
-            await mqtt.publish(self.topics.bridge, BRIDGE_ONLINE, qos=1, retain=True)
-            log.info("MQTT bridge connected to %s", self.address)
-            self.connected.set()
-            try:
-                await self._exchange(mqtt)
-            except asyncio.CancelledError:
-                # A clean disconnect does not fire the last will: say goodbye first.
-                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                    await mqtt.publish(
-                        self.topics.bridge, BRIDGE_OFFLINE, qos=1, retain=True, timeout=GOODBYE_S
-                    )
-                raise
+    def _take_in(self, session: int, feeds: list[Feed]) -> None:
+        ingest = self._bridge.ingest
+        for mid, qos, topic, payload in feeds:
+            ingest.handle(topic, payload, functools.partial(self._acknowledge, session, mid, qos))
 
-    async def _exchange(self, mqtt: aiomqtt.Client) -> None:
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.publisher.run(mqtt), name="mqtt-publisher")
-                tasks.create_task(self._take_in(mqtt), name="mqtt-ingest")
-        except* aiomqtt.MqttError as errors:
-            raise errors.exceptions[0] from None
+    def _acknowledge(self, session: int, mid: int, qos: int) -> None:
+        """Queues a PUBACK; those of one turn of the event loop go in one frame."""
+        if self._acks and session != self._acks_session:
+            self._send_acks()
+        if not self._acks:
+            asyncio.get_running_loop().call_soon(self._send_acks)
+        self._acks_session = session
+        self._acks.append((mid, qos))
 
-    async def _take_in(self, mqtt: aiomqtt.Client) -> None:
-        """Feeds ingest messages to the switchboard; ends (raising) when the broker goes."""
-        async for message in mqtt.messages:
-            payload = message.payload
-            data = bytes(payload) if isinstance(payload, bytes | bytearray) else b""
-            self.ingest.handle(
-                message.topic.value, data, functools.partial(broker.acknowledge, mqtt, message)
-            )
+    def _send_acks(self) -> None:
+        if self._acks:
+            acks, self._acks = self._acks, []
+            self._send(("acks", self._acks_session, acks))

@@ -47,10 +47,10 @@ def client(address: BrokerAddress, identifier: str, status_topic: str) -> aiomqt
     return mqtt
 
 
-def acknowledge(mqtt: aiomqtt.Client, message: aiomqtt.Message) -> None:
+def acknowledge(mqtt: aiomqtt.Client, mid: int, qos: int) -> None:
     """Sends the PUBACK of a QoS 1 message received with manual acknowledgment."""
-    if message.qos > 0:
-        mqtt._client.ack(message.mid, message.qos)
+    if qos > 0:
+        mqtt._client.ack(mid, qos)
 
 
 class _Confirmation:

@@ -9,6 +9,7 @@ published only when the broker acknowledged every topic it went to.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiomqtt
@@ -41,14 +42,17 @@ class Publisher:
         topics: TopicTree,
         payload_format: PayloadFormat,
         in_flight: int,
+        *,
+        progressed: Callable[[], None],
     ) -> None:
+        """``progressed`` is called each time the cursor moves."""
         self._feed = feed
         self._cursor = cursor
         self._topics = topics
         self._format = payload_format
         self._in_flight = in_flight
+        self._progressed = progressed
         self.stats = OutboundStats()
-        self.caught_up = asyncio.Event()
 
     async def run(self, mqtt: aiomqtt.Client) -> None:
         """Publishes from the cursor until cancelled or the connection fails."""
@@ -84,7 +88,4 @@ class Publisher:
             self._cursor.advance(index + 1)
             self.stats.records += 1
             self.stats.messages += len(publishes)
-            if self._cursor.position >= self._feed.end:
-                self.caught_up.set()
-            else:
-                self.caught_up.clear()
+            self._progressed()
