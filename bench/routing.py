@@ -16,8 +16,11 @@ figure of one run is measured on the same machine in the same run, so compare ra
   by a second load process (``--observe``); server RSS.
 * **deadlines** — routing throughput before and after 100,000 text messages that wait
   for an absent station's answers (two pending deadlines each).
+* **bridge** (not run unless asked for) — the latency phase again against a second
+  server, on a log of its own, whose MQTT bridge publishes every record to a throwaway
+  Mosquitto: what the bridge costs the gRPC path.
 
-    .venv/bin/python bench/routing.py [--quick] [--phases echo,routing,latency,fanout,deadlines]
+    .venv/bin/python bench/routing.py [--quick] [--phases echo,routing,latency,...,bridge]
 
 Every loop is bounded in count and time; everything listens on 127.0.0.1 only.
 """
@@ -942,8 +945,17 @@ class Bench:
     """The runs against one ``hotline serve``, in the order of the report."""
 
     def __init__(
-        self, server: Server, tokens: Tokens, config: Config, report: Report, echo: dict[int, float]
+        self,
+        server: Server,
+        tokens: Tokens,
+        config: Config,
+        report: Report,
+        echo: dict[int, float],
+        *,
+        label: str = "",
     ) -> None:
+        """``label`` follows the name of each row (what sets this server apart)."""
+        self.label = label
         self.server = server
         self.address = server.address
         self.tokens = tokens
@@ -1064,10 +1076,13 @@ class Bench:
         pace = {"rate": config.rate, "duration": config.duration, "warmup": config.warmup}
         async with self.raw(self.ground()) as (blue, red):
             flow = await raw_paced(blue, red, **pace)
-        self.report.add("latency, raw stub", self.paced, latency_text(flow), "p99 < 10 ms")
+        label = self.label
+        self.report.add(f"latency, raw stub{label}", self.paced, latency_text(flow), "p99 < 10 ms")
         async with lib_stations(self.address, self.ground()) as (lib_blue, lib_red):
             flow = await lib_paced(lib_blue, lib_red, **pace)
-        self.report.add("latency, StationClient", self.paced, latency_text(flow), "p99 < 10 ms")
+        self.report.add(
+            f"latency, StationClient{label}", self.paced, latency_text(flow), "p99 < 10 ms"
+        )
 
     async def fanout(self) -> None:
         config, server = self.config, self.server
@@ -1179,6 +1194,28 @@ async def echo_phase(data_dir: Path, config: Config, report: Report, size: int) 
     return rates
 
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+
+
+async def bridge_phase(
+    data_dir: Path, exercise: Path, tokens: Tokens, config: Config, report: Report
+) -> None:
+    """The latency phase against a server whose MQTT bridge publishes every record to a
+    throwaway Mosquitto (the test fixture's; nobody subscribes, which costs the bridge
+    nothing less: each record is still published and acknowledged, QoS 1)."""
+    sys.path.insert(0, str(TESTS))
+    from fixtures.mosquitto import mosquitto_broker  # noqa: PLC0415  # the tests' fixture
+
+    with mosquitto_broker(data_dir / "broker", persistent=False) as broker:
+        args = [hotline_command(), "serve", "--listen", f"{HOST}:0", "--data-dir", str(data_dir)]
+        args += ["--exercise", str(exercise), "--db", str(data_dir / "bridged.sqlite")]
+        args += ["--mqtt", broker.url()]
+        async with spawn(args, "hotline: serving on", data_dir / "bridged.log") as server:
+            print(f"hotline serve --mqtt: pid {server.pid}, {server.address}", flush=True)
+            bench = Bench(server, tokens, config, report, {}, label=", MQTT bridge on")
+            await bench.latency()
+
+
 async def main_async(args: argparse.Namespace) -> None:
     config = QUICK if args.quick else FULL
     phases = set(args.phases.split(","))
@@ -1208,6 +1245,8 @@ async def main_async(args: argparse.Namespace) -> None:
             for name in ("routing", "latency", "fanout", "deadlines"):
                 if name in phases:
                     await getattr(bench, name)()
+        if "bridge" in phases:
+            await bridge_phase(data_dir, exercise, tokens, config, report)
         errors = server_log.read_text(errors="replace").count("Traceback")
     print()
     print(f"Machine: {machine()}")
@@ -1224,7 +1263,7 @@ def main() -> None:
     parser.add_argument(
         "--phases",
         default="echo,routing,latency,fanout,deadlines",
-        help="comma-separated subset of echo,routing,latency,fanout,deadlines",
+        help="comma-separated subset of echo,routing,latency,fanout,deadlines,bridge",
     )
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--observe", metavar="ADDRESS", help=argparse.SUPPRESS)

@@ -5,13 +5,15 @@ QoS 1 allows)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 import pytest
 from fixtures.feeds import report, reports, unit, unit_ids
-from fixtures.mosquitto import Mosquitto, Observed, subscribed
+from fixtures.mosquitto import Mosquitto, Observed, Subscriber, subscribed
 from harness import AIR, ServerProcess, running_server
 
 from hotline.client.station import StationClient
@@ -74,25 +76,32 @@ async def send_texts(station: StationClient, first: int, count: int) -> None:
         await station.send(text, common_pb2.PRIORITY_ROUTINE)
 
 
-async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
-    mosquitto: Mosquitto, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def bridged_exercise(
+    mosquitto: Mosquitto, data_dir: Path
+) -> AsyncIterator[tuple[Subscriber, StationClient]]:
+    """A server bridged to ``mosquitto`` with BLUE and RED on the air operations hotline,
+    and a subscriber to everything it publishes; yields the subscriber and BLUE."""
     async with (
-        subscribed(mosquitto, f"{ROOT}/#", "outage") as subscriber,
-        running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
+        subscribed(mosquitto, f"{ROOT}/#", data_dir.name) as subscriber,
+        running_server(data_dir, mqtt_url=mosquitto.url()) as server,
         server.station("BLUE", AIR) as blue,
         server.station("RED", AIR),
     ):
+        await subscriber.bridge_online()
+        yield subscriber, blue
 
-        async def send(first: int, count: int) -> None:
-            await send_texts(blue, first, count)
 
-        await send(0, 20)
+async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with bridged_exercise(mosquitto, tmp_path / "outage") as (subscriber, blue):
+        await send_texts(blue, 0, 20)
         await subscriber.wait_for(lambda seen: len(texts(seen)) == 20)
         mosquitto.kill()
         # The hotlines do not wait for the broker.
         async with asyncio.timeout(5):
-            await send(20, 20)
+            await send_texts(blue, 20, 20)
         mosquitto.start()
         seen = await subscriber.wait_for(lambda seen: len(texts(seen)) == 40, within=20)
         assert texts(seen) == {f"message {n}" for n in range(40)}
@@ -113,13 +122,7 @@ def bridge_link() -> psutil.Process:
 async def test_a_bridge_link_that_dies_is_replaced_and_loses_nothing(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    async with (
-        subscribed(mosquitto, f"{ROOT}/#", "link") as subscriber,
-        running_server(tmp_path / "data", mqtt_url=mosquitto.url()) as server,
-        server.station("BLUE", AIR) as blue,
-        server.station("RED", AIR),
-    ):
-        await subscriber.bridge_online()
+    async with bridged_exercise(mosquitto, tmp_path / "link") as (subscriber, blue):
         await send_texts(blue, 0, 10)
         await subscriber.wait_for(lambda seen: len(texts(seen)) == 10)
         link = bridge_link()
