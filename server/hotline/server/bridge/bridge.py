@@ -107,11 +107,17 @@ class Bridge:
             link = self._link
             if link is None or link.exited:
                 link = self._link = await _LinkProcess.start(self, self._config)
-            await link.serve()
-            # The link died on its own (a bug or the system): start another.
+            try:
+                await link.serve()
+                # The link died on its own (a bug or the system): start another.
+                log.error("MQTT bridge: its link to the broker exited (%s); restarting", link.code)
+            except Exception:
+                # A bug on this side must not take the hotlines down either: the next
+                # link resumes from the cursor.
+                log.exception("MQTT bridge failed; restarting its link to the broker")
+                await link.stop()
             self.stats.failed_sessions += 1
             self.connected.clear()
-            log.error("MQTT bridge: the link to the broker exited (%s); restarting it", link.code)
             await asyncio.sleep(self._restarts.next_delay())
 
     async def drain(self, limit: float = DRAIN_S) -> None:
