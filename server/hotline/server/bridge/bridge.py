@@ -148,20 +148,19 @@ class Bridge:
 class _LinkProcess:
     """One link child process, seen from the server."""
 
-    def __init__(self, bridge: Bridge, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, bridge: Bridge, window: int, process: asyncio.subprocess.Process) -> None:
         assert process.stdin is not None
         assert process.stdout is not None
         self._bridge = bridge
         self._process = process
         self._to_link = process.stdin
         self._from_link = frames.FrameReader(process.stdout)
-        self._window = bridge._config.window
+        self._window = window
         # The next record to hand over, and the link's cursor as last reported.
         self._sent = 0
         self._published = 0
         self._started = asyncio.Event()
         self._moved = asyncio.Event()
-        self._session = 0
         self._acks: list[tuple[int, int]] = []
         self._acks_session = 0
 
@@ -174,7 +173,7 @@ class _LinkProcess:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        link = cls(bridge, process)
+        link = cls(bridge, config.window, process)
         link._send(config)
         return link
 
@@ -235,8 +234,7 @@ class _LinkProcess:
                 bridge.stats.outbound.records = records
                 bridge.stats.outbound.messages = messages
                 self._moved.set()
-            case ("session", session):
-                self._session = session
+            case ("session", _):
                 bridge.ingest.new_session()
                 bridge.connected.set()
             case ("lost", _):
