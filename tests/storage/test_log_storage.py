@@ -98,6 +98,21 @@ def test_a_batch_its_leaf_hashes_and_its_checkpoint_are_one_transaction(location
     backend.close()
 
 
+@pytest.mark.parametrize("size", [1, 5, 1000])
+def test_a_batch_without_checkpoints_is_all_or_nothing_too(location: str, size: int) -> None:
+    backend = open_backend(location)
+    backend.append([record(0)], [leaf_hash(record(0).data)])
+    records = [record(i) for i in range(1, size + 1)]
+    clashing = [*records[: size // 2], record(0), *records[size // 2 :]]
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        backend.append(clashing, [leaf_hash(r.data) for r in clashing])
+    assert backend.size() == 1
+    backend.append(records, [leaf_hash(r.data) for r in records])
+    assert list(backend.read()) == [record(0), *records]
+    assert backend.leaf_hashes(0, size + 1) == [leaf_hash(r.data) for r in [record(0), *records]]
+    backend.close()
+
+
 def test_the_store_refuses_to_change_or_remove_anything(location: str) -> None:
     backend = open_backend(location)
     backend.append([record(0)], [leaf_hash(record(0).data)], [StoredCheckpoint(1, "n\n", ())])

@@ -76,7 +76,8 @@ class Console:
         self._close_error: type[HotlineError] | None = None
         # While the backlog of a resumed session is read from the log, live traffic waits.
         self._held: list[Delivery] | None = None
-        self._floor = 0
+        # Deliveries up to this one came with the backlog (a watcher's start at index 0).
+        self._floor = -1
         self._skip: frozenset[int] = frozenset()
 
     @property
