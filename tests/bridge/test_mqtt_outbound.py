@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 from fixtures.mosquitto import Mosquitto, Observed, subscribed
 from harness import AIR, expect, is_ack, running_server
 
@@ -162,3 +163,22 @@ async def test_the_exercise_file_can_name_the_broker(mosquitto: Mosquitto, tmp_p
     ):
         await subscriber.wait_for(lambda _: bool(subscriber.on("hotline/drill/exercise/started")))
         assert subscriber.on("hotline/drill/bridge")[0].payload == b'{"state": "online"}'
+
+
+async def test_the_link_to_the_broker_gives_way_to_the_stations_traffic(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # The link runs in a child process at a lower scheduling priority than the server:
+    # on busy cores the stations' traffic goes first, the link catches up from its cursor.
+    async with (
+        subscribed(mosquitto, f"{ROOT}/bridge", "status") as status,
+        running_server(tmp_path / "data", mqtt_url=mosquitto.url()),
+    ):
+        await status.bridge_online()
+        links = [
+            child
+            for child in psutil.Process().children()
+            if "hotline.server.bridge" in child.cmdline()
+        ]
+        assert len(links) == 1
+        assert links[0].nice() >= psutil.Process().nice() + 10

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 from hotline.server import frames
-from hotline.server.bridge.link import Link, LinkConfig
+from hotline.server.bridge.link import LINK_NICENESS, Link, LinkConfig
 
 
 async def _main() -> None:
@@ -30,5 +31,6 @@ if __name__ == "__main__":
     # group: the server stops in order and drains the link, or closes its input.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(LINK_NICENESS)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_main())

@@ -51,6 +51,9 @@ from hotline.server.storage import StoredRecord
 
 log = logging.getLogger(__name__)
 
+#: The link runs at a lower scheduling priority than the server: when the cores are
+#: busy, the stations' traffic goes first and the link catches up from its cursor.
+LINK_NICENESS = 10
 #: How often the cursor is written while it moves.
 SAVE_EVERY_S = 0.2
 #: How long a stopping link tries to mark itself offline.
