@@ -10,8 +10,8 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 import pytest
+from fixtures.bridge import bridge_link
 from fixtures.feeds import report, reports, unit, unit_ids
 from fixtures.mosquitto import Mosquitto, Observed, Subscriber, subscribed
 from harness import AIR, ServerProcess, running_server
@@ -106,17 +106,6 @@ async def test_a_broker_killed_and_restarted_mid_exercise_loses_nothing(
         seen = await subscriber.wait_for(lambda seen: len(texts(seen)) == 40, within=20)
         assert texts(seen) == {f"message {n}" for n in range(40)}
         assert_gapless(seen)
-
-
-def bridge_link() -> psutil.Process:
-    """The bridge's link to the broker: a child process of the server (this one)."""
-    links = [
-        child
-        for child in psutil.Process().children(recursive=True)
-        if "hotline.server.bridge" in child.cmdline()
-    ]
-    assert len(links) == 1, links
-    return links[0]
 
 
 async def test_a_bridge_link_that_dies_is_replaced_and_loses_nothing(

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
+from fixtures.bridge import bridge_link
 from fixtures.mosquitto import Mosquitto, Observed, subscribed
 from harness import AIR, expect, is_ack, running_server
 
@@ -175,10 +176,4 @@ async def test_the_link_to_the_broker_gives_way_to_the_stations_traffic(
         running_server(tmp_path / "data", mqtt_url=mosquitto.url()),
     ):
         await status.bridge_online()
-        links = [
-            child
-            for child in psutil.Process().children()
-            if "hotline.server.bridge" in child.cmdline()
-        ]
-        assert len(links) == 1
-        assert links[0].nice() >= psutil.Process().nice() + 10
+        assert bridge_link().nice() >= psutil.Process().nice() + 10
