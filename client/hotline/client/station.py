@@ -54,6 +54,12 @@ CHANNEL_OPTIONS = (
 )
 #: Envelopes sent in one stream message at the most.
 SEND_BATCH = 256
+#: A send goes at once unless what was sent before is still unconfirmed: then it waits
+#: for the next confirmation, this long at most, and the sends queued meanwhile go with
+#: it. The number of stream messages follows what the server takes in: one envelope
+#: each while it keeps up, more together when it falls behind (it reads one stream
+#: message per turn of its event loop, however many envelopes it holds).
+SEND_GATHER_S = 0.005
 #: A RECEIPT goes at once, unless the last write was less than this long ago: then it
 #: waits for the end of that time, and the RECEIPTs gathered meanwhile go together.
 #: Under heavy traffic this spares the station, the server and the sender a stream
@@ -133,8 +139,12 @@ class StationClient:
         ] = {}
         self._outbox: deque[str] = deque()
         self._wake = asyncio.Event()
-        # Set when a send that the application awaits is queued: it never waits.
+        # Set when a send that the application awaits is queued.
         self._urgent = asyncio.Event()
+        # What this session wrote and the server has not confirmed yet; set at each
+        # confirmation.
+        self._in_flight: set[str] = set()
+        self._progress = asyncio.Event()
         self._deliveries: asyncio.Queue[envelope_pb2.Envelope | HotlineClientError] = asyncio.Queue(
             max_queued
         )
@@ -398,6 +408,8 @@ class StationClient:
                 self._send_receipt(delivery)
 
     def _confirm(self, result: services_pb2.SendResult) -> None:
+        self._in_flight.discard(result.message_id)
+        self._progress.set()
         _, future = self._unconfirmed.pop(result.message_id, (None, None))
         if result.code:
             failure = Refused(STATUS_BY_CODE[result.code], result.error)
@@ -414,6 +426,7 @@ class StationClient:
     ) -> None:
         # Whatever was not confirmed goes again (the server drops duplicates).
         self._outbox = deque(self._unconfirmed)
+        self._in_flight.clear()
         loop = asyncio.get_running_loop()
         written_at = float("-inf")
         while True:
@@ -427,7 +440,14 @@ class StationClient:
                         services_pb2.SessionRequest(heartbeat=services_pb2.Heartbeat())
                     )
                     continue
-            if not self._urgent.is_set():
+            if self._urgent.is_set():
+                if self._in_flight:
+                    # Sends wait for the server to confirm what went before.
+                    self._progress.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(SEND_GATHER_S):
+                            await self._progress.wait()
+            else:
                 # Only RECEIPTs to send: those of the next moment go with them.
                 gather = written_at + RECEIPT_GATHER_S - loop.time()
                 if gather > 0:
@@ -439,6 +459,7 @@ class StationClient:
                 entry = self._unconfirmed.get(self._outbox.popleft())
                 if entry is not None:
                     batch.append(entry[0])
+                    self._in_flight.add(entry[0].message_id)
             if not self._outbox:
                 self._urgent.clear()
             if batch:
