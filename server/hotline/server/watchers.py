@@ -12,7 +12,7 @@ hotline filter, shared by the watchers of the slot with that filter. So:
   event loop all together (a station's delivery never waits behind more than one slot);
 * the interval is ``WATCH_INTERVAL_S``, longer only when there are so many watchers that
   writing to each that often would exceed ``WATCH_WRITES_PER_S`` altogether (200
-  watchers: every 27 ms): what watching costs the server is bounded;
+  watchers: every 33 ms): what watching costs the server is bounded;
 * after a quiet spell the first slot in line is written at once.
 """
 
@@ -35,7 +35,7 @@ from hotline.server.storage import StoredRecord
 #: Each watcher is written at most this often.
 WATCH_INTERVAL_S = 0.02
 #: Stream messages a second to all watchers together, at most.
-WATCH_WRITES_PER_S = 7_500
+WATCH_WRITES_PER_S = 6_000
 #: The slots that take turns within an interval.
 WATCH_SLOTS = 10
 
