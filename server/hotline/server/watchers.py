@@ -164,19 +164,22 @@ class Watchers:
                 self._write(slot)
                 self._trim()
                 self._turn = (self._turn + turns + 1) % len(self._slots)
-        self._schedule(asyncio.get_running_loop().time())
+        # A turn that ran late does not push the next ones back: they catch up, by a
+        # step at most, so that each watcher keeps its interval.
+        self._schedule(asyncio.get_running_loop().time(), catch_up=True)
 
-    def _schedule(self, now: float) -> None:
+    def _schedule(self, now: float, *, catch_up: bool = False) -> None:
         """Schedules the turn of the next slot with records still to be written, if any:
-        a step after the last turn (the turns keep their cadence when one runs late) but
-        not in the past, and an interval after that slot's last turn."""
+        a step after the last turn, an interval after that slot's last turn, and not in
+        the past (unless catching up with the cadence, by a step at most)."""
         waiting = self._waiting()
         if not waiting:
             return
         turns, slot = waiting[0]
         interval = self.interval
         step = interval / len(self._slots)
-        self._due = max(self._due + step * (1 + turns), now, slot.written_at + interval)
+        earliest = now - step if catch_up else now
+        self._due = max(self._due + step * (1 + turns), earliest, slot.written_at + interval)
         self._timer = asyncio.get_running_loop().call_at(self._due, self._take_turn)
 
     def _waiting(self) -> list[tuple[int, _Slot]]:
