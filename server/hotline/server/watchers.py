@@ -132,9 +132,7 @@ class Watchers:
         hotlines = slot.members[console]
         stored = await self._read(after_index + 1, end) if after_index + 1 < end else []
         console.release(
-            Delivery.of(s.index, False, s.data)
-            for s in stored
-            if not hotlines or s.hotline in hotlines
+            Delivery.of(s.index, False, s.data) for s in stored if _on(hotlines, s.hotline)
         )
 
     def committed(self, batch: list[StoredRecord]) -> None:
@@ -190,11 +188,8 @@ class Watchers:
         return [(i, slot) for i, slot in turns if slot.members and slot.cursor < self._next]
 
     def _write(self, slot: _Slot) -> None:
-        """Writes ``slot``'s watchers what they have not had yet: one framed run per
-        hotline filter, shared."""
-        if slot.cursor >= self._next or not slot.members:
-            slot.cursor = self._next
-            return
+        """Writes ``slot``'s watchers what they have not had yet (a slot that is
+        waiting): one framed run per hotline filter, shared."""
         pending = list(islice(self._buffer, slot.cursor - self._buffer[0].log_index, None))
         slot.cursor = self._next
         runs: dict[frozenset[Hotline], Delivery | None] = {}
@@ -224,9 +219,13 @@ class Watchers:
 
 def _run(records: list[_Framed], hotlines: frozenset[Hotline], start: int = 0) -> Delivery | None:
     """The records on ``hotlines`` (all if empty) from index ``start``, framed as one."""
-    chosen = [
-        r for r in records if r.log_index >= start and (not hotlines or r.hotline in hotlines)
-    ]
+    chosen = [r for r in records if r.log_index >= start and _on(hotlines, r.hotline)]
     if not chosen:
         return None
     return Delivery(chosen[-1].log_index, False, b"".join(r.item for r in chosen))
+
+
+def _on(hotlines: frozenset[Hotline], hotline: int) -> bool:
+    """Whether a watcher of ``hotlines`` (every hotline if empty) gets a record of
+    ``hotline``."""
+    return not hotlines or hotline in hotlines

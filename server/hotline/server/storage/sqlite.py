@@ -123,15 +123,21 @@ class SqliteBackend:
             (r.index, r.kind, r.hotline, r.sequence, r.data, h)
             for r, h in zip(records, leaf_hashes, strict=True)
         ]
+        inserts = [
+            (_insert_rows(len(chunk)), [value for row in chunk for value in row])
+            for chunk in (
+                rows[first : first + _ROWS_PER_STATEMENT]
+                for first in range(0, len(rows), _ROWS_PER_STATEMENT)
+            )
+        ]
         db = self._db
-        if not checkpoints and 0 < len(rows) <= _ROWS_PER_STATEMENT:
-            db.execute(_insert_rows(len(rows)), [value for row in rows for value in row])
+        if not checkpoints and len(inserts) == 1:
+            db.execute(*inserts[0])
             return
         db.execute("BEGIN IMMEDIATE")
         try:
-            for first in range(0, len(rows), _ROWS_PER_STATEMENT):
-                chunk = rows[first : first + _ROWS_PER_STATEMENT]
-                db.execute(_insert_rows(len(chunk)), [value for row in chunk for value in row])
+            for insert in inserts:
+                db.execute(*insert)
             db.executemany(
                 "INSERT INTO checkpoints (size, note, frontier) VALUES (?, ?, ?)",
                 [(c.size, c.note, pack_hashes(c.frontier)) for c in checkpoints],
