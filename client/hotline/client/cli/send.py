@@ -65,7 +65,8 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
     position.set_defaults(body=_position)
 
     ack = kinds.add_parser("ack", parents=[common], help="answer a message")
-    ack.add_argument("message_id")
+    # Not "message_id": that is --message-id, the id of the acknowledgment itself.
+    ack.add_argument("answered", metavar="MESSAGE_ID", help="the id of the message answered")
     ack.add_argument("answer", choices=["receipt", "wilco", "unable", "roger"])
     ack.add_argument("--reason", default="")
     ack.set_defaults(body=_ack)
@@ -223,7 +224,7 @@ def _incident(args: argparse.Namespace) -> Body:
 
 def _ack(args: argparse.Namespace) -> Body:
     kind = enum_value(acknowledgments_pb2.AckKind, "ACK_KIND_", args.answer)
-    return acknowledgment(args.message_id, kind, args.reason)  # type: ignore[arg-type]
+    return acknowledgment(args.answered, kind, args.reason)  # type: ignore[arg-type]
 
 
 async def run(args: argparse.Namespace) -> int:
