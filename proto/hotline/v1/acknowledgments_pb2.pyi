@@ -106,17 +106,24 @@ class Acknowledgment(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     LATENESS_FIELD_NUMBER: _builtins.int
     RESPONDER_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """The message_id of the message answered."""
     kind: Global___AckKind.ValueType
     reason: _builtins.str
+    operator: _common_pb2.Operator.ValueType
+    """Set by the server: the seat of the responder's station that answered (its primary
+    or standby duty officer).
+    """
     @_builtins.property
     def lateness(self) -> _duration_pb2.Duration:
         """Set by the server on a response that came after its deadline."""
 
     @_builtins.property
     def responder(self) -> _common_pb2.StationRef:
-        """Set by the server: the station that answered."""
+        """Set by the server: the station that answered (on GENERALS for an answer given to
+        an escalated copy).
+        """
 
     def __init__(
         self,
@@ -126,10 +133,11 @@ class Acknowledgment(_message.Message):
         reason: _builtins.str = ...,
         lateness: _duration_pb2.Duration | None = ...,
         responder: _common_pb2.StationRef | None = ...,
+        operator: _common_pb2.Operator.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lateness", b"lateness", "responder", b"responder"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "lateness", b"lateness", "message_id", b"message_id", "reason", b"reason", "responder", b"responder"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "lateness", b"lateness", "message_id", b"message_id", "operator", b"operator", "reason", b"reason", "responder", b"responder"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hotline.v1 import acknowledgments_pb2 as _acknowledgments_pb2
 from hotline.v1 import common_pb2 as _common_pb2
 from hotline.v1 import messages_pb2 as _messages_pb2
@@ -23,6 +24,32 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _EscalationReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EscalationReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EscalationReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ESCALATION_REASON_UNSPECIFIED: _EscalationReason.ValueType  # 0
+    ESCALATION_REASON_UNANSWERED: _EscalationReason.ValueType  # 1
+    """The recipient station did not answer within one more response deadline."""
+    ESCALATION_REASON_LINE_SUSPENDED: _EscalationReason.ValueType  # 2
+    """Exercise control suspended the hotline while a FLASH or IMMEDIATE message on it
+    still waited for its answer.
+    """
+
+class EscalationReason(_EscalationReason, metaclass=_EscalationReasonEnumTypeWrapper):
+    """Why the server re-sent a message on GENERALS."""
+
+ESCALATION_REASON_UNSPECIFIED: EscalationReason.ValueType  # 0
+ESCALATION_REASON_UNANSWERED: EscalationReason.ValueType  # 1
+"""The recipient station did not answer within one more response deadline."""
+ESCALATION_REASON_LINE_SUSPENDED: EscalationReason.ValueType  # 2
+"""Exercise control suspended the hotline while a FLASH or IMMEDIATE message on it
+still waited for its answer.
+"""
+Global___EscalationReason: _TypeAlias = EscalationReason  # noqa: Y015
 
 @_typing.final
 class Envelope(_message.Message):
@@ -53,6 +80,7 @@ class Envelope(_message.Message):
     AUDIENCE_FIELD_NUMBER: _builtins.int
     ESCALATION_OF_FIELD_NUMBER: _builtins.int
     REPLAY_OF_FIELD_NUMBER: _builtins.int
+    ESCALATION_REASON_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Chosen by the sender, unique in the exercise: a retried send with the same id takes
     effect once.
@@ -69,6 +97,8 @@ class Envelope(_message.Message):
     """For an escalation: the message_id of the original message."""
     replay_of: _builtins.str
     """For re-injected traffic: the message_id of the recorded original."""
+    escalation_reason: Global___EscalationReason.ValueType
+    """For an escalation: why the message was re-sent on GENERALS."""
     @_builtins.property
     def sender(self) -> _common_pb2.StationRef:
         """The sending station (set by the server for alerts and escalations)."""
@@ -139,10 +169,11 @@ class Envelope(_message.Message):
         audience: _abc.Iterable[_builtins.str] | None = ...,
         escalation_of: _builtins.str = ...,
         replay_of: _builtins.str = ...,
+        escalation_reason: Global___EscalationReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledgment", b"acknowledgment", "activity_notice", b"activity_notice", "alert", b"alert", "body", b"body", "incident_report", b"incident_report", "line_test", b"line_test", "position_report", b"position_report", "recorded_at", b"recorded_at", "sender", b"sender", "sent_at", b"sent_at", "stop_request", b"stop_request", "text", b"text", "zone_decision", b"zone_decision", "zone_proposal", b"zone_proposal", "zone_status", b"zone_status", "zone_update", b"zone_update", "zone_withdrawal", b"zone_withdrawal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledgment", b"acknowledgment", "activity_notice", b"activity_notice", "alert", b"alert", "audience", b"audience", "body", b"body", "escalation_of", b"escalation_of", "hotline", b"hotline", "incident_report", b"incident_report", "line_test", b"line_test", "message_id", b"message_id", "position_report", b"position_report", "priority", b"priority", "recorded_at", b"recorded_at", "replay_of", b"replay_of", "sender", b"sender", "sent_at", b"sent_at", "sequence", b"sequence", "stop_request", b"stop_request", "text", b"text", "zone_decision", b"zone_decision", "zone_proposal", b"zone_proposal", "zone_status", b"zone_status", "zone_update", b"zone_update", "zone_withdrawal", b"zone_withdrawal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledgment", b"acknowledgment", "activity_notice", b"activity_notice", "alert", b"alert", "audience", b"audience", "body", b"body", "escalation_of", b"escalation_of", "escalation_reason", b"escalation_reason", "hotline", b"hotline", "incident_report", b"incident_report", "line_test", b"line_test", "message_id", b"message_id", "position_report", b"position_report", "priority", b"priority", "recorded_at", b"recorded_at", "replay_of", b"replay_of", "sender", b"sender", "sent_at", b"sent_at", "sequence", b"sequence", "stop_request", b"stop_request", "text", b"text", "zone_decision", b"zone_decision", "zone_proposal", b"zone_proposal", "zone_status", b"zone_status", "zone_update", b"zone_update", "zone_withdrawal", b"zone_withdrawal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["text", "position_report", "zone_proposal", "zone_update", "zone_withdrawal", "zone_decision", "activity_notice", "stop_request", "incident_report", "line_test", "acknowledgment", "alert", "zone_status"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015

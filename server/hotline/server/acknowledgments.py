@@ -1,16 +1,10 @@
-"""Who still owes an answer to which message, and what falls due when.
+"""Who still owes an answer to which message: the per-message state of the chains.
 
 Pure domain state, driven only by recorded facts so that replaying the log rebuilds it
 exactly: a message recorded (:meth:`AckTracker.track`), an acknowledgment recorded
 (:meth:`AckTracker.acknowledged`), a deadline recorded as missed
-(:meth:`AckTracker.missed`). Each returns the deadlines to (re)arm; the switchboard owns
-the timer and turns a due deadline into records.
-
-The chain for one message and one recipient station (``DOMAIN.md``, "Acknowledgment and
-escalation"): RECEIPT by the receipt deadline, else re-delivery (or the sender is told the
-station is offline); an operator response by the response deadline, else ACK_OVERDUE and
-the standby is paged; still nothing one response deadline later, ESCALATED to GENERALS.
-A late response is accepted, recorded with its lateness, and ends the chain.
+(:meth:`AckTracker.missed`). Each returns the deadlines to (re)arm or cancel. The rules
+these follow are stated, and applied to records, in :mod:`hotline.server.escalation`.
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from typing import TypeAlias
 
 from hotline.server.errors import FailedPrecondition, NotFound
 from hotline.server.exercise import Deadlines, Hotline, hotline_name
-from hotline.v1 import acknowledgments_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2
 
 AckKind: TypeAlias = acknowledgments_pb2.AckKind.ValueType
 
@@ -35,8 +29,9 @@ class Stage(enum.Enum):
     ESCALATION = "escalation"
 
 
-#: Re-deliveries to a connected station that does not send its RECEIPT.
-MAX_REDELIVERIES = 3
+#: Re-deliveries to a connected station that does not send its RECEIPT (after the first
+#: delivery: three deliveries in all).
+MAX_REDELIVERIES = 2
 
 #: A pending deadline: (message id, recipient party, stage).
 DeadlineKey = tuple[str, str, Stage]
@@ -89,6 +84,7 @@ class TrackedMessage:
     # The original message, for an escalated copy.
     escalation_of: str = ""
     is_line_test: bool = False
+    priority: int = common_pb2.PRIORITY_UNSPECIFIED
     obligations: dict[str, Obligation] = field(default_factory=dict)
     # Recipient party -> message id of the copy escalated to GENERALS.
     escalated_copies: dict[str, str] = field(default_factory=dict)

@@ -149,21 +149,27 @@ class Console:
             self._close_error = error
             self._ready.set()
 
+    def ready_responses(self) -> list[bytes]:
+        """The serialised ``SessionResponse`` messages ready now (results, then FLASH,
+        then the rest), without waiting; empty when nothing is ready. Raises
+        :class:`ConsoleClosed` once the console is closed."""
+        if self._closed is not None:
+            raise ConsoleClosed(self._closed, self._close_error)
+        out: list[bytes] = []
+        if self._results:
+            results = services_pb2.SendResults(results=self._results)
+            out.append(services_pb2.SessionResponse(results=results).SerializeToString())
+            self._results = []
+        # One batch at a time, so FLASH that arrives while it is written goes next.
+        queue = self._flash or self._routine
+        if queue:
+            out.append(self._frame(_take_batch(queue)))
+        return out
+
     async def next_responses(self) -> list[bytes]:
-        """The next serialised ``SessionResponse`` messages: results, then FLASH, then the
-        rest. Raises :class:`ConsoleClosed` once the console is closed."""
+        """Waits for :meth:`ready_responses` to have something, and returns it."""
         while True:
-            if self._closed is not None:
-                raise ConsoleClosed(self._closed, self._close_error)
-            out: list[bytes] = []
-            if self._results:
-                results = services_pb2.SendResults(results=self._results)
-                out.append(services_pb2.SessionResponse(results=results).SerializeToString())
-                self._results = []
-            # One batch at a time, so FLASH that arrives while it is written goes next.
-            queue = self._flash or self._routine
-            if queue:
-                out.append(self._frame(_take_batch(queue)))
+            out = self.ready_responses()
             if out:
                 return out
             self._ready.clear()

@@ -76,11 +76,25 @@ class DeadlineTimer(Generic[Key]):
             heapq.heappop(heap)
         return due
 
+    def next_due(self) -> float | None:
+        """When the earliest pending deadline falls due (None when none is pending)."""
+        heap = self._heap
+        while heap and self._live.get(heap[0][2]) != (heap[0][0], heap[0][1]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def fire_due(self) -> int:
+        """Fires every deadline due by the clock now, earliest first; returns how many.
+        :meth:`run` calls it; a test with a fake clock may call it directly."""
+        due = self._pop_due(self._clock())
+        for key, when in due:
+            self._on_due(key, when)
+        return len(due)
+
     async def run(self) -> None:
         """Fires deadlines until cancelled."""
         while True:
-            for key, due in self._pop_due(self._clock()):
-                self._on_due(key, due)
+            self.fire_due()
             self._wakeup.clear()
             if not self._heap:
                 await self._wakeup.wait()

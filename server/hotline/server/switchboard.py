@@ -21,14 +21,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.server import wire
-from hotline.server.acknowledgments import (
-    NEEDS_RESPONSE,
-    RESPONSES,
-    AckTracker,
-    DeadlineKey,
-    Stage,
-    TrackedMessage,
-)
+from hotline.server.acknowledgments import RESPONSES, DeadlineKey, TrackedMessage
 from hotline.server.audit.trail import AuditTrail
 from hotline.server.checks import (
     OBSERVED,
@@ -49,17 +42,24 @@ from hotline.server.errors import (
     PermissionDenied,
     Unavailable,
 )
+from hotline.server.escalation import (
+    STAGE_KIND,
+    UNACKNOWLEDGED,
+    Chains,
+    Consequence,
+    Rules,
+    TimerChanges,
+)
 from hotline.server.exercise import (
     EXERCISE_CONTROL,
     HOTLINES,
-    Deadlines,
     Exercise,
     Hotline,
     duration_proto,
     hotline_name,
 )
-from hotline.server.identity import Credential
-from hotline.server.message_ids import MessageIds
+from hotline.server.identity import Credential, Operator
+from hotline.server.message_ids import KnownMessage, MessageIds, content_digest
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import Backend, StoredRecord
@@ -81,14 +81,6 @@ log = logging.getLogger(__name__)
 Reply = Callable[[services_pb2.SendResult], None]
 SERVER = "server"
 
-#: Bodies nobody acknowledges.
-_UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
-_STAGE_KIND = {
-    Stage.RECEIPT: log_pb2.DEADLINE_KIND_RECEIPT,
-    Stage.RESPONSE: log_pb2.DEADLINE_KIND_RESPONSE,
-    Stage.ESCALATION: log_pb2.DEADLINE_KIND_ESCALATION,
-}
-_KIND_STAGE = {kind: stage for stage, kind in _STAGE_KIND.items()}
 #: LogRecord.envelope's field number.
 _RECORD_ENVELOPE = log_pb2.LogRecord.ENVELOPE_FIELD_NUMBER
 
@@ -145,7 +137,9 @@ class Switchboard:
         self._clock = clock
         self._checks = checks
         self._log = RecordLog(backend, self._committed, self._log_failed, trail)
-        self._tracker = AckTracker()
+        self._rules = Rules.of(exercise)
+        self._chains = Chains(self._rules)
+        self._tracker = self._chains.tracker
         self._zones = ZoneBook()
         self._timer: DeadlineTimer[DeadlineKey] = DeadlineTimer(self._deadline_due, clock)
         self._next_index = 0
@@ -161,11 +155,7 @@ class Switchboard:
         # Called with every committed batch, in log order (e.g. the MQTT bridge).
         self._listeners: list[Callable[[list[StoredRecord]], None]] = []
         self._suspended: dict[Hotline, str] = {}
-        self._parties_on: dict[Hotline, frozenset[str]] = {
-            h: frozenset(s.party for s in exercise.stations_on(h)) for h in HOTLINES
-        }
-        # (hotline, sender party) -> the other parties on that hotline.
-        self._others: dict[tuple[Hotline, str], frozenset[str]] = {}
+        self._parties_on = self._rules.parties_on
         self._line_tests = 0
         self._closing = False
         # The station message being recorded, and whether the checks passed it.
@@ -232,6 +222,15 @@ class Switchboard:
             tasks.create_task(self._timer.run(), name="deadlines")
             tasks.create_task(self._test_lines(), name="line-tests")
 
+    def next_deadline(self) -> float | None:
+        """When the earliest pending deadline falls due, if any."""
+        return self._timer.next_due()
+
+    def fire_due(self) -> int:
+        """Fires every deadline due by the clock now; :meth:`run` does this as time
+        passes, a test with a fake clock calls it directly. Returns how many fired."""
+        return self._timer.fire_due()
+
     def begin_shutdown(self) -> None:
         """Ends every session; stations going away now are not reported offline."""
         self._closing = True
@@ -296,6 +295,7 @@ class Switchboard:
         actor: str,
         audience: Iterable[str] = (),
         reply: Reply | None = None,
+        digest: int = 0,
     ) -> None:
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
@@ -318,7 +318,7 @@ class Switchboard:
         if reply is not None:
             self._waiting[envelope.message_id] = [reply]
         self._next_index += 1
-        self._apply_envelope(envelope, payload)
+        self._apply_envelope(envelope, payload, digest)
         self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data))
 
     def _committed(self, batch: list[StoredRecord]) -> None:
@@ -353,32 +353,45 @@ class Switchboard:
         """Applies one record to the state: the same code live and in recovery."""
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:
-            self._apply_envelope(record.envelope, None)
+            envelope = record.envelope
+            station_sent = not envelope.message_id.startswith(SERVER_ID_PREFIX)
+            self._apply_envelope(envelope, None, content_digest(envelope) if station_sent else 0)
         elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
-            missed = record.deadline_missed
-            key = (missed.message_id, missed.station.party, _KIND_STAGE[missed.deadline])
-            if self._tracker.get(missed.message_id) is not None:
-                for next_key, due in self._tracker.missed(key, missed.station_online):
-                    self._timer.schedule(next_key, due)
+            # Read back at start-up, the deadline is still armed by the message's record:
+            # the changes cancel it.
+            self._retime(self._chains.missed(record.deadline_missed))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED:
             self._suspended[record.hotline] = record.annotation.text
+            self._retime(self._chains.suspend(record.hotline, _seconds(record.recorded_at)))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
+            self._retime(self._chains.resume(record.hotline, _seconds(record.recorded_at)))
 
-    def _apply_envelope(self, envelope: envelope_pb2.Envelope, payload: bytes | None) -> None:
+    def _retime(self, changes: TimerChanges) -> None:
+        """Applies what a recorded fact means for the deadlines."""
+        for key in changes.cancel:
+            self._timer.cancel(key)
+        for key, due in changes.arm:
+            self._timer.schedule(key, due)
+        for message_id in changes.settled:
+            self._envelopes.pop(message_id, None)
+
+    def _apply_envelope(
+        self, envelope: envelope_pb2.Envelope, payload: bytes | None, digest: int
+    ) -> None:
         hotline = envelope.hotline
         at = _seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
         self._message_ids.add(
-            envelope.message_id, envelope.sender.party, hotline, envelope.sequence
+            envelope.message_id, envelope.sender.party, hotline, envelope.sequence, digest
         )
         body = envelope.WhichOneof("body")
-        if body == "acknowledgment":
-            self._apply_acknowledgment(envelope.acknowledgment, at)
-        elif body == "zone_status":
+        if body == "zone_status":
             self._zones.apply(envelope.zone_status.zone)
-        elif body not in _UNACKNOWLEDGED:
-            self._track(envelope, body or "", at, payload or envelope.SerializeToString())
+        elif body not in UNACKNOWLEDGED:
+            # Kept for re-delivery and escalation while anybody owes it something.
+            self._envelopes[envelope.message_id] = payload or envelope.SerializeToString()
+        self._retime(self._chains.envelope(envelope, at))
         # An escalated copy was checked as the original already.
         if self._checks is None:
             return
@@ -395,74 +408,8 @@ class Switchboard:
                 cause=self._cause,
             )
 
-    def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float, payload: bytes) -> None:
-        line_test = body == "line_test" and not envelope.sender.party
-        if line_test:
-            deadlines = Deadlines(receipt=self._policy.line_test_receipt, response=0.0)
-        else:
-            deadlines = self._policy.deadlines_for(envelope.priority)
-        if body == "activity_notice":
-            # A notice must be answered before its window opens.
-            opens = _seconds(envelope.activity_notice.window_start) - at
-            response = max(min(deadlines.response, opens), deadlines.receipt)
-            deadlines = Deadlines(deadlines.receipt, response)
-        message = TrackedMessage(
-            message_id=envelope.message_id,
-            hotline=envelope.hotline,
-            sender_party=envelope.sender.party,
-            recorded_at=at,
-            deadlines=deadlines,
-            needs_response=body in NEEDS_RESPONSE,
-            escalation_of=envelope.escalation_of,
-            is_line_test=line_test,
-        )
-        recipients = sorted(self._audience(envelope) & self._parties_on[envelope.hotline])
-        if envelope.escalation_of:
-            original = self._tracker.get(envelope.escalation_of)
-            if original is not None:
-                for party in recipients:
-                    original.escalated_copies[party] = envelope.message_id
-        for key, due in self._tracker.track(message, recipients):
-            self._timer.schedule(key, due)
-        self._envelopes[envelope.message_id] = payload
-
-    def _apply_acknowledgment(self, ack: acknowledgments_pb2.Acknowledgment, at: float) -> None:
-        party = ack.responder.party
-        if self._tracker.get(ack.message_id) is None:
-            return
-        outcome, cancelled = self._tracker.acknowledged(ack.message_id, party, ack.kind, at)
-        for key in cancelled:
-            self._timer.cancel(key)
-        message = outcome.message
-        linked = []
-        if ack.kind in RESPONSES:
-            linked = [message.escalation_of] if message.escalation_of else []
-            linked += [c for p, c in message.escalated_copies.items() if p == party]
-            for other in linked:
-                for key in self._tracker.close_chain(other, party, ack.kind):
-                    self._timer.cancel(key)
-        for message_id in (message.message_id, *linked):
-            self._settle(message_id)
-
-    def _settle(self, message_id: str) -> None:
-        """Forgets what a fully answered message no longer needs. Messages that took an
-        operator response stay tracked for the statistics of time lost."""
-        message = self._tracker.get(message_id)
-        if message is None or not message.complete:
-            return
-        self._envelopes.pop(message_id, None)
-        if not message.needs_response:
-            self._tracker.forget(message_id)
-
     def _audience(self, envelope: envelope_pb2.Envelope) -> frozenset[str]:
-        """The parties an envelope is for: its audience, or everybody but the sender."""
-        if envelope.audience:
-            return frozenset(envelope.audience)
-        key = (envelope.hotline, envelope.sender.party)
-        others = self._others.get(key)
-        if others is None:
-            others = self._others[key] = self._parties_on[key[0]] - {key[1]}
-        return others
+        return self._rules.audience(envelope)
 
     # ------------------------------------------------------------------ traffic
 
@@ -512,9 +459,10 @@ class Switchboard:
         else:
             self._authorize(credential, envelope)
         message_id = envelope.message_id
+        digest = content_digest(envelope)
         known = self._message_ids.get(message_id)
         if known is not None:
-            self._duplicate(envelope, known, reply)
+            self._duplicate(envelope, known, digest, reply)
             return
         hotline = envelope.hotline
         if hotline in self._suspended:
@@ -525,7 +473,7 @@ class Switchboard:
         party = envelope.sender.party
         actor = credential.station_label
         if body == "acknowledgment":
-            self._accept_acknowledgment(envelope, party, actor, now, reply)
+            self._accept_acknowledgment(envelope, credential, now, reply, digest)
             return
         zone_changes: list[zones_pb2.Zone] = []
         if body.startswith("zone_"):
@@ -535,7 +483,7 @@ class Switchboard:
             self._validated = envelope
         self._cause = Cause(hotline, message_id, now)
         try:
-            self._record_envelope(envelope, actor, reply=reply)
+            self._record_envelope(envelope, actor, reply=reply, digest=digest)
             for zone in zone_changes:
                 self._announce_zone(zone, hotline)
         finally:
@@ -545,15 +493,22 @@ class Switchboard:
     def _duplicate(
         self,
         envelope: envelope_pb2.Envelope,
-        known: tuple[str, Hotline, int],
+        known: KnownMessage,
+        digest: int,
         reply: Reply,
     ) -> None:
-        party, hotline, sequence = known
         message_id = envelope.message_id
-        if party != envelope.sender.party or hotline != envelope.hotline:
+        sequence = known.sequence
+        if known.sender != envelope.sender.party or known.hotline != envelope.hotline:
             raise AlreadyExists(
                 f"message_id: {message_id!r} is already used by another message; "
                 "choose a new id for a new message"
+            )
+        if known.digest != digest:
+            raise AlreadyExists(
+                f"message_id: {message_id!r} was recorded as #{sequence} on "
+                f"{hotline_name(known.hotline)} with other content; a retry must repeat "
+                "the message exactly: choose a new id for a new message"
             )
         waiting = self._waiting.get(message_id)
         if waiting is not None:
@@ -598,11 +553,13 @@ class Switchboard:
     def _accept_acknowledgment(
         self,
         envelope: envelope_pb2.Envelope,
-        party: str,
-        actor: str,
+        credential: Credential,
         now: float,
         reply: Reply,
+        digest: int,
     ) -> None:
+        party = envelope.sender.party
+        actor = credential.station_label
         ack = envelope.acknowledgment
         if self._tracker.get(ack.message_id) is None and ack.message_id in self._message_ids:
             # Only messages that take no operator response are forgotten once everybody
@@ -622,13 +579,14 @@ class Switchboard:
             reply(_result(envelope.message_id, duplicate=True))
             return
         ack.responder.CopyFrom(common_pb2.StationRef(party=party, hotline=envelope.hotline))
+        ack.operator = credential.operator
         if ack.kind in RESPONSES:
             lateness = self._tracker.lateness(ack.message_id, party, now)
             if lateness > 0:
                 ack.lateness.CopyFrom(duration_proto(lateness))
         line_was_down = self._tracker.is_line_down(party, envelope.hotline)
         audience = [message.sender_party or EXERCISE_CONTROL]
-        self._record_envelope(envelope, actor, audience, reply)
+        self._record_envelope(envelope, actor, audience, reply, digest)
         if message.escalation_of and ack.kind in RESPONSES:
             self._relay_answer(message.escalation_of, envelope, now)
         if line_was_down and not self._tracker.is_line_down(party, envelope.hotline):
@@ -745,12 +703,12 @@ class Switchboard:
             return
         hotline = message.hotline
         online = bool(self._consoles[hotline].get(party))
-        line_was_down = self._tracker.is_line_down(party, hotline)
+        consequence = self._chains.consequence(key, online)
         station = common_pb2.StationRef(party=party, hotline=hotline)
         missed = log_pb2.DeadlineMissed(
             message_id=message_id,
             station=station,
-            deadline=_STAGE_KIND[stage],
+            deadline=STAGE_KIND[stage],
             station_online=online,
         )
         missed.due_at.CopyFrom(_timestamp(due))
@@ -764,22 +722,37 @@ class Switchboard:
             )
         )
         label = f"{party}/{hotline_name(hotline)}"
-        sender_side = {message.sender_party} if message.sender_party else set()
-        if message.is_line_test:
-            if not line_was_down:
-                self._alert(
-                    hotline,
-                    acknowledgments_pb2.Alert(
-                        kind=acknowledgments_pb2.ALERT_KIND_LINE_DOWN,
-                        summary=f"{label} did not answer line test {message_id}",
-                        message_id=message_id,
-                        station=station,
-                    ),
-                    self._parties_on[hotline],
-                )
-        elif stage is Stage.RECEIPT:
-            self._receipt_missed(message, party, station, online)
-        elif stage is Stage.RESPONSE:
+        if consequence is Consequence.LINE_DOWN:
+            self._alert(
+                hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_LINE_DOWN,
+                    summary=f"{label} did not answer line test {message_id}",
+                    message_id=message_id,
+                    station=station,
+                ),
+                self._parties_on[hotline],
+            )
+        elif consequence is Consequence.REDELIVER:
+            self._redeliver(message, party, common_pb2.OPERATOR_UNSPECIFIED)
+        elif consequence is Consequence.TELL_SENDER:
+            why = (
+                "has not sent a RECEIPT after three deliveries of"
+                if online
+                else ("is offline and has not received")
+            )
+            self._alert(
+                hotline,
+                acknowledgments_pb2.Alert(
+                    kind=acknowledgments_pb2.ALERT_KIND_RECEIPT_MISSED,
+                    summary=f"{label} {why} {message_id}",
+                    message_id=message_id,
+                    station=station,
+                ),
+                {message.sender_party},
+            )
+        elif consequence is Consequence.ACK_OVERDUE:
+            sender_side = {message.sender_party} if message.sender_party else set()
             self._alert(
                 hotline,
                 acknowledgments_pb2.Alert(
@@ -791,80 +764,82 @@ class Switchboard:
                 ),
                 sender_side | {party},
             )
-        else:
-            self._escalate(message, party, station)
-
-    def _receipt_missed(
-        self, message: TrackedMessage, party: str, station: common_pb2.StationRef, online: bool
-    ) -> None:
-        payload = self._envelopes.get(message.message_id)
-        if online and payload is not None:
-            self._append(
-                self._new_record(
-                    log_pb2.RECORD_KIND_REDELIVERED,
-                    message.hotline,
-                    SERVER,
-                    message.message_id,
-                    station_session=log_pb2.StationSession(station=station),
-                )
-            )
-            delivery = self._delivery_of(payload)
-            for console in self._consoles[message.hotline].get(party, ()):
-                console.redeliver(delivery)
-            return
-        if message.sender_party:
+            # The page: the message itself, again, on the standby's console.
+            self._redeliver(message, party, common_pb2.OPERATOR_STANDBY)
+        elif consequence is Consequence.ESCALATE:
+            self._escalate(message, party, envelope_pb2.ESCALATION_REASON_UNANSWERED)
+        elif consequence is Consequence.ALERT_CONTROL:
             self._alert(
-                message.hotline,
-                acknowledgments_pb2.Alert(
-                    kind=acknowledgments_pb2.ALERT_KIND_RECEIPT_MISSED,
-                    summary=(
-                        f"{party}/{hotline_name(message.hotline)} is offline and has not "
-                        f"received {message.message_id}"
-                    ),
-                    message_id=message.message_id,
-                    station=station,
-                ),
-                {message.sender_party},
-            )
-
-    def _escalate(
-        self, message: TrackedMessage, party: str, station: common_pb2.StationRef
-    ) -> None:
-        generals = common_pb2.HOTLINE_GENERALS
-        label = f"{party}/{hotline_name(message.hotline)}"
-        payload = self._envelopes.get(message.message_id)
-        if (
-            message.hotline == generals
-            or party not in self._parties_on[generals]
-            or payload is None
-            or not message.sender_party
-        ):
-            self._alert(
-                generals,
+                common_pb2.HOTLINE_GENERALS,
                 acknowledgments_pb2.Alert(
                     kind=acknowledgments_pb2.ALERT_KIND_ESCALATED,
-                    summary=f"{label} never answered {message.message_id}: exercise control",
-                    message_id=message.escalation_of or message.message_id,
+                    summary=f"{label} never answered {message_id}: exercise control",
+                    message_id=message.escalation_of or message_id,
                     station=station,
                 ),
                 {EXERCISE_CONTROL},
             )
+
+    def _redeliver(self, message: TrackedMessage, party: str, seat: Operator) -> None:
+        """Delivers a message again to the station's consoles (only its standby's, for
+        a page), and records that it did."""
+        payload = self._envelopes.get(message.message_id)
+        consoles = [
+            c
+            for c in self._consoles[message.hotline].get(party, ())
+            if not seat or c.credential.operator == seat
+        ]
+        if payload is None or not consoles:
+            return
+        self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_REDELIVERED,
+                message.hotline,
+                SERVER,
+                message.message_id,
+                station_session=log_pb2.StationSession(
+                    station=common_pb2.StationRef(party=party, hotline=message.hotline),
+                    operator=seat,
+                ),
+            )
+        )
+        delivery = self._delivery_of(payload)
+        for console in consoles:
+            console.redeliver(delivery)
+
+    def _escalate(
+        self,
+        message: TrackedMessage,
+        party: str,
+        reason: envelope_pb2.EscalationReason.ValueType,
+    ) -> None:
+        """Re-sends a message on GENERALS for ``party``'s station there."""
+        payload = self._envelopes.get(message.message_id)
+        if payload is None:
             return
         copy = envelope_pb2.Envelope.FromString(payload)
         for name in ("sequence", "recorded_at", "audience"):
             copy.ClearField(name)
+        generals = common_pb2.HOTLINE_GENERALS
         copy.message_id = f"{SERVER_ID_PREFIX}escalation:{party}:{message.message_id}"
         copy.hotline = generals
         copy.sender.hotline = generals
         copy.escalation_of = message.message_id
+        copy.escalation_reason = reason
         self._record_envelope(copy, SERVER, {party})
+        label = f"{party}/{hotline_name(message.hotline)}"
+        why = (
+            f"never answered {message.message_id}"
+            if reason == envelope_pb2.ESCALATION_REASON_UNANSWERED
+            else f"is suspended with {message.message_id} unanswered"
+        )
         self._alert(
             message.hotline,
             acknowledgments_pb2.Alert(
                 kind=acknowledgments_pb2.ALERT_KIND_ESCALATED,
-                summary=f"{label} never answered {message.message_id}; re-sent on GENERALS",
+                summary=f"{label} {why}; re-sent on GENERALS",
                 message_id=message.message_id,
-                station=station,
+                station=common_pb2.StationRef(party=party, hotline=message.hotline),
             ),
             {message.sender_party, party},
         )
@@ -1027,6 +1002,10 @@ class Switchboard:
                 annotation=log_pb2.Annotation(author=credential.subject, text=reason),
             )
         )
+        if suspended:
+            # Urgent traffic does not wait for the line to come back.
+            for message, party in self._chains.to_reroute(hotline):
+                self._escalate(message, party, envelope_pb2.ESCALATION_REASON_LINE_SUSPENDED)
 
     def annotate(
         self,
