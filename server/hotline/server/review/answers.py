@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotline.server.acknowledgments import COMPLIANCE, NEEDS_RESPONSE, RESPONSES
+from hotline.server.escalation import UNACKNOWLEDGED, Rules
+from hotline.server.exercise import default_exercise
 from hotline.server.review.markup import duration
 from hotline.server.validation import SERVER_ID_PREFIX
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2
@@ -36,8 +38,6 @@ __all__ = [
 ]
 
 A = acknowledgments_pb2
-#: Bodies nobody acknowledges (as in the switchboard).
-_UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
 _STAGE = {
     log_pb2.DEADLINE_KIND_RECEIPT: "RECEIPT",
     log_pb2.DEADLINE_KIND_RESPONSE: "response",
@@ -155,6 +155,13 @@ class MessageOutcome:
         return None
 
 
+def _seat(operator: int) -> str:
+    """Which duty officer answered, where the log says (older logs do not)."""
+    if operator == common_pb2.OPERATOR_UNSPECIFIED:
+        return ""
+    return f" ({common_pb2.Operator.Name(operator).removeprefix('OPERATOR_').lower()})"
+
+
 def _seconds(stamp: object) -> float:
     return stamp.seconds + stamp.nanos / 1e9  # type: ignore[attr-defined, no-any-return]
 
@@ -168,7 +175,8 @@ class AnswerTracker:
         self._open: dict[str, MessageOutcome] = {}
         # Message id of a copy escalated to GENERALS -> id of the original.
         self._copies: dict[str, str] = {}
-        self._parties_on: dict[int, frozenset[str]] = {}
+        # Who each message is for, by the server's own rules.
+        self._rules = Rules.of(default_exercise())
         #: Missed deadlines recorded, by ``DeadlineKind`` (every message, line tests too).
         self.missed: Counter[int] = Counter()
         #: ACK_OVERDUE and ESCALATED alerts raised.
@@ -190,10 +198,7 @@ class AnswerTracker:
         elif payload == "deadline_missed":
             self._missed(index, record, at)
         elif payload == "exercise":
-            on: dict[int, set[str]] = {}
-            for station in record.exercise.stations:
-                on.setdefault(station.ref.hotline, set()).add(station.ref.party)
-            self._parties_on = {h: frozenset(p) for h, p in on.items()}
+            self._rules = Rules.recorded(record.exercise)
         elif record.kind == log_pb2.RECORD_KIND_REDELIVERED:
             party = record.station_session.station.party
             self._step(
@@ -216,7 +221,7 @@ class AnswerTracker:
             self._acknowledgment(index, envelope, at)
         elif body == "alert":
             self._alert(index, envelope, at)
-        elif body in _UNACKNOWLEDGED:
+        elif body in UNACKNOWLEDGED:
             return
         elif envelope.escalation_of:
             self._copies[envelope.message_id] = envelope.escalation_of
@@ -235,9 +240,8 @@ class AnswerTracker:
             self._track(index, envelope, at, body)
 
     def _track(self, index: int, envelope: envelope_pb2.Envelope, at: float, body: str) -> None:
-        on_line = self._parties_on.get(envelope.hotline, frozenset())
-        audience = frozenset(envelope.audience) or on_line - {envelope.sender.party}
-        recipients = sorted(audience & on_line)
+        on_line = self._rules.parties_on.get(envelope.hotline, frozenset())
+        recipients = sorted(self._rules.audience(envelope) & on_line)
         if not recipients:
             return
         self._open[envelope.message_id] = MessageOutcome(
@@ -262,7 +266,7 @@ class AnswerTracker:
             outcome = self._open.get(original)
             if outcome is not None:
                 step = "receipt" if ack.kind == A.ACK_KIND_RECEIPT else "answer"
-                text = f"{kind} from {party} on GENERALS"
+                text = f"{kind} from {party}{_seat(ack.operator)} on GENERALS"
                 outcome.steps.append(Step(index, at, envelope.hotline, step, text))
             return
         outcome = self._open.get(ack.message_id)
@@ -287,7 +291,7 @@ class AnswerTracker:
             if ack.HasField("lateness"):
                 obligation.lateness = _seconds(ack.lateness)
             obligation.via_generals = envelope.message_id.startswith(SERVER_ID_PREFIX)
-            text = f"{kind} from {party}"
+            text = f"{kind} from {party}{_seat(ack.operator)}"
             if obligation.via_generals:
                 text += " (relayed from GENERALS)"
             if obligation.lateness > 0:
