@@ -3,6 +3,7 @@ and the errors that say what to do."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,13 @@ from fixtures.audit_logs import drop_triggers, execute
 from review.report_exercise import Recorded
 
 from hotline.client.cli import main
+from hotline.server.audit import (
+    parse_checkpoint,
+    parse_note,
+    parse_signer_key,
+    root_of,
+    sign_checkpoint,
+)
 from hotline.server.storage import open_backend
 from hotline.v1 import log_pb2
 
@@ -122,3 +130,49 @@ def test_a_tampered_log_is_refused(
     assert code == 1
     assert "hash-mismatch" in err
     assert not output.exists()
+
+
+def signed_up_to(log: Path, recorded: Recorded, cut: int) -> None:
+    """The log as copied from a server still running: its last checkpoint, made with
+    the server's key, signs the first ``cut`` records; those after it, none."""
+    db = sqlite3.connect(log)
+    leaves = [bytes(h) for (h,) in db.execute("SELECT leaf_hash FROM log ORDER BY idx")]
+    (note,) = db.execute("SELECT note FROM checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+    db.close()
+    origin = parse_checkpoint(parse_note(note).text).origin
+    signer = parse_signer_key((recorded.data_dir / "signing.key").read_text().strip())
+    drop_triggers(str(log))
+    execute(str(log), "DELETE FROM checkpoints")
+    execute(
+        str(log),
+        "INSERT INTO checkpoints (seq, size, note, frontier) VALUES (1, ?, ?, ?)",
+        (cut, sign_checkpoint(origin, cut, root_of(leaves[:cut]), signer), b""),
+    )
+
+
+def test_records_no_checkpoint_covers_are_not_said_to_be_verified(
+    capsys: pytest.CaptureFixture[str], log: Path, tmp_path: Path, recorded: Recorded
+) -> None:
+    backend = open_backend(str(log), create=False)
+    try:
+        size = backend.size()
+    finally:
+        backend.close()
+    cut = size * 2 // 3
+    signed_up_to(log, recorded, cut)
+    output = tmp_path / "report.html"
+
+    code, err = report(capsys, log, output)
+    assert code == 1
+    assert "unsigned-tail" in err
+    assert not output.exists()
+
+    code, err = report(capsys, log, output, "--allow-unsigned-tail")
+    assert code == 0, err
+    page = output.read_text(encoding="utf-8")
+    assert 'data-verification="partly-verified"' in page
+    assert "Every record was checked" not in page
+    assert f"Records 0\u2013{cut - 1} verified against the signed checkpoint of size {cut}" in page
+    assert (
+        f"records {cut}\u2013{size - 1} ({size - cut}) are covered by no signed checkpoint" in page
+    )

@@ -71,8 +71,13 @@ def test_untouched_log_verifies() -> None:
     assert report.records_checked == 40
     assert report.checkpoints_checked == 3
     assert report.verified_size == 40
+    assert report.verified_checkpoint == 2
+    assert report.unsigned is None
     assert report.origin == ORIGIN
-    assert report.summary().startswith("OK: 40 records and 3 checkpoint(s) checked")
+    assert report.summary() == (
+        "OK: 40 records and 3 checkpoint(s) checked; records 0..39 verified against "
+        "checkpoint 2 (size 40)"
+    )
 
 
 def test_records_may_stream_from_a_generator() -> None:
@@ -172,6 +177,18 @@ class TestTamperedRecords:
         assert (warning.kind, warning.index, warning.end) == (ProblemKind.UNSIGNED_TAIL, 40, 41)
         assert warning.severity is Severity.WARNING
 
+    def test_an_unsigned_tail_is_told_apart_from_the_records_proven(self) -> None:
+        log = [*LOG, *((i, record(i)) for i in range(40, 51))]
+        report = verify_log(log, CHECKPOINTS, VERIFIER)
+        assert report.ok
+        assert (report.verified_size, report.verified_checkpoint) == (40, 2)
+        assert report.unsigned == (40, 51)
+        assert report.proven() == (
+            "records 0..39 verified against checkpoint 2 (size 40); records 40..50 (11) are "
+            "covered by no signed checkpoint"
+        )
+        assert report.summary().endswith(f"checked; {report.proven()}")
+
     def test_forged_record_covered_by_a_checkpoint(self) -> None:
         genuine = make_log(41)
         signed = [*CHECKPOINTS, checkpoint(genuine, 41)]
@@ -248,6 +265,24 @@ class TestTamperedCheckpoints:
     def test_no_checkpoint(self) -> None:
         report = verify_log(LOG, [], VERIFIER)
         assert first(report) == (ProblemKind.NO_CHECKPOINT, None)
+
+
+def test_problems_come_by_how_fundamental_they_are() -> None:
+    """The key and the checkpoints first, then the signer's history, then one record,
+    then a range of records, then the records nothing proves."""
+    impostor, _ = generate_key(ORIGIN)
+    log = [*LOG[:12], *LOG[13:], (40, record(40)), (41, record(41))]
+    other_log = sign_checkpoint("hotline.example/exercise-8", 40, bytes(32), SIGNER)
+    signed = [CHECKPOINTS[1], CHECKPOINTS[0], checkpoint(LOG, 25, impostor), other_log]
+    report = verify_log(log, [*signed, CHECKPOINTS[2]], VERIFIER)
+    assert kinds(report) == [
+        ProblemKind.UNKNOWN_KEY,
+        ProblemKind.WRONG_ORIGIN,
+        ProblemKind.CHECKPOINT_ORDER,
+        ProblemKind.MISSING_RECORD,
+        ProblemKind.ROOT_MISMATCH,
+        ProblemKind.UNSIGNED_TAIL,
+    ]
 
 
 def test_empty_log_with_its_checkpoint() -> None:

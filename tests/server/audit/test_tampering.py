@@ -9,6 +9,7 @@ first, as an attacker would.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -27,7 +28,9 @@ from hotline.server.audit import (
     leaf_hash,
     parse_checkpoint,
     parse_note,
+    parse_signer_key,
     parse_verifier_key,
+    root_of,
     sign_checkpoint,
 )
 from hotline.server.audit.stored import verify_stored_log
@@ -148,13 +151,68 @@ def test_a_changed_timestamp_with_its_hash_recomputed_breaks_the_signed_root(
     record.recorded_at.seconds -= 3600
     data = record.SerializeToString()
     sql(copy, "UPDATE log SET data = ?, leaf_hash = ? WHERE idx = ?", data, leaf_hash(data), target)
-    problem = verify(copy).first_error
-    assert problem is not None
-    assert problem.kind is ProblemKind.ROOT_MISMATCH
+    [problem] = [p for p in verify(copy).errors if p.kind is ProblemKind.ROOT_MISMATCH]
     # Between the last checkpoint that still matches and the first that does not.
     assert problem.index is not None
     assert problem.end is not None
     assert problem.index <= target < problem.end <= target + 4
+
+
+def utc(record: log_pb2.LogRecord) -> str:
+    """A record's time as the verifier prints it."""
+    at = dt.datetime.fromtimestamp(record.recorded_at.ToNanoseconds() / 1e9, dt.UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def move_in_time(path: Path, index: int, seconds: int) -> log_pb2.LogRecord:
+    """Moves a record's time and stores its leaf hash anew, as someone covering their
+    tracks would; returns the record as it now reads."""
+    record = record_of(path, index)
+    record.recorded_at.seconds += seconds
+    if record.HasField("envelope"):
+        record.envelope.recorded_at.CopyFrom(record.recorded_at)
+    data = record.SerializeToString()
+    sql(path, "UPDATE log SET data = ?, leaf_hash = ? WHERE idx = ?", data, leaf_hash(data), index)
+    return record
+
+
+@pytest.mark.parametrize("shift", [-3600, 3600])
+def test_a_time_moved_by_an_hour_names_the_record_and_both_times(copy: Path, shift: int) -> None:
+    target = 7
+    moved = move_in_time(copy, target, shift)
+    neighbour = record_of(copy, target - 1 if shift < 0 else target + 1)
+    report = verify(copy)
+    problem = report.first_error
+    assert problem is not None
+    assert (problem.kind, problem.index) == (ProblemKind.TIME_ORDER, target)
+    assert f"record {target} " in problem.message
+    assert utc(moved) in problem.message
+    assert utc(neighbour) in problem.message
+    # The signed roots no longer match either; that finding points at the same record.
+    [mismatch] = [p for p in report.errors if p.kind is ProblemKind.ROOT_MISMATCH]
+    assert f"record {target}" in mismatch.message
+
+
+def test_a_time_moved_under_re_signed_checkpoints_is_still_named(
+    copy: Path, original: Path
+) -> None:
+    """Someone who holds the signing key re-signs every checkpoint over the altered
+    record: the tree agrees with itself, but the log's time order does not."""
+    target = 9
+    moved = move_in_time(copy, target, -3600)
+    signer = parse_signer_key((original / "signing.key").read_text().strip())
+    leaves = [h for (h,) in rows(copy, "SELECT leaf_hash FROM log ORDER BY idx")]
+    assert all(isinstance(h, bytes) for h in leaves)
+    hashes: list[bytes] = leaves  # type: ignore[assignment]
+    for seq, note in rows(copy, "SELECT seq, note FROM checkpoints"):
+        assert isinstance(note, str)
+        signed = parse_checkpoint(parse_note(note).text)
+        again = sign_checkpoint(signed.origin, signed.size, root_of(hashes[: signed.size]), signer)
+        sql(copy, "UPDATE checkpoints SET note = ? WHERE seq = ?", again, seq)
+    report = verify(copy)
+    assert [(p.kind, p.index) for p in report.errors] == [(ProblemKind.TIME_ORDER, target)]
+    assert utc(moved) in report.errors[0].message
+    assert utc(record_of(copy, target - 1)) in report.errors[0].message
 
 
 def test_a_deleted_record_is_missing(copy: Path) -> None:
@@ -237,6 +295,64 @@ def test_the_wrong_key_trusts_nothing(copy: Path) -> None:
     report = verify(copy)
     assert ProblemKind.UNKNOWN_KEY in {p.kind for p in report.errors}
     assert report.verified_size == 0
+
+
+def test_with_the_wrong_key_the_key_is_named_first(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, wrong = generate_key("hotline/" + default_exercise().exercise_id)
+    (copy.parent / "wrong.pub").write_text(wrong.encode())
+    with pytest.raises(SystemExit) as failed:
+        main(["audit", "verify", str(copy), "--key", str(copy.parent / "wrong.pub")])
+    assert failed.value.code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("error: unknown-key: checkpoint 0: ")
+    kinds = [line.split(":")[1].strip() for line in lines[:-1]]
+    # Every checkpoint's key first; the records nothing proves, a consequence, after.
+    assert kinds == ["unknown-key"] * (len(kinds) - 1) + ["unsigned-tail"]
+    assert lines[-1].endswith("no record matches a signed checkpoint")
+
+
+def checkpoints_up_to(path: Path, cut: int) -> int:
+    """Drops the checkpoints after the first one of at least ``cut`` records, as in a
+    copy taken while the server ran; returns the size the last one left signs."""
+    (size,) = rows(path, "SELECT min(size) FROM checkpoints WHERE size >= ?", cut)[0]
+    assert isinstance(size, int)
+    sql(path, "DELETE FROM checkpoints WHERE size > ?", size)
+    return size
+
+
+def test_an_unsigned_tail_allowed_is_told_apart_from_the_signed_records(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    end = size(copy)
+    signed = checkpoints_up_to(copy, end // 2)
+    (kept,) = rows(copy, "SELECT count(*) FROM checkpoints")[0]
+    assert isinstance(kept, int)
+    assert 0 < signed < end
+    key = str(copy.parent / "signing.pub")
+    with pytest.raises(SystemExit) as allowed:
+        main(["audit", "verify", str(copy), "--key", key, "--allow-unsigned-tail"])
+    assert allowed.value.code == 0
+    verdict = capsys.readouterr().out.splitlines()[-1]
+    assert verdict == (
+        f"OK: {end} records and {kept} checkpoint(s) checked; records 0..{signed - 1} "
+        f"verified against checkpoint {kept - 1} (size {signed}); records {signed}..{end - 1} "
+        f"({end - signed}) are covered by no signed checkpoint"
+    )
+    with pytest.raises(SystemExit):
+        main(["audit", "verify", str(copy), "--key", key, "--allow-unsigned-tail", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["verified_size"] == signed
+    assert document["verified_checkpoint"] == kept - 1
+    assert document["unsigned"] == {"index": signed, "end": end}
+
+    with pytest.raises(SystemExit) as refused:
+        main(["audit", "verify", str(copy), "--key", key])
+    assert refused.value.code == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"error: unsigned-tail: records {signed}..{end - 1} ")
+    assert out[-1].startswith("FAILED: ")
 
 
 def test_the_command_line_exits_non_zero_naming_the_problem(

@@ -8,7 +8,9 @@
 LOG is a SQLite file (a copy is fine; it is opened read-only) or a ``postgresql://``
 URL. PUBKEY is the server's verifier key (``<data dir>/signing.pub``), as a file or as
 the key string. ``verify`` and ``verify-proof`` exit 0 only if everything checks out;
-``verify`` exits 1 naming every problem, the first bad record first.
+``verify`` exits 1 naming every problem, the most fundamental first (the key and the
+checkpoints, then the records), and ends with which records are proven, against which
+checkpoint, and which (an allowed unsigned tail) no checkpoint covers.
 """
 
 from __future__ import annotations
@@ -136,11 +138,14 @@ async def run_verify(args: argparse.Namespace) -> int:
             backend, verifier, checkpoints=extra, allow_unsigned_tail=args.allow_unsigned_tail
         )
     if args.json:
+        unsigned = report.unsigned
         document = {
             "ok": report.ok,
             "records_checked": report.records_checked,
             "checkpoints_checked": report.checkpoints_checked,
             "verified_size": report.verified_size,
+            "verified_checkpoint": report.verified_checkpoint,
+            "unsigned": None if unsigned is None else {"index": unsigned[0], "end": unsigned[1]},
             "origin": report.origin,
             "problems": [
                 {

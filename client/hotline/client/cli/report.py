@@ -6,7 +6,9 @@
 
 LOG is a SQLite file (a copy is fine; it is opened read-only) or a ``postgresql://``
 URL. The whole log is verified against PUBKEY first and a log that does not verify is
-refused (exit 1) unless ``--no-verify``; the report says which it was. The HTML file is
+refused (exit 1) unless ``--no-verify``; the report says which it was. With
+``--allow-unsigned-tail`` the records after the last checkpoint are accepted, and the
+report names them apart from the records the checkpoint proves. The HTML file is
 self-contained (no network needed to view it). A ``.png`` or ``.pdf`` output renders
 the same page with headless Chromium (Debian package ``chromium``), which must be
 installed; nothing is downloaded.

@@ -4,16 +4,20 @@ They read a backend (a copied SQLite file, or a PostgreSQL database) and nothing
 the verifier key comes from the auditor, never from the log. Besides what
 :func:`~hotline.server.audit.verify.verify_log` checks, the records are read as log
 records: one that does not parse, or whose own index (inside the hashed bytes) is not
-where it is stored, is named; and the protocol is checked (see :mod:`.protocol`). A log
-written with the audit trail off (``hotline serve --no-audit``) has no leaf hashes and no
-checkpoints: it is refused, with an ``unhashed-records`` problem that says so.
+where it is stored, is named; their times must not go backwards (a record whose
+``recorded_at`` was moved is named with its neighbours' times, even when every
+checkpoint was signed again over it); and the protocol is checked (see
+:mod:`.protocol`). A log written with the audit trail off (``hotline serve
+--no-audit``) has no leaf hashes and no checkpoints: it is refused, with an
+``unhashed-records`` problem that says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from google.protobuf.message import DecodeError
 
@@ -34,7 +38,12 @@ from hotline.server.audit.verify import (
 from hotline.server.storage import Backend
 from hotline.v1 import log_pb2
 
-__all__ = ["export_stored_proof", "verify_stored_log"]
+__all__ = ["CLOCK_STEP_S", "export_stored_proof", "verify_stored_log"]
+
+#: The server stamps every record from its clock as it appends it, so recorded times
+#: never go back, but for the clock being adjusted: a step back this small (NTP corrects
+#: by milliseconds) is not reported, a larger one is.
+CLOCK_STEP_S = 1.0
 
 
 def _size_of(note: str) -> int | None:
@@ -42,6 +51,98 @@ def _size_of(note: str) -> int | None:
         return parse_checkpoint(parse_note(note).text).size
     except MalformedInput:
         return None
+
+
+def _utc(at: float) -> str:
+    moment = dt.datetime.fromtimestamp(at, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _TimeOrder:
+    """Finds the records whose ``recorded_at`` goes backwards in log order.
+
+    A record whose time was moved stands out against its two neighbours, which still
+    agree with each other: it is named with its time and theirs. A step back that no
+    single record explains (at either end of the log, or where a run of records was
+    moved) is named by the record after the step, with the time of the one before.
+    """
+
+    def __init__(self, report: Callable[[Problem], None]) -> None:
+        self._report = report
+        # The last three records read, as (index, time), in log order.
+        self._window: list[tuple[int, float]] = []
+        self._named: set[int] = set()
+
+    def add(self, index: int, at: float) -> None:
+        window = self._window
+        window.append((index, at))
+        if len(window) == 3:
+            self._middle(*window)
+            self._step(window[0], window[1])
+            del window[0]
+
+    def finish(self) -> None:
+        """Judges the last step; call once every record was added."""
+        if len(self._window) == 2:
+            self._step(*self._window)
+
+    def _middle(
+        self, before: tuple[int, float], this: tuple[int, float], after: tuple[int, float]
+    ) -> None:
+        if after[1] < before[1] - CLOCK_STEP_S:
+            return  # the neighbours disagree too: not one record out of place
+        index, at = this
+        if at < before[1] - CLOCK_STEP_S:
+            moved = "back"
+        elif at > after[1] + CLOCK_STEP_S:
+            moved = "forward"
+        else:
+            return
+        self._named.add(index)
+        self._report(
+            Problem(
+                ProblemKind.TIME_ORDER,
+                f"record {index} says it was recorded at {_utc(at)}, out of time order "
+                f"with record {before[0]} ({_utc(before[1])}) before it and record "
+                f"{after[0]} ({_utc(after[1])}) after it: its time was moved {moved} "
+                "(the record was altered)",
+                index=index,
+            )
+        )
+
+    def _step(self, before: tuple[int, float], this: tuple[int, float]) -> None:
+        if this[1] >= before[1] - CLOCK_STEP_S or {before[0], this[0]} & self._named:
+            return
+        self._report(
+            Problem(
+                ProblemKind.TIME_ORDER,
+                f"record {this[0]} says it was recorded at {_utc(this[1])}, before record "
+                f"{before[0]} ({_utc(before[1])}) that precedes it: the log's time goes "
+                "backwards here (one of the two was altered, or the server's clock was "
+                "set back)",
+                index=this[0],
+            )
+        )
+
+
+def _point_out(problems: list[Problem]) -> list[Problem]:
+    """Root mismatches that hold a record named for its time say which record it is."""
+    named = sorted(
+        p.index for p in problems if p.kind is ProblemKind.TIME_ORDER and p.index is not None
+    )
+    pointed: list[Problem] = []
+    for problem in problems:
+        inside = []
+        if problem.kind is ProblemKind.ROOT_MISMATCH and problem.index is not None:
+            end = problem.end if problem.end is not None else problem.index + 1
+            inside = [str(i) for i in named if problem.index <= i < end]
+        if not inside:
+            pointed.append(problem)
+            continue
+        records = f"record {inside[0]}" if len(inside) == 1 else f"records {', '.join(inside)}"
+        message = f"{problem.message}; {records} in that range out of time order"
+        pointed.append(dataclasses.replace(problem, message=message))
+    return pointed
 
 
 def _merge(stored: list[str], extra: Sequence[str]) -> list[str]:
@@ -87,6 +188,8 @@ def verify_stored_log(
         if len(extra) < max_problems:
             extra.append(problem)
 
+    times = _TimeOrder(note)
+
     def entries() -> Iterator[LogEntry]:
         nonlocal first_unhashed, unhashed
         for stored_index, data, leaf in backend.entries():
@@ -114,6 +217,7 @@ def verify_stored_log(
                     # The index inside the hashed bytes is the one the signer saw.
                     index = record.index
                 protocol.add(record)
+                times.add(index, record.recorded_at.seconds + record.recorded_at.nanos / 1e9)
             if leaf == UNHASHED:
                 # Written by a server with the trail off: there is no stored hash to
                 # compare, so the record is hashed here and the log refused below.
@@ -126,6 +230,7 @@ def verify_stored_log(
 
     notes = _merge([c.note for c in backend.checkpoints()], checkpoints)
     report = verify_log(entries(), notes, verifier, origin=origin, max_problems=max_problems)
+    times.finish()
 
     for message in protocol.unanswered():
         parties = ", ".join(sorted(message.parties))
@@ -148,7 +253,7 @@ def verify_stored_log(
                 index=first_unhashed,
             )
         )
-    problems = list(report.problems) + extra
+    problems = _point_out(list(report.problems) + extra)
     if not allow_unsigned_tail:
         problems = [
             dataclasses.replace(p, severity=Severity.ERROR)

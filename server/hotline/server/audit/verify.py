@@ -5,7 +5,10 @@ tree, and reports everything that does not match what the server signed: a recor
 missing, repeated or out of place, a record whose bytes changed, a log cut short, a
 checkpoint that is malformed, signed by another key, forged, or contradicting another.
 Records after the last checkpoint are reported as an unsigned tail, a warning: nothing
-proves them either way.
+proves them either way. The report says exactly which records are proven and by which
+checkpoint (:meth:`VerificationReport.proven`), and lists its problems by how
+fundamental they are (the trust in the key and the checkpoints first, the records
+nothing proves last).
 
 :func:`export_proof` and :func:`verify_proof_bundle` do the same for a single record:
 a JSON document holding the record, its inclusion proof and a signed checkpoint, which
@@ -99,10 +102,11 @@ class ProblemKind(StrEnum):
     UNREADABLE_RECORD = "unreadable-record"
     UNANSWERED_MESSAGE = "unanswered-message"
     UNHASHED_RECORDS = "unhashed-records"
+    TIME_ORDER = "time-order"
 
 
 # Kinds whose ``index`` names the offending record itself rather than a range that
-# contains it; they are listed first because they say exactly where to look.
+# contains it: they say exactly where to look.
 _PINPOINTED = frozenset(
     {
         ProblemKind.MISSING_RECORD,
@@ -112,8 +116,31 @@ _PINPOINTED = frozenset(
         ProblemKind.TRUNCATED,
         ProblemKind.INDEX_MISMATCH,
         ProblemKind.UNREADABLE_RECORD,
+        ProblemKind.TIME_ORDER,
     }
 )
+
+# How fundamental each kind is, most first: a problem explains those below it, never
+# the other way round. With the wrong key every checkpoint is untrusted, and so every
+# record unsigned: the key is the cause and comes first.
+_RANK: dict[ProblemKind, int] = {
+    # What every proof rests on: the key, the checkpoints, the leaf hashes.
+    ProblemKind.UNHASHED_RECORDS: 0,
+    ProblemKind.NO_CHECKPOINT: 0,
+    ProblemKind.UNKNOWN_KEY: 0,
+    ProblemKind.BAD_SIGNATURE: 0,
+    ProblemKind.MALFORMED_CHECKPOINT: 0,
+    ProblemKind.WRONG_ORIGIN: 0,
+    # The signer's history contradicts itself.
+    ProblemKind.INCONSISTENT_CHECKPOINTS: 1,
+    ProblemKind.CHECKPOINT_ORDER: 1,
+    # One record named (the pinpointed kinds, by index), then a range that holds one.
+    **dict.fromkeys(_PINPOINTED, 2),
+    ProblemKind.ROOT_MISMATCH: 3,
+    # Consequences: records nothing proves, then what the records say of the protocol.
+    ProblemKind.UNSIGNED_TAIL: 4,
+    ProblemKind.UNANSWERED_MESSAGE: 5,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +161,10 @@ class Problem:
         """Whether ``index`` is the offending record itself."""
         return self.kind in _PINPOINTED
 
-    def _order(self) -> tuple[bool, bool, int, int]:
+    def _order(self) -> tuple[bool, int, int, int]:
         return (
             self.severity is not Severity.ERROR,
-            not self.pinpointed,
+            _RANK[self.kind],
             _NEVER if self.index is None else self.index,
             -1 if self.checkpoint is None else self.checkpoint,
         )
@@ -147,10 +174,13 @@ class Problem:
 class VerificationReport:
     """The outcome of :func:`verify_log`.
 
-    ``problems`` lists errors before warnings; among errors, those that name one record
-    come first, by index, so ``problems[0]`` is the first place to look.
-    ``verified_size`` is the size of the largest checkpoint the records match: records
-    below it are exactly the ones that were signed.
+    ``problems`` lists errors before warnings, each by how fundamental it is: the key
+    and the checkpoints first (nothing is proven without them), then the signer's
+    history, then problems that name one record (by index), then ranges of records,
+    then records nothing proves, then the protocol; so ``problems[0]`` is the first
+    place to look. ``verified_size`` is the size of the largest checkpoint the records
+    match: records below it are exactly the ones that were signed, and
+    ``verified_checkpoint`` the position of that checkpoint in the list given.
     """
 
     problems: tuple[Problem, ...]
@@ -159,6 +189,7 @@ class VerificationReport:
     verified_size: int
     origin: str | None
     problems_omitted: int = 0
+    verified_checkpoint: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,21 +209,49 @@ class VerificationReport:
         errors = self.errors
         return errors[0] if errors else None
 
+    @property
+    def unsigned(self) -> tuple[int, int] | None:
+        """``(first, end)`` of the records after the largest signed checkpoint, of a log
+        that verifies otherwise (an allowed unsigned tail); ``None`` if there are none,
+        or if the log does not verify (then the records past ``verified_size`` are not
+        proven, whatever the reason)."""
+        if not self.ok or self.verified_size >= self.records_checked:
+            return None
+        return self.verified_size, self.records_checked
+
+    def proven(self) -> str:
+        """Which records are proven, and by which checkpoint, in one sentence:
+        ``records 0..79 verified against checkpoint 3 (size 80); records 80..110 (31) are
+        covered by no signed checkpoint``."""
+        if not self.records_checked:
+            return "the log is empty"
+        if self.verified_size:
+            which = (
+                f"checkpoint {self.verified_checkpoint} (size {self.verified_size})"
+                if self.verified_checkpoint is not None
+                else f"the checkpoint of size {self.verified_size}"
+            )
+            proven = f"records 0..{self.verified_size - 1} verified against {which}"
+        else:
+            proven = "no record matches a signed checkpoint"
+        unsigned = self.unsigned
+        if unsigned is None:
+            return proven
+        first, end = unsigned
+        return (
+            f"{proven}; records {first}..{end - 1} ({end - first}) are covered by no "
+            "signed checkpoint"
+        )
+
     def summary(self) -> str:
         """A human-readable account, one problem per line, ending with the verdict."""
         lines = [f"{p.severity.value}: {p.kind.value}: {p.message}" for p in self.problems]
         if self.problems_omitted:
             lines.append(f"... and {self.problems_omitted} more problems with records")
         verdict = "OK" if self.ok else "FAILED"
-        if self.verified_size:
-            proven = f"records 0..{self.verified_size - 1} match a signed checkpoint"
-        elif self.records_checked:
-            proven = "no record matches a signed checkpoint"
-        else:
-            proven = "the log is empty"
         lines.append(
             f"{verdict}: {self.records_checked} records and {self.checkpoints_checked} "
-            f"checkpoint(s) checked; {proven}"
+            f"checkpoint(s) checked; {self.proven()}"
         )
         return "\n".join(lines)
 
@@ -392,6 +451,15 @@ def verify_log(
         )
 
     verified_size = _compare_roots(valid, roots, count, findings)
+    # The last checkpoint of that size whose root the records match.
+    verified_checkpoint = max(
+        (
+            pos
+            for pos, checkpoint in valid
+            if 0 < checkpoint.size == verified_size and roots.get(verified_size) == checkpoint.root
+        ),
+        default=None,
+    )
 
     signed_size = max((checkpoint.size for _, checkpoint in valid), default=0)
     if count > signed_size:
@@ -417,6 +485,7 @@ def verify_log(
         verified_size=verified_size,
         origin=origin,
         problems_omitted=findings.omitted,
+        verified_checkpoint=verified_checkpoint,
     )
 
 

@@ -58,7 +58,9 @@ table.facts { width: auto; } table.facts td:first-child { font-weight: 600; }
 .empty { color: #2e7d32; }
 .status { padding: 6px 10px; border-radius: 3px; display: inline-block; }
 .status.verified { background: #e3f2e5; border: 1px solid #2e7d32; }
-.status.failed, .status.unverified { background: #fde7e7; border: 1px solid #c62828; }
+.status.partly-verified { background: #fff4e0; border: 1px solid #ef6c00; }
+.status.failed, .status.unverified, .status.unsigned {
+  background: #fde7e7; border: 1px solid #c62828; }
 .tiles { display: flex; flex-wrap: wrap; gap: 8px; }
 .tile { border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; min-width: 120px; }
 .tile .value { display: block; font-size: 20px; font-weight: 700; }

@@ -78,22 +78,22 @@ def verification_section(
             "the server wrote.</p>"
         )
         return _section("verification", "Log verification", body)
-    verdict = "verified" if verification.ok else "failed"
-    if verification.ok:
-        lead = (
-            "<strong>Verified.</strong> Every record was checked against the signed "
-            "checkpoints with the server's verifier key."
-        )
-    else:
-        lead = "<strong>Verification failed.</strong> The log does not match what was signed."
+    verdict, lead = _verdict(verification, checkpoint)
+    proven = verification.verified_size
     rows: list[Sequence[Cell]] = [
         ("Records checked", number(verification.records_checked)),
         ("Checkpoints checked", number(verification.checkpoints_checked)),
-        (
-            "Records proven",
-            f"0 to {verification.verified_size - 1}" if verification.verified_size else "none",
-        ),
+        ("Records proven", f"0 to {proven - 1}" if proven else "none"),
     ]
+    unsigned = verification.unsigned
+    if unsigned is not None:
+        first, end = unsigned
+        rows.append(
+            (
+                "Records no checkpoint covers",
+                (f"{first} to {end - 1} ({number(end - first)})", 'data-field="unsigned"'),
+            )
+        )
     if verification.origin:
         rows.append(("Log origin", f"<code>{text(verification.origin)}</code>"))
     if checkpoint is not None:
@@ -123,6 +123,38 @@ def verification_section(
         + (f'<ul class="problems">{problems}</ul>' if problems else "")
     )
     return _section("verification", "Log verification", body)
+
+
+def _verdict(verification: VerificationReport, checkpoint: Checkpoint | None) -> tuple[str, str]:
+    """The status (a CSS class and ``data-verification``) and the sentence that heads the
+    section: exactly which records the signed checkpoints prove."""
+    if not verification.ok:
+        return "failed", (
+            "<strong>Verification failed.</strong> The log does not match what was signed."
+        )
+    proven = verification.verified_size
+    against = f"the signed checkpoint of size {number(proven)}"
+    if checkpoint is not None and checkpoint.size == proven:
+        against += f" (root hash <code>{checkpoint.root.hex()[:16]}\u2026</code>)"
+    unsigned = verification.unsigned
+    if unsigned is None:
+        if not proven:
+            return "verified", "<strong>Verified.</strong> The log is empty."
+        return "verified", (
+            f"<strong>Verified.</strong> Every record (0\u2013{proven - 1}) was checked "
+            f"against {against} with the server's verifier key."
+        )
+    first, end = unsigned
+    tail = (
+        f"records {first}\u2013{end - 1} ({number(end - first)}) are covered by no signed "
+        "checkpoint: nothing shows that they are the records the server wrote"
+    )
+    if not proven:
+        return "unsigned", f"<strong>Not verified.</strong> {tail[0].upper()}{tail[1:]}."
+    return "partly-verified", (
+        f"<strong>Partly verified.</strong> Records 0\u2013{proven - 1} verified against "
+        f"{against} with the server's verifier key; {tail}."
+    )
 
 
 # ---------------------------------------------------------------------- summary
