@@ -27,7 +27,13 @@ from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.audit.trail import AuditTrail
 from hotline.server.errors import ConfigurationError
 from hotline.server.record_log import RecordLog
-from hotline.server.storage import Backend, StoredCheckpoint, open_backend
+from hotline.server.storage import (
+    Backend,
+    StoredCheckpoint,
+    StoredRecord,
+    StoredSnapshot,
+    open_backend,
+)
 
 HERE = Path(__file__).parent
 
@@ -95,6 +101,31 @@ def test_a_batch_its_leaf_hashes_and_its_checkpoint_are_one_transaction(location
     assert backend.checkpoints() == [checkpoint]
     assert backend.latest_checkpoint() == checkpoint
     assert backend.size() == 3
+    backend.close()
+
+
+def test_hotline_traffic_is_found_by_its_message_id_and_the_latest_snapshot_kept(
+    location: str,
+) -> None:
+    backend = open_backend(location)
+    plain = record(0)
+    sent = StoredRecord(1, plain.kind, plain.hotline, 1, record(1).data, "blue-0001")
+    backend.append([plain, sent], [leaf_hash(plain.data), leaf_hash(sent.data)])
+    assert backend.find_message("blue-0001") == sent
+    assert backend.find_message("blue-0002") is None
+    assert backend.find_message("") is None
+    assert backend.latest_snapshot() is None
+    backend.append([record(2)], [leaf_hash(record(2).data)], snapshot=StoredSnapshot(3, b"s3"))
+    backend.append([], [], snapshot=StoredSnapshot(3, b"s3 again"))
+    backend.append([record(3)], [leaf_hash(record(3).data)], snapshot=StoredSnapshot(4, b"s4"))
+    reader = opened(location)
+    assert reader.latest_snapshot() == StoredSnapshot(4, b"s4")
+    assert reader.find_message("blue-0001") == sent
+    reader.close()
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        # A failed batch takes its snapshot with it.
+        backend.append([record(3)], [leaf_hash(b"x")], snapshot=StoredSnapshot(9, b"s9"))
+    assert backend.latest_snapshot() == StoredSnapshot(4, b"s4")
     backend.close()
 
 

@@ -10,6 +10,7 @@ these follow are stated, and applied to records, in :mod:`hotline.server.escalat
 from __future__ import annotations
 
 import enum
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -98,6 +99,18 @@ class TrackedMessage:
         )
 
 
+@dataclass(slots=True)
+class LineStats:
+    """What one hotline's answers came to so far: the time lost on every answered
+    message (8 bytes each), how many recipients let a response deadline pass and how
+    many messages went to GENERALS. Kept apart from the messages, which are forgotten
+    once answered, so memory follows what is open, not the exercise's length."""
+
+    time_lost: array[float] = field(default_factory=lambda: array("d"))
+    overdue: int = 0
+    escalated: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class AckOutcome:
     """What recording an acknowledgment means."""
@@ -118,6 +131,7 @@ class AckTracker:
         self._line_down: set[tuple[str, Hotline]] = set()
         # Station -> ids of messages it still owes something, oldest first.
         self._open: dict[tuple[str, Hotline], dict[str, None]] = {}
+        self.stats: dict[Hotline, LineStats] = {}
 
     def get(self, message_id: str) -> TrackedMessage | None:
         return self._messages.get(message_id)
@@ -228,11 +242,18 @@ class AckTracker:
         return max(0.0, at - due) if due is not None else 0.0
 
     def _answered(self, message: TrackedMessage, at: float) -> None:
-        if message.answered_at is None:
-            message.answered_at = at
         original = self._messages.get(message.escalation_of) if message.escalation_of else None
-        if original is not None and original.answered_at is None:
-            original.answered_at = at
+        for answered in (message, original):
+            if answered is not None and answered.answered_at is None:
+                answered.answered_at = at
+                if not answered.escalation_of:
+                    self._stats(answered).time_lost.append(at - answered.recorded_at)
+
+    def _stats(self, message: TrackedMessage) -> LineStats:
+        stats = self.stats.get(message.hotline)
+        if stats is None:
+            stats = self.stats[message.hotline] = LineStats()
+        return stats
 
     def close_chain(self, message_id: str, party: str, kind: AckKind) -> list[DeadlineKey]:
         """A response on an escalated copy (or its original) ends the other's chain too."""
@@ -266,6 +287,8 @@ class AckTracker:
             return []
         if stage is Stage.RESPONSE:
             obligation.overdue = True
+            if not message.escalation_of:
+                self._stats(message).overdue += 1
             assert obligation.response_due is not None
             return [
                 (
@@ -274,6 +297,8 @@ class AckTracker:
                 )
             ]
         obligation.escalated = True
+        if not message.escalation_of:
+            self._stats(message).escalated += 1
         return []
 
     def forget(self, message_id: str) -> None:

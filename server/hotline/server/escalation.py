@@ -392,14 +392,13 @@ class Chains:
         return changes
 
     def _settle(self, changes: TimerChanges, message_id: str) -> None:
-        """Forgets what a fully answered message no longer needs. Messages that took an
-        operator response stay tracked for the statistics of time lost."""
+        """Forgets a message nobody owes anything any more (its time lost is counted in
+        the tracker's statistics already)."""
         message = self.tracker.get(message_id)
         if message is None or not message.complete:
             return
         changes.settled.append(message_id)
-        if not message.needs_response:
-            self.tracker.forget(message_id)
+        self.tracker.forget(message_id)
 
 
 def _closed(obligation: Obligation, stage: Stage) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hotline.server.audit.trail import UNHASHED, AuditTrail
 from hotline.server.errors import Unavailable
-from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord
+from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord, StoredSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ MAX_BATCH = 4096
 @dataclass
 class _Queue:
     records: deque[StoredRecord] = field(default_factory=deque)
+    # The latest snapshot handed over, stored with the batch that reaches its index.
+    snapshot: StoredSnapshot | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     closing: bool = False
 
@@ -62,17 +64,42 @@ class RecordLog:
         self._failure: BaseException | None = None
         self._appended = 0
         self._committed = 0
+        self._size = 0
         self._commit_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
-    def recover(self) -> Iterator[StoredRecord]:
-        """Every stored record in order, for rebuilding state before :meth:`start`."""
-        return self._backend.read()
+    def recover(self, start: int = 0) -> Iterator[StoredRecord]:
+        """Every stored record from ``start`` on, in order, for rebuilding state before
+        :meth:`start`."""
+        return self._backend.read(start)
 
-    def start(self) -> None:
-        """Resumes the audit trail over the stored log and starts the writer. Raises
+    def latest_snapshot(self) -> StoredSnapshot | None:
+        """The snapshot stored last, read before :meth:`start`."""
+        return self._backend.latest_snapshot()
+
+    def append_snapshot(self, snapshot: StoredSnapshot) -> None:
+        """Stores ``snapshot`` (the state after records ``0 .. snapshot.index - 1``, all
+        appended already) in the same transaction as a batch that reaches that index,
+        so it is never durable without the records it stands for."""
+        queue = self._queue
+        with queue.lock:
+            if queue.closing or self._failure is not None:
+                return
+            queue.snapshot = snapshot
+            queue.lock.notify()
+
+    def find_message(self, message_id: str) -> StoredRecord | None:
+        """The committed hotline traffic with ``message_id``, read in the caller's
+        thread (one index lookup: for the rare retry no longer held in memory)."""
+        with self._reader_lock:
+            return self._reader.find_message(message_id)
+
+    def start(self, size: int | None = None) -> None:
+        """Resumes the audit trail over the stored log of ``size`` records (counted if
+        not given) and starts the writer. Raises
         :class:`~hotline.server.errors.ConfigurationError` if the stored log was not
         signed with the trail's key."""
         self._loop = asyncio.get_running_loop()
+        self._size = self._backend.size() if size is None else size
         if self._trail is not None:
             self._trail.resume(self._backend)
         self._thread = threading.Thread(target=self._write_forever, name="log-writer")
@@ -131,42 +158,51 @@ class RecordLog:
     def _write_forever(self) -> None:
         queue = self._queue
         trail = self._trail
+        # One past the last record stored.
+        stored_end = self._size
         while True:
             with queue.lock:
-                while not queue.records and not queue.closing:
+                while not queue.records and not queue.snapshot and not queue.closing:
                     due = trail.seconds_to_checkpoint() if trail is not None else None
                     if due == 0.0:
                         break
                     queue.lock.wait(due)
-                if not queue.records and queue.closing:
-                    # Whatever the last checkpoint left unsigned is signed now.
-                    final = trail.checkpoint() if trail is not None else None
-                    if final is not None:
-                        self._store([], [], [final])
-                    return
                 count = min(len(queue.records), MAX_BATCH)
                 batch = [queue.records.popleft() for _ in range(count)]
+                snapshot, queue.snapshot = queue.snapshot, None
+                if snapshot is not None and snapshot.index > stored_end + count:
+                    # Its records are still queued: it goes with a later batch.
+                    queue.snapshot, snapshot = snapshot, None
+                closing = queue.closing and not queue.records
             checkpoints: list[StoredCheckpoint] = []
             if trail is not None:
                 leaves, checkpoints = trail.seal(batch)
             else:
                 leaves = [UNHASHED] * len(batch)
-            if not batch and not checkpoints:
-                continue
-            if not self._store(batch, leaves, checkpoints):
-                return
+            if closing and trail is not None:
+                # Whatever the last checkpoint left unsigned is signed now.
+                final = trail.checkpoint()
+                if final is not None:
+                    checkpoints.append(final)
+            if batch or checkpoints or snapshot is not None:
+                if not self._store(batch, leaves, checkpoints, snapshot):
+                    return
+                stored_end += len(batch)
             if batch:
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self._committed_batch, batch)
+            if closing:
+                return
 
     def _store(
         self,
         batch: list[StoredRecord],
         leaves: list[bytes],
         checkpoints: list[StoredCheckpoint],
+        snapshot: StoredSnapshot | None,
     ) -> bool:
         try:
-            self._backend.append(batch, leaves, checkpoints)
+            self._backend.append(batch, leaves, checkpoints, snapshot)
         except BaseException as error:
             log.critical("the log could not be written; stopping", exc_info=True)
             self._report_failure(error)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.server import wire
-from hotline.server.acknowledgments import RESPONSES, DeadlineKey, TrackedMessage
+from hotline.server.acknowledgments import RESPONSES, DeadlineKey, LineStats, TrackedMessage
 from hotline.server.audit.trail import AuditTrail
 from hotline.server.checks import (
     OBSERVED,
@@ -62,6 +62,7 @@ from hotline.server.identity import Credential, Operator
 from hotline.server.message_ids import KnownMessage, MessageIds, content_digest
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
+from hotline.server.refusal_limits import RefusalGate, suppressed_note
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
 from hotline.server.watchers import Watchers
@@ -106,6 +107,11 @@ def _stamp(stamp: Timestamp, seconds: float) -> None:
     stamp.seconds, stamp.nanos = divmod(round(seconds * 1e9), 1_000_000_000)
 
 
+def _digest_of(envelope: envelope_pb2.Envelope) -> int:
+    """The content digest a recorded envelope was accepted with (0 for the server's)."""
+    return 0 if envelope.message_id.startswith(SERVER_ID_PREFIX) else content_digest(envelope)
+
+
 def _seconds(stamp: Timestamp) -> float:
     return stamp.seconds + stamp.nanos / 1e9
 
@@ -144,7 +150,7 @@ class Switchboard:
         self._timer: DeadlineTimer[DeadlineKey] = DeadlineTimer(self._deadline_due, clock)
         self._next_index = 0
         self._last_sequence: dict[Hotline, int] = dict.fromkeys(HOTLINES, 0)
-        self._message_ids = MessageIds()
+        self._message_ids = MessageIds(self._find_message)
         # Serialised envelopes of messages still owed something (for re-delivery and
         # escalation), dropped once every recipient has answered.
         self._envelopes: dict[str, bytes] = {}
@@ -192,7 +198,7 @@ class Switchboard:
         """Starts the log writer and records the exercise the server runs."""
         self._live = True
         self._watchers.begin(self._next_index)
-        self._log.start()
+        self._log.start(self._next_index)
         self._append(
             self._new_record(
                 log_pb2.RECORD_KIND_EXERCISE_STARTED,
@@ -319,7 +325,9 @@ class Switchboard:
             self._waiting[envelope.message_id] = [reply]
         self._next_index += 1
         self._apply_envelope(envelope, payload, digest)
-        self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data))
+        self._log.append(
+            StoredRecord(header.index, header.kind, hotline, sequence, data, envelope.message_id)
+        )
 
     def _committed(self, batch: list[StoredRecord]) -> None:
         """Delivers what just became durable, in log order."""
@@ -353,9 +361,7 @@ class Switchboard:
         """Applies one record to the state: the same code live and in recovery."""
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:
-            envelope = record.envelope
-            station_sent = not envelope.message_id.startswith(SERVER_ID_PREFIX)
-            self._apply_envelope(envelope, None, content_digest(envelope) if station_sent else 0)
+            self._apply_envelope(record.envelope, None, _digest_of(record.envelope))
         elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
             # Read back at start-up, the deadline is still armed by the message's record:
             # the changes cancel it.
@@ -366,6 +372,16 @@ class Switchboard:
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
             self._retime(self._chains.resume(record.hotline, _seconds(record.recorded_at)))
+
+    def _find_message(self, message_id: str) -> KnownMessage | None:
+        """What the log says of a message id no longer held in memory."""
+        stored = self._log.find_message(message_id)
+        if stored is None:
+            return None
+        envelope = log_pb2.LogRecord.FromString(stored.data).envelope
+        return KnownMessage(
+            envelope.sender.party, envelope.hotline, envelope.sequence, _digest_of(envelope)
+        )
 
     def _retime(self, changes: TimerChanges) -> None:
         """Applies what a recorded fact means for the deadlines."""
@@ -423,27 +439,46 @@ class Switchboard:
             reply(refusal(envelope.message_id, error))
 
     def record_refusal(
-        self, credential: Credential | None, error: HotlineError, method: str, message_id: str = ""
+        self,
+        credential: Credential | None,
+        error: HotlineError,
+        method: str,
+        message_id: str = "",
+        *,
+        peer: str = "",
     ) -> None:
-        """Records a refused request (authentication, permission, validation, state)."""
+        """Records a refused request (authentication, permission, validation, state):
+        at once while its source (the station, else the connection ``peer``) is within
+        its budget, else counted into a later record (see :mod:`refusal_limits`)."""
         if self._failure is not None:
             return
-        refused = log_pb2.RefusedRequest(
-            code=error.code.name,
-            detail=error.message,
-            subject=credential.subject if credential else "",
-            method=method,
-            message_id=message_id[:128],
-        )
-        self._append(
-            self._new_record(
-                log_pb2.RECORD_KIND_REQUEST_REFUSED,
-                credential.hotline if credential else common_pb2.HOTLINE_UNSPECIFIED,
-                credential.station_label if credential else "anonymous",
-                message_id[:128],
-                refused_request=refused,
+        actor = credential.station_label if credential else "anonymous"
+        source = actor if credential else peer or actor
+        message_id = message_id[:128]
+
+        def write(suppressed: int) -> None:
+            refused = log_pb2.RefusedRequest(
+                code=error.code.name,
+                detail=error.message + suppressed_note(source, suppressed),
+                subject=credential.subject if credential else "",
+                method=method,
+                message_id=message_id,
             )
-        )
+            self._append(
+                self._new_record(
+                    log_pb2.RECORD_KIND_REQUEST_REFUSED,
+                    credential.hotline if credential else common_pb2.HOTLINE_UNSPECIFIED,
+                    actor,
+                    message_id,
+                    refused_request=refused,
+                )
+            )
+
+        try:
+            gate = self._refusal_gate
+        except AttributeError:
+            gate = self._refusal_gate = RefusalGate()
+        gate.offer(source, write)
 
     def _accept(
         self, credential: Credential, envelope: envelope_pb2.Envelope, reply: Reply
@@ -562,11 +597,13 @@ class Switchboard:
         actor = credential.station_label
         ack = envelope.acknowledgment
         if self._tracker.get(ack.message_id) is None and ack.message_id in self._message_ids:
-            # Only messages that take no operator response are forgotten once everybody
-            # has sent the RECEIPT: another RECEIPT changes nothing.
+            # Forgotten once everybody gave everything it takes: another RECEIPT changes
+            # nothing, another answer comes too late to count.
             if ack.kind != acknowledgments_pb2.ACK_KIND_RECEIPT:
                 raise FailedPrecondition(
-                    f"acknowledgment.kind: message {ack.message_id!r} takes only a RECEIPT"
+                    f"acknowledgment: message {ack.message_id!r} needs no more answers: "
+                    "every station it was for has answered (the first answer counts), or "
+                    "it takes only a RECEIPT"
                 )
             reply(_result(envelope.message_id, duplicate=True))
             return
@@ -586,9 +623,18 @@ class Switchboard:
                 ack.lateness.CopyFrom(duration_proto(lateness))
         line_was_down = self._tracker.is_line_down(party, envelope.hotline)
         audience = [message.sender_party or EXERCISE_CONTROL]
+        # The original of an escalated copy, as it stands before this answer closes it.
+        original = (
+            self._tracker.get(message.escalation_of)
+            if message.escalation_of and ack.kind in RESPONSES
+            else None
+        )
+        relay_lateness = (
+            self._tracker.lateness(original.message_id, party, now) if original else 0.0
+        )
         self._record_envelope(envelope, actor, audience, reply, digest)
-        if message.escalation_of and ack.kind in RESPONSES:
-            self._relay_answer(message.escalation_of, envelope, now)
+        if original is not None:
+            self._relay_answer(original, envelope, relay_lateness)
         if line_was_down and not self._tracker.is_line_down(party, envelope.hotline):
             self._alert(
                 envelope.hotline,
@@ -600,19 +646,19 @@ class Switchboard:
                 self._parties_on[envelope.hotline],
             )
 
-    def _relay_answer(self, original_id: str, answer: envelope_pb2.Envelope, now: float) -> None:
+    def _relay_answer(
+        self, original: TrackedMessage, answer: envelope_pb2.Envelope, lateness: float
+    ) -> None:
         """An answer given on GENERALS to an escalated copy also answers the original:
         its sender hears it on the hotline it used."""
-        original = self._tracker.get(original_id)
-        if original is None or not original.sender_party:
+        if not original.sender_party:
             return
         relay = self._server_envelope(original.hotline, f"answer:{self._next_index}")
         relay.sender.party = answer.sender.party
         relay.priority = answer.priority
         relay.acknowledgment.CopyFrom(answer.acknowledgment)
-        relay.acknowledgment.message_id = original_id
+        relay.acknowledgment.message_id = original.message_id
         relay.acknowledgment.ClearField("lateness")
-        lateness = self._tracker.lateness(original_id, answer.sender.party, now)
         if lateness > 0:
             relay.acknowledgment.lateness.CopyFrom(duration_proto(lateness))
         self._record_envelope(relay, SERVER, {original.sender_party})
@@ -1079,28 +1125,20 @@ class Switchboard:
         return out
 
     def hotline_statuses(self) -> list[exercise_pb2.HotlineStatus]:
-        lost: dict[Hotline, list[float]] = {h: [] for h in HOTLINES}
-        overdue = dict.fromkeys(HOTLINES, 0)
-        escalated = dict.fromkeys(HOTLINES, 0)
-        for message in self._tracker.messages():
-            if message.escalation_of:
-                continue
-            if message.answered_at is not None:
-                lost[message.hotline].append(message.answered_at - message.recorded_at)
-            overdue[message.hotline] += sum(o.overdue for o in message.obligations.values())
-            escalated[message.hotline] += sum(o.escalated for o in message.obligations.values())
         out = []
         for hotline in HOTLINES:
+            stats = self._tracker.stats.get(hotline, LineStats())
+            lost = stats.time_lost
             status = exercise_pb2.HotlineStatus(
                 hotline=hotline,
                 suspended=hotline in self._suspended,
                 last_sequence=self._last_sequence[hotline],
-                answered=len(lost[hotline]),
-                overdue=overdue[hotline],
-                escalated=escalated[hotline],
+                answered=len(lost),
+                overdue=stats.overdue,
+                escalated=stats.escalated,
             )
-            if lost[hotline]:
-                status.median_time_lost.CopyFrom(duration_proto(statistics.median(lost[hotline])))
-                status.worst_time_lost.CopyFrom(duration_proto(max(lost[hotline])))
+            if lost:
+                status.median_time_lost.CopyFrom(duration_proto(statistics.median(lost)))
+                status.worst_time_lost.CopyFrom(duration_proto(max(lost)))
             out.append(status)
         return out

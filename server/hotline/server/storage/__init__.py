@@ -1,8 +1,9 @@
 """Where the log is kept: SQLite by default, PostgreSQL by URL.
 
 A backend stores :class:`StoredRecord` rows with their Merkle leaf hashes, and the
-signed checkpoints over them, append-only. It is used from worker threads (one writer,
-readers on demand), never from the event loop.
+signed checkpoints over them, append-only, and the latest :class:`StoredSnapshot` of the
+server's live state. It is used from worker threads (one writer, readers on demand); the
+event loop only looks up the rare retried message id that is no longer in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from hotline.server.storage.backend import (
     StoredCheckpoint,
     StoredEntry,
     StoredRecord,
+    StoredSnapshot,
     is_postgres_url,
     open_backend,
 )
@@ -21,6 +23,7 @@ __all__ = [
     "StoredCheckpoint",
     "StoredEntry",
     "StoredRecord",
+    "StoredSnapshot",
     "is_postgres_url",
     "open_backend",
 ]

@@ -22,6 +22,8 @@ class StoredRecord:
     # Per-hotline sequence number; 0 for records that are not hotline traffic.
     sequence: int
     data: bytes
+    # The envelope's message id, for hotline traffic: what a retried send is looked up by.
+    message_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,17 @@ class StoredCheckpoint:
     frontier: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """The server's live state as it stood after records ``0 .. index - 1``: what a
+    restart reads instead of those records. Not part of the audit trail (it proves
+    nothing and is rebuilt from the records when it cannot be used); only the latest
+    is kept."""
+
+    index: int
+    state: bytes
+
+
 class Backend(Protocol):
     """Append-only storage of log records, their leaf hashes and signed checkpoints.
 
@@ -52,11 +65,12 @@ class Backend(Protocol):
         records: Sequence[StoredRecord],
         leaf_hashes: Sequence[bytes],
         checkpoints: Sequence[StoredCheckpoint] = (),
+        snapshot: StoredSnapshot | None = None,
     ) -> None:
-        """Stores ``records`` with their leaf hashes (one each, same order) and the
-        ``checkpoints`` signed over them, all in one transaction; durable when it
-        returns. Raises the driver's error if the transaction fails, in which case
-        nothing was stored."""
+        """Stores ``records`` with their leaf hashes (one each, same order), the
+        ``checkpoints`` signed over them and a ``snapshot`` (replacing older ones), all
+        in one transaction; durable when it returns. Raises the driver's error if the
+        transaction fails, in which case nothing was stored."""
 
     def read(self, start: int = 0, end: int | None = None) -> Iterator[StoredRecord]:
         """Records with ``start <= index < end`` in index order."""
@@ -76,6 +90,12 @@ class Backend(Protocol):
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         """Hotline traffic with a sequence number above ``after_sequence``, in order."""
+
+    def find_message(self, message_id: str) -> StoredRecord | None:
+        """The hotline traffic recorded with ``message_id``, if any (an index lookup)."""
+
+    def latest_snapshot(self) -> StoredSnapshot | None:
+        """The snapshot stored last, if any."""
 
     def size(self) -> int:
         """Number of records."""

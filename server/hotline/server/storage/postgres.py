@@ -25,6 +25,7 @@ from hotline.server.storage.backend import (
     StoredCheckpoint,
     StoredEntry,
     StoredRecord,
+    StoredSnapshot,
     pack_hashes,
     stored_checkpoint,
 )
@@ -36,9 +37,11 @@ CREATE TABLE log (
     hotline   INTEGER NOT NULL,
     sequence  BIGINT  NOT NULL,
     data      BYTEA   NOT NULL,
-    leaf_hash BYTEA   NOT NULL
+    leaf_hash BYTEA   NOT NULL,
+    message_id TEXT   NOT NULL DEFAULT ''
 );
 CREATE INDEX log_hotline_sequence ON log (hotline, sequence) WHERE sequence > 0;
+CREATE INDEX log_message_id ON log (message_id) WHERE message_id <> '';
 CREATE TABLE checkpoints (
     seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     size     BIGINT NOT NULL,
@@ -60,6 +63,17 @@ CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION hotline_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON log, checkpoints FROM PUBLIC;
 """
+#: What logs created before it need: the message-id column and the snapshots table
+#: (their earlier records have no message id to look up; the server's memory of them
+#: covers that log).
+UPGRADE = """
+ALTER TABLE log ADD COLUMN IF NOT EXISTS message_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS log_message_id ON log (message_id) WHERE message_id <> '';
+CREATE TABLE IF NOT EXISTS snapshots (
+    idx   BIGINT PRIMARY KEY,
+    state BYTEA  NOT NULL
+);
+"""
 
 _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
 _END = 2**63 - 1
@@ -75,6 +89,10 @@ def grant_append_only(url: str, role: str) -> None:
             ident = sql.Identifier(role)
             conn.execute(sql.SQL("REVOKE ALL ON log, checkpoints FROM {}").format(ident))
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON log, checkpoints TO {}").format(ident))
+            # Snapshots are no part of the record: only the latest is kept.
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO {}").format(ident)
+            )
     except psycopg.Error as error:
         raise ConfigurationError(f"cannot restrict {role!r} to appends: {error}") from None
 
@@ -95,13 +113,19 @@ class PostgresBackend:
         try:
             if not durable:
                 self._conn.execute("SET synchronous_commit = off")
-            row = self._conn.execute("SELECT to_regclass('log'), to_regclass('checkpoints')")
+            row = self._conn.execute(
+                "SELECT to_regclass('log'), to_regclass('checkpoints'), to_regclass('snapshots')"
+            )
             exists = row.fetchone()
-            if exists is None or None in exists:
+            if exists is None or None in exists[:2]:
                 if not create:
                     raise ConfigurationError("the database holds no hotline log")
                 with self._conn.transaction():
                     self._conn.execute(SCHEMA)
+                    self._conn.execute(UPGRADE)
+            elif exists[2] is None and create:
+                with self._conn.transaction():
+                    self._conn.execute(UPGRADE)
         except psycopg.Error as error:
             self._conn.close()
             raise ConfigurationError(f"the log database is not usable: {error}") from None
@@ -114,6 +138,7 @@ class PostgresBackend:
         records: Sequence[StoredRecord],
         leaf_hashes: Sequence[bytes],
         checkpoints: Sequence[StoredCheckpoint] = (),
+        snapshot: StoredSnapshot | None = None,
     ) -> None:
         if len(records) != len(leaf_hashes):
             raise ValueError("one leaf hash per record")
@@ -121,17 +146,26 @@ class PostgresBackend:
         with conn.transaction(), conn.cursor() as cursor:
             if records:
                 with cursor.copy(
-                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash) "
+                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash, message_id) "
                     "FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea"])
+                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea", "text"])
                     for r, h in zip(records, leaf_hashes, strict=True):
-                        copy.write_row((r.index, r.kind, r.hotline, r.sequence, r.data, h))
+                        copy.write_row(
+                            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_id)
+                        )
             for c in checkpoints:
                 cursor.execute(
                     "INSERT INTO checkpoints (size, note, frontier) VALUES (%s, %s, %s)",
                     (c.size, c.note, pack_hashes(c.frontier)),
                 )
+            if snapshot is not None:
+                cursor.execute(
+                    "INSERT INTO snapshots (idx, state) VALUES (%s, %s) "
+                    "ON CONFLICT (idx) DO UPDATE SET state = EXCLUDED.state",
+                    (snapshot.index, snapshot.state),
+                )
+                cursor.execute("DELETE FROM snapshots WHERE idx < %s", (snapshot.index,))
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor keeps memory flat however long the log is.
@@ -178,6 +212,26 @@ class PostgresBackend:
         ).fetchall()
         for idx, kind, line, sequence, data in rows:
             yield StoredRecord(idx, kind, line, sequence, bytes(data))
+
+    def find_message(self, message_id: str) -> StoredRecord | None:
+        if not message_id:
+            return None
+        row = self._conn.execute(
+            f"{_RECORD} WHERE message_id = %s AND message_id <> '' LIMIT 1", (message_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        idx, kind, line, sequence, data = row
+        return StoredRecord(idx, kind, line, sequence, bytes(data), message_id)
+
+    def latest_snapshot(self) -> StoredSnapshot | None:
+        try:
+            row = self._conn.execute(
+                "SELECT idx, state FROM snapshots ORDER BY idx DESC LIMIT 1"
+            ).fetchone()
+        except psycopg.errors.UndefinedTable:  # a log written before snapshots were kept
+            return None
+        return None if row is None else StoredSnapshot(row[0], bytes(row[1]))
 
     def size(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM log").fetchone()

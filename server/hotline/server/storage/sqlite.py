@@ -17,6 +17,7 @@ from hotline.server.storage.backend import (
     StoredCheckpoint,
     StoredEntry,
     StoredRecord,
+    StoredSnapshot,
     pack_hashes,
     stored_checkpoint,
 )
@@ -45,10 +46,22 @@ CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
+CREATE TABLE IF NOT EXISTS snapshots (
+    idx   INTEGER PRIMARY KEY,
+    state BLOB    NOT NULL
+);
+"""
+#: Added after the first logs were written: those get the column (their earlier records
+#: have no message id to look up; the server's memory of them covers that log).
+_MESSAGE_IDS = """
+ALTER TABLE log ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+"""
+_MESSAGE_ID_INDEX = """
+CREATE INDEX IF NOT EXISTS log_message_id ON log (message_id) WHERE message_id <> '';
 """
 
 _END = 2**63 - 1
-#: Rows inserted by one statement at most (6 parameters each).
+#: Rows inserted by one statement at most (7 parameters each).
 _ROWS_PER_STATEMENT = 256
 #: Prepared statements kept per connection: one INSERT for every batch size, and reads.
 _STATEMENT_CACHE = _ROWS_PER_STATEMENT + 64
@@ -58,8 +71,11 @@ _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
 @functools.cache
 def _insert_rows(count: int) -> str:
     """An INSERT of ``count`` records with their leaf hashes."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
-    return f"INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash) VALUES {values}"
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash, message_id) "
+        f"VALUES {values}"
+    )
 
 
 class SqliteBackend:
@@ -95,6 +111,12 @@ class SqliteBackend:
             if create:
                 self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(log)")}
+            if create and columns and "message_id" not in columns:
+                self._db.executescript(_MESSAGE_IDS)
+                columns.add("message_id")
+            if create:
+                self._db.executescript(_MESSAGE_ID_INDEX)
+            self._has_message_ids = "message_id" in columns
         except sqlite3.DatabaseError as error:
             raise ConfigurationError(f"{path}: not a usable hotline log: {error}") from None
         if "leaf_hash" not in columns:
@@ -109,6 +131,7 @@ class SqliteBackend:
         records: Sequence[StoredRecord],
         leaf_hashes: Sequence[bytes],
         checkpoints: Sequence[StoredCheckpoint] = (),
+        snapshot: StoredSnapshot | None = None,
     ) -> None:
         """Appends ``records`` (with their leaf hashes) and ``checkpoints`` atomically.
 
@@ -120,7 +143,7 @@ class SqliteBackend:
         if len(records) != len(leaf_hashes):
             raise ValueError("one leaf hash per record")
         rows = [
-            (r.index, r.kind, r.hotline, r.sequence, r.data, h)
+            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_id)
             for r, h in zip(records, leaf_hashes, strict=True)
         ]
         inserts = [
@@ -131,7 +154,7 @@ class SqliteBackend:
             )
         ]
         db = self._db
-        if not checkpoints and len(inserts) == 1:
+        if not checkpoints and snapshot is None and len(inserts) == 1:
             db.execute(*inserts[0])
             return
         db.execute("BEGIN IMMEDIATE")
@@ -142,6 +165,12 @@ class SqliteBackend:
                 "INSERT INTO checkpoints (size, note, frontier) VALUES (?, ?, ?)",
                 [(c.size, c.note, pack_hashes(c.frontier)) for c in checkpoints],
             )
+            if snapshot is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO snapshots (idx, state) VALUES (?, ?)",
+                    (snapshot.index, snapshot.state),
+                )
+                db.execute("DELETE FROM snapshots WHERE idx < ?", (snapshot.index,))
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -185,6 +214,26 @@ class SqliteBackend:
         )
         for row in rows:
             yield StoredRecord(*row)
+
+    def find_message(self, message_id: str) -> StoredRecord | None:
+        if not self._has_message_ids or not message_id:
+            return None
+        row = self._db.execute(
+            f"{_RECORD} WHERE message_id = ? AND message_id <> '' LIMIT 1", (message_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        idx, kind, hotline, sequence, data = row
+        return StoredRecord(idx, kind, hotline, sequence, data, message_id)
+
+    def latest_snapshot(self) -> StoredSnapshot | None:
+        try:
+            row = self._db.execute(
+                "SELECT idx, state FROM snapshots ORDER BY idx DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError:  # a log written before snapshots were kept
+            return None
+        return None if row is None else StoredSnapshot(row[0], row[1])
 
     def size(self) -> int:
         (count,) = self._db.execute("SELECT count(*) FROM log").fetchone()
