@@ -10,13 +10,16 @@ the switchboard cleanly and starts a new one on the same log, as ``hotline serve
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import shutil
+import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.trail import AuditTrail, CheckpointPolicy, load_or_create_signer
 from hotline.server.audit.verify import VerificationReport
+from hotline.server.checks import LocalChecks
 from hotline.server.consoles import Console
 from hotline.server.exercise import Deadlines, Exercise, Policy, default_exercise
 from hotline.server.identity import Credential
@@ -91,13 +94,21 @@ class Drill:
     """A switchboard with a fake clock on a real, signed SQLite log."""
 
     def __init__(
-        self, data_dir: Path, exercise: Exercise | None = None, clock: FakeClock | None = None
+        self,
+        data_dir: Path,
+        exercise: Exercise | None = None,
+        clock: FakeClock | None = None,
+        *,
+        deconfliction: bool = False,
+        snapshot_every: int = 5_000,
     ) -> None:
         self.data_dir = data_dir
         self.exercise = exercise or default_exercise(DRILL_POLICY)
         self.clock = clock or FakeClock()
+        self.deconfliction = deconfliction
+        self.snapshot_every = snapshot_every
         self.signer = load_or_create_signer(data_dir / "signing.key", "drill.example/hotline")
-        self._ids = itertools.count(1)
+        self.sent = 0
         self._switchboard: Switchboard | None = None
 
     @property
@@ -108,7 +119,15 @@ class Drill:
     async def start(self) -> None:
         backend = open_backend(str(self.data_dir / "hotline.sqlite"))
         trail = AuditTrail(self.signer, "drill.example/hotline", CheckpointPolicy(10_000, 3600))
-        switchboard = Switchboard(self.exercise, backend, clock=self.clock, trail=trail)
+        checks = LocalChecks(self.exercise.policy.separation) if self.deconfliction else None
+        switchboard = Switchboard(
+            self.exercise,
+            backend,
+            checks=checks,
+            clock=self.clock,
+            trail=trail,
+            snapshot_every=self.snapshot_every,
+        )
         switchboard.recover()
         switchboard.start()
         self._switchboard = switchboard
@@ -122,6 +141,27 @@ class Drill:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    def copy(self, data_dir: Path) -> Drill:
+        """What is on disk now, as a server killed now would leave it, in another
+        directory: a drill to start on it (same clock time, not shared)."""
+        shutil.copytree(self.data_dir, data_dir)
+        copy = Drill(
+            data_dir,
+            self.exercise,
+            FakeClock(self.clock.now),
+            deconfliction=self.deconfliction,
+            snapshot_every=self.snapshot_every,
+        )
+        copy.sent = self.sent
+        return copy
+
+    def forget_snapshots(self) -> None:
+        """Removes the stored snapshots (the drill must be stopped): the next start
+        reads the whole log."""
+        with contextlib.closing(sqlite3.connect(self.data_dir / "hotline.sqlite")) as db:
+            db.execute("DELETE FROM snapshots")
+            db.commit()
 
     async def __aenter__(self) -> Drill:
         await self.start()
@@ -159,6 +199,10 @@ class Drill:
     def disconnect(self, console: DrillConsole) -> None:
         self.switchboard.close_console(console.console, "the drill hung up")
 
+    def _new_id(self) -> int:
+        self.sent += 1
+        return self.sent
+
     def envelope(
         self,
         party: str,
@@ -167,7 +211,7 @@ class Drill:
         message_id: str = "",
     ) -> envelope_pb2.Envelope:
         envelope = envelope_pb2.Envelope(
-            message_id=message_id or f"{party.lower()}-{next(self._ids)}",
+            message_id=message_id or f"{party.lower()}-{self._new_id()}",
             sender=common_pb2.StationRef(party=party, hotline=hotline),
             hotline=hotline,
             priority=priority,
@@ -188,7 +232,7 @@ class Drill:
         )
         results: list[services_pb2.SendResult] = []
         self.switchboard.submit(credential, envelope, results.append)
-        await self.switchboard.flush()
+        await self.settle()
         assert results, f"no result for {envelope.message_id!r}"
         return results[0]
 
@@ -232,8 +276,15 @@ class Drill:
                 break
             self.clock.now = max(self.clock.now, due)
             self.switchboard.fire_due()
-            await self.switchboard.flush()
+            await self.settle()
         self.clock.now = end
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Waits until what was recorded is durable and delivered, taking a snapshot when
+        one is due, as the server's own task does."""
+        await self.switchboard.flush()
+        await self.switchboard.snapshot_if_due()
         await self.switchboard.flush()
 
     async def records(self) -> list[log_pb2.LogRecord]:

@@ -82,6 +82,7 @@ async def serve(
         backend,
         checks=make_checks(exercise) if settings.deconfliction else None,
         trail=trail,
+        snapshot_every=settings.snapshot_every_records,
     )
     recovered = switchboard.recover()
     bridge = _mqtt_bridge(settings, switchboard)

@@ -15,6 +15,7 @@ a finding into the alert the server records, shared with the re-evaluation of a 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -157,6 +158,14 @@ class Checks(Protocol):
     async def settle(self) -> None:
         """Returns once every finding of what was observed so far has reached the sink."""
 
+    async def snapshot(self) -> bytes:
+        """The engine's state after everything observed before this call (pickled),
+        returned once every finding of that has reached the sink. The request is made
+        before the coroutine first waits: what is observed after the call is not in it."""
+
+    def restore(self, state: bytes) -> None:
+        """Starts from a state :meth:`snapshot` gave, before anything is observed."""
+
     async def close(self) -> None:
         """Settles, and stops the checks."""
 
@@ -240,6 +249,14 @@ class LocalChecks:
 
     async def settle(self) -> None:
         return None
+
+    async def snapshot(self) -> bytes:
+        return pickle.dumps(self._checks, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, state: bytes) -> None:
+        checks = pickle.loads(state)
+        assert isinstance(checks, DeconflictionChecks)
+        self._checks = checks
 
     async def close(self) -> None:
         return None

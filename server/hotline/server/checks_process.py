@@ -14,14 +14,16 @@ deciding) and a NOTICE_CONFLICT with the notice — they are rare, and the wait 
 child's lag behind the loop, a pipe's worth of reports at most.
 
 The two processes speak over the child's standard input and output, in frames of a
-4-byte length and a pickle: first the separation minima, then batches
-``(ticket, observations)`` of ``(payload, body, at, validated, cause)``; back,
-``(ticket, found)`` with ``(cause, findings)`` for the observations that found
-something, sent when something was found or the batch has a ticket (someone waits for
-it). One batch goes out per turn of the event loop (or every :data:`BATCH`
-observations), so a stream message of 64 reports costs one write. A write waits when the
-child is a pipe's worth behind: the server cannot outrun its checks. A thread reads the
-answers, so neither side can block the other.
+4-byte length and a pickle: first the separation minima, then requests
+``(ticket, awaited, batch)``: a batch of observations ``(payload, body, at, validated,
+cause)``, or a state to start from (``bytes``, a snapshot's), or ``None`` for the
+engine's state now; back, ``(ticket, found, state)`` with ``(cause, findings)`` for the
+observations that found something, sent when something was found or the batch has a
+ticket (someone waits for it), and the pickled engine for a ``None`` request. One
+batch goes out per turn of the event loop (or every :data:`BATCH` observations), so a
+stream message of 64 reports costs one write. A write waits when the child is a pipe's
+worth behind: the server cannot outrun its checks. A thread reads the answers, so
+neither side can block the other.
 """
 
 from __future__ import annotations
@@ -99,7 +101,30 @@ class ChecksProcess:
         self._awaited = 0
         self._answered = threading.Event()
         self._answer: list[_Found] | None = None
+        # Snapshots asked for, by ticket, answered in the loop.
+        self._snapshots: dict[int, asyncio.Future[bytes]] = {}
         write_frame(self._to_child, separation)
+
+    def restore(self, state: bytes) -> None:
+        write_frame(self._to_child, (0, False, state))
+
+    async def snapshot(self) -> bytes:
+        self._flush()
+        if self._closing or self._broken or self._loop is None:
+            raise Unavailable("the deconfliction checks are not running")
+        self._ticket += 1
+        ticket = self._ticket
+        answer = self._snapshots[ticket] = self._loop.create_future()
+        try:
+            write_frame(self._to_child, (ticket, False, None))
+        except OSError as error:
+            del self._snapshots[ticket]
+            self._broken = True
+            self._fail(error)
+            raise Unavailable("the deconfliction checks stopped") from error
+        async with asyncio.timeout(ANSWER_TIMEOUT_S):
+            state: bytes = await answer
+        return state
 
     def bind(self, found: FoundSink, failed: Callable[[BaseException], None]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -192,6 +217,11 @@ class ChecksProcess:
         if answer:
             self._deliver(answer)
 
+    def _snapshot_taken(self, ticket: int, state: bytes) -> None:
+        answer = self._snapshots.pop(ticket, None)
+        if answer is not None and not answer.done():
+            answer.set_result(state)
+
     def _deliver(self, found: list[_Found]) -> None:
         assert self._found is not None
         for (hotline, message_id, at, recovered), findings in found:
@@ -218,8 +248,11 @@ class ChecksProcess:
         assert self._loop is not None
         try:
             while (answer := read_frame(self._from_child)) is not None:
-                ticket, found = answer
-                if ticket == self._awaited:
+                ticket, found, state = answer
+                if state is not None:
+                    # After the findings sent before it, which are delivered first.
+                    self._loop.call_soon_threadsafe(self._snapshot_taken, ticket, state)
+                elif ticket == self._awaited:
                     # The loop is blocked in _wait_for: hand the findings straight over.
                     self._answer = found
                     self._answered.set()
@@ -242,6 +275,13 @@ def _serve_checks(requests: IO[bytes], answers: IO[bytes]) -> None:
     from_bytes = envelope_pb2.Envelope.FromString
     while (request := read_frame(requests)) is not None:
         ticket, awaited, batch = request
+        if batch is None:
+            state = pickle.dumps(checks, protocol=pickle.HIGHEST_PROTOCOL)
+            write_frame(answers, (ticket, [], state))
+            continue
+        if isinstance(batch, bytes):
+            checks = pickle.loads(batch)
+            continue
         found: list[_Found] = []
         observation: _Observation
         for observation in batch:
@@ -262,7 +302,7 @@ def _serve_checks(requests: IO[bytes], answers: IO[bytes]) -> None:
                     (cause, [(f.alert.SerializeToString(), f.domain, f.parties) for f in findings])
                 )
         if found or awaited:
-            write_frame(answers, (ticket, found))
+            write_frame(answers, (ticket, found, None))
 
 
 if __name__ == "__main__":

@@ -261,6 +261,10 @@ class Chains:
             self._arm(changes, [(key, at + remaining)])
         return changes
 
+    def pending(self) -> list[tuple[DeadlineKey, float]]:
+        """Every deadline the timer should hold, for a state restored from a snapshot."""
+        return list(self._due.items())
+
     def is_suspended(self, hotline: Hotline) -> bool:
         return hotline in self._paused
 

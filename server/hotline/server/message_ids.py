@@ -6,8 +6,8 @@ any time, so the ids cannot all be held in memory. What is held is bounded or sm
 - the :data:`RECENT` ids recorded last, with what a retry needs (sender, hotline,
   sequence number, content digest) — they cover every id not yet committed, and nearly
   every retry, which follows its first send within seconds;
-- 8 bytes per id older than that (:class:`SeenIds`, a 64-bit hash of each), enough to
-  tell a new id from one that may have been used;
+- 8 bytes per id (:class:`SeenIds`, a 64-bit hash of each), enough to tell a new id
+  from one that may have been used;
 - and for the rare id that may have been used, the log itself: an index on the message
   id (``Backend.find_message``) gives the recorded envelope back.
 """
@@ -129,11 +129,21 @@ class MessageIds:
         recent = self._recent
         if message_id not in recent:
             self._count += 1
+            # Every id is hashed at once, so that the hashes alone stand for every id
+            # in a snapshot.
+            self._seen.add(id_hash(message_id))
         recent[message_id] = KnownMessage(sender, hotline, sequence, digest)
         if len(recent) > RECENT:
-            oldest = next(iter(recent))
-            del recent[oldest]
-            self._seen.add(id_hash(oldest))
+            del recent[next(iter(recent))]
+
+    def state(self) -> tuple[SeenIds, int]:
+        """What a snapshot keeps: the hashes of every id (8 bytes each) and their
+        count; the recent ids are in the log."""
+        return self._seen, self._count
+
+    def restore(self, state: tuple[SeenIds, int]) -> None:
+        self._seen, self._count = state
+        self._recent.clear()
 
     def get(self, message_id: str) -> KnownMessage | None:
         known = self._recent.get(message_id)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from hotline.server.audit.trail import UNHASHED, AuditTrail
 from hotline.server.errors import Unavailable
+from hotline.server.snapshot import LiveState, open_snapshot, seal_snapshot
 from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord, StoredSnapshot
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ MAX_BATCH = 4096
 @dataclass
 class _Queue:
     records: deque[StoredRecord] = field(default_factory=deque)
-    # The latest snapshot handed over, stored with the batch that reaches its index.
-    snapshot: StoredSnapshot | None = None
+    # The latest snapshot handed over, and how many records had been appended then: it
+    # is stored with the batch that reaches that count.
+    snapshot: tuple[int, LiveState] | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     closing: bool = False
 
@@ -72,19 +74,25 @@ class RecordLog:
         :meth:`start`."""
         return self._backend.read(start)
 
-    def latest_snapshot(self) -> StoredSnapshot | None:
-        """The snapshot stored last, read before :meth:`start`."""
-        return self._backend.latest_snapshot()
+    def latest_snapshot(self, exercise: bytes) -> LiveState | None:
+        """The live state of the snapshot stored last, if one can be used (see
+        :mod:`hotline.server.snapshot`); read before :meth:`start`. Without an audit
+        trail there is no key to trust a snapshot with, and none is kept."""
+        stored = self._backend.latest_snapshot() if self._trail is not None else None
+        if stored is None or self._trail is None:
+            return None
+        return open_snapshot(self._trail.signer.verifier, stored, exercise)
 
-    def append_snapshot(self, snapshot: StoredSnapshot) -> None:
-        """Stores ``snapshot`` (the state after records ``0 .. snapshot.index - 1``, all
-        appended already) in the same transaction as a batch that reaches that index,
-        so it is never durable without the records it stands for."""
+    def append_snapshot(self, live: LiveState) -> None:
+        """Stores ``live`` (the state after records ``0 .. live.index - 1``) in the same
+        transaction as a batch that holds every record appended so far — those records
+        and whatever the state's making added after them — so it is never durable
+        without the records it stands for. Signed and stored by the writer thread."""
         queue = self._queue
         with queue.lock:
-            if queue.closing or self._failure is not None:
+            if queue.closing or self._failure is not None or self._trail is None:
                 return
-            queue.snapshot = snapshot
+            queue.snapshot = (self._size + self._appended, live)
             queue.lock.notify()
 
     def find_message(self, message_id: str) -> StoredRecord | None:
@@ -162,17 +170,17 @@ class RecordLog:
         stored_end = self._size
         while True:
             with queue.lock:
-                while not queue.records and not queue.snapshot and not queue.closing:
+                while not queue.records and queue.snapshot is None and not queue.closing:
                     due = trail.seconds_to_checkpoint() if trail is not None else None
                     if due == 0.0:
                         break
                     queue.lock.wait(due)
                 count = min(len(queue.records), MAX_BATCH)
                 batch = [queue.records.popleft() for _ in range(count)]
-                snapshot, queue.snapshot = queue.snapshot, None
-                if snapshot is not None and snapshot.index > stored_end + count:
-                    # Its records are still queued: it goes with a later batch.
-                    queue.snapshot, snapshot = snapshot, None
+                live: LiveState | None = None
+                if queue.snapshot is not None and queue.snapshot[0] <= stored_end + count:
+                    live = queue.snapshot[1]
+                    queue.snapshot = None
                 closing = queue.closing and not queue.records
             checkpoints: list[StoredCheckpoint] = []
             if trail is not None:
@@ -184,6 +192,9 @@ class RecordLog:
                 final = trail.checkpoint()
                 if final is not None:
                     checkpoints.append(final)
+            snapshot = None
+            if live is not None and trail is not None:
+                snapshot = seal_snapshot(trail.signer, live)
             if batch or checkpoints or snapshot is not None:
                 if not self._store(batch, leaves, checkpoints, snapshot):
                     return

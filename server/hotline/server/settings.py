@@ -8,7 +8,8 @@ built-in two-party exercise), ``HOTLINE_SIGNING_KEY`` (the audit log's Ed25519 s
 key file; default ``<data dir>/signing.key``, generated on first start),
 ``HOTLINE_CHECKPOINT_RECORDS`` and ``HOTLINE_CHECKPOINT_SECONDS`` (sign a checkpoint every
 so many records, and at least this often while records are unsigned; default 1000 and
-60), ``HOTLINE_MQTT`` (``mqtt://user:password@host:port`` of a broker to publish the log
+60), ``HOTLINE_SNAPSHOT_RECORDS`` (keep a snapshot of the live state every so many
+records, so that a restart reads at most that many; default 5000), ``HOTLINE_MQTT`` (``mqtt://user:password@host:port`` of a broker to publish the log
 to and take position feeds from; default none, the bridge is off) and
 ``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``).
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hotline.server.errors import ConfigurationError
+from hotline.server.snapshot import SNAPSHOT_RECORDS
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -37,6 +39,8 @@ class Settings:
     signing_key: Path | None = None
     checkpoint_every_records: int = 1000
     checkpoint_every_seconds: float = 60.0
+    #: A snapshot of the live state every so many records (:mod:`hotline.server.snapshot`).
+    snapshot_every_records: int = SNAPSHOT_RECORDS
     #: Hash and sign the log (the audit trail). Off only to measure what the trail costs:
     #: the log written then holds records without leaf hashes, which ``hotline audit
     #: verify`` refuses and a server with the trail on will not resume.
@@ -84,6 +88,9 @@ class Settings:
         if "HOTLINE_CHECKPOINT_SECONDS" in environ:
             seconds = _number(environ, "HOTLINE_CHECKPOINT_SECONDS")
             settings = replace(settings, checkpoint_every_seconds=seconds)
+        if "HOTLINE_SNAPSHOT_RECORDS" in environ:
+            records = int(_number(environ, "HOTLINE_SNAPSHOT_RECORDS"))
+            settings = replace(settings, snapshot_every_records=records)
         if "HOTLINE_MQTT" in environ:
             settings = replace(settings, mqtt_url=environ["HOTLINE_MQTT"])
         if "HOTLINE_MQTT_FORMAT" in environ:
@@ -102,6 +109,8 @@ class Settings:
             raise ConfigurationError(
                 "checkpoints: the record count and the interval must be positive"
             )
+        if self.snapshot_every_records < 1:
+            raise ConfigurationError("snapshots: the record count must be positive")
         if self.signing_key is not None and not self.signing_key.is_file():
             raise ConfigurationError(f"signing key file {self.signing_key} does not exist")
         from hotline.server.bridge.address import parse_broker_url, parse_format  # noqa: PLC0415

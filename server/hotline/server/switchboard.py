@@ -11,7 +11,9 @@ way, so every pending deadline survives a crash and fires (late ones at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import pickle
 import statistics
 import time
 import uuid
@@ -63,6 +65,7 @@ from hotline.server.message_ids import KnownMessage, MessageIds, content_digest
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
+from hotline.server.snapshot import SNAPSHOT_RECORDS, LiveState
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
 from hotline.server.watchers import Watchers
@@ -137,6 +140,7 @@ class Switchboard:
         checks: Checks | None = None,
         clock: Callable[[], float] = time.time,
         trail: AuditTrail | None = None,
+        snapshot_every: int = SNAPSHOT_RECORDS,
     ) -> None:
         self.exercise = exercise
         self._policy = exercise.policy
@@ -144,6 +148,13 @@ class Switchboard:
         self._checks = checks
         self._log = RecordLog(backend, self._committed, self._log_failed, trail)
         self._rules = Rules.of(exercise)
+        self._exercise_bytes = exercise.to_proto().SerializeToString(deterministic=True)
+        self._snapshot_every = snapshot_every
+        self._next_snapshot = snapshot_every
+        self._snapshot_due = asyncio.Event()
+        self._closed_log = False
+        #: Where :meth:`recover` started reading the log: the snapshot's index, or 0.
+        self.recovered_from = 0
         self._chains = Chains(self._rules)
         self._tracker = self._chains.tracker
         self._zones = ZoneBook()
@@ -180,9 +191,14 @@ class Switchboard:
     # ------------------------------------------------------------------ lifecycle
 
     def recover(self) -> int:
-        """Rebuilds the state from the log; returns the number of records read."""
+        """Rebuilds the state: from the latest snapshot and the records after it, or
+        from the whole log; returns the log's size."""
         missed = self._missed
-        for stored in self._log.recover():
+        live = self._log.latest_snapshot(self._exercise_bytes)
+        if live is not None:
+            self._restore(live)
+        start = self.recovered_from = self._next_index
+        for stored in self._log.recover(start):
             record = log_pb2.LogRecord.FromString(stored.data)
             if missed is not None:
                 missed.saw(record)
@@ -191,8 +207,72 @@ class Switchboard:
             if record.kind == log_pb2.RECORD_KIND_EXERCISE_STARTED:
                 self._line_tests = 0
         self._cause = None
-        log.info("recovered %d records, %d deadlines pending", self._next_index, len(self._timer))
+        self._next_snapshot = self._next_index + self._snapshot_every
+        log.info(
+            "recovered %d records (%d read after the snapshot), %d deadlines pending",
+            self._next_index,
+            self._next_index - start,
+            len(self._timer),
+        )
         return self._next_index
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _switchboard_state(self) -> bytes:
+        """What :meth:`recover` would rebuild from the records so far, pickled."""
+        state = {
+            "next_index": self._next_index,
+            "last_sequence": self._last_sequence,
+            "line_tests": self._line_tests,
+            "suspended": self._suspended,
+            "chains": self._chains,
+            "zones": self._zones,
+            "envelopes": self._envelopes,
+            "message_ids": self._message_ids.state(),
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _restore(self, live: LiveState) -> None:
+        state = pickle.loads(live.switchboard)
+        chains: Chains = state["chains"]
+        chains.rules = self._rules
+        self._chains, self._tracker = chains, chains.tracker
+        self._next_index = state["next_index"]
+        self._last_sequence = state["last_sequence"]
+        self._line_tests = state["line_tests"]
+        self._suspended = state["suspended"]
+        self._zones = state["zones"]
+        self._envelopes = state["envelopes"]
+        self._message_ids.restore(state["message_ids"])
+        for key, due in chains.pending():
+            self._timer.schedule(key, due)
+        if self._checks is not None:
+            self._checks.restore(live.checks)
+
+    async def snapshot(self) -> None:
+        """Stores the live state as it stands now (see :mod:`hotline.server.snapshot`),
+        once the deconfliction checks have caught up with it."""
+        if self._failure is not None or self._closed_log:
+            return
+        index = self._next_index
+        self._next_snapshot = index + self._snapshot_every
+        switchboard = self._switchboard_state()
+        checks = await self._checks.snapshot() if self._checks is not None else b""
+        # What the checks found up to the snapshot is recorded before it is stored.
+        self._raise_findings()
+        self._log.append_snapshot(LiveState(index, self._exercise_bytes, switchboard, checks))
+
+    async def snapshot_if_due(self) -> None:
+        """Takes a snapshot if :data:`~hotline.server.snapshot.SNAPSHOT_RECORDS` records
+        (or the configured count) were appended since the last one."""
+        if self._next_index >= self._next_snapshot:
+            await self.snapshot()
+
+    async def _keep_snapshots(self) -> None:
+        while True:
+            await self._snapshot_due.wait()
+            self._snapshot_due.clear()
+            await self.snapshot_if_due()
 
     def start(self) -> None:
         """Starts the log writer and records the exercise the server runs."""
@@ -227,6 +307,7 @@ class Switchboard:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._timer.run(), name="deadlines")
             tasks.create_task(self._test_lines(), name="line-tests")
+            tasks.create_task(self._keep_snapshots(), name="snapshots")
 
     def next_deadline(self) -> float | None:
         """When the earliest pending deadline falls due, if any."""
@@ -249,13 +330,19 @@ class Switchboard:
         the log."""
         self.begin_shutdown()
         if self._checks is not None:
-            await self._checks.close()
+            await self._checks.settle()
         if self._failure is None:
             self._append(
                 self._new_record(
                     log_pb2.RECORD_KIND_SERVER_STOPPED, common_pb2.HOTLINE_UNSPECIFIED, SERVER
                 )
             )
+            # A clean restart then reads no record at all.
+            with contextlib.suppress(HotlineError, TimeoutError):
+                await self.snapshot()
+        if self._checks is not None:
+            await self._checks.close()
+        self._closed_log = True
         await self._log.close()
 
     async def flush(self) -> None:
@@ -293,6 +380,8 @@ class Switchboard:
         self._next_index += 1
         self._apply(record)
         self._log.append(stored)
+        if self._next_index >= self._next_snapshot:
+            self._snapshot_due.set()
         return stored
 
     def _record_envelope(
@@ -324,6 +413,8 @@ class Switchboard:
         if reply is not None:
             self._waiting[envelope.message_id] = [reply]
         self._next_index += 1
+        if self._next_index >= self._next_snapshot:
+            self._snapshot_due.set()
         self._apply_envelope(envelope, payload, digest)
         self._log.append(
             StoredRecord(header.index, header.kind, hotline, sequence, data, envelope.message_id)
@@ -474,9 +565,8 @@ class Switchboard:
                 )
             )
 
-        try:
-            gate = self._refusal_gate
-        except AttributeError:
+        gate: RefusalGate | None = getattr(self, "_refusal_gate", None)
+        if gate is None:
             gate = self._refusal_gate = RefusalGate()
         gate.offer(source, write)
 
