@@ -137,6 +137,7 @@ def reinjected_envelope(
         copy.acknowledgment.message_id = answered
         copy.acknowledgment.ClearField("responder")
         copy.acknowledgment.ClearField("lateness")
+        copy.acknowledgment.ClearField("operator")
     recorded = envelope.recorded_at.ToNanoseconds()
     _shift_times(copy, round(now * 1e9) - recorded)
     return copy

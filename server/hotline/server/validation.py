@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 import re
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from hotline.server.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from hotline.server.field_ranges import check_ranges
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -75,9 +78,16 @@ def check_lat_lon(latitude: float, longitude: float, field: str) -> None:
         raise InvalidArgument(f"{field}.longitude: {longitude} is outside [-180, 180] degrees")
 
 
+def _instant(stamp: Timestamp) -> tuple[int, int]:
+    """A timestamp for ordering (exact, and whatever its values)."""
+    return stamp.seconds, stamp.nanos
+
+
 def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool = False) -> str:
     """Checks a client envelope's shape; returns the name of its body.
 
+    Every Timestamp, Duration and uint64 in it is checked first, wherever it is (see
+    :mod:`~hotline.server.field_ranges`), so the checks below read only valid values.
     ``replay_of`` is refused like the other server fields unless ``replay`` says the
     caller may re-inject recorded traffic (exercise control); then it must be a
     message id."""
@@ -86,6 +96,7 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
         raise ResourceExhausted(
             f"envelope: {size} bytes is over the limit of {MAX_ENVELOPE_BYTES} bytes"
         )
+    check_ranges(envelope)
     if not _MESSAGE_ID.match(envelope.message_id):
         raise InvalidArgument(
             "message_id: required, 1-128 printable ASCII characters without spaces"
@@ -208,10 +219,12 @@ def check_zone(zone: zones_pb2.Zone, field: str) -> None:
     check_geometry(zone.geometry, f"{field}.geometry")
     if zone.HasField("altitude"):
         check_altitude(zone.altitude, f"{field}.altitude")
-    if zone.HasField("effective_from") and zone.HasField("effective_until"):
-        start = zone.effective_from.ToNanoseconds()
-        if zone.effective_until.ToNanoseconds() <= start:
-            raise InvalidArgument(f"{field}.effective_until: must be after effective_from")
+    if (
+        zone.HasField("effective_from")
+        and zone.HasField("effective_until")
+        and _instant(zone.effective_until) <= _instant(zone.effective_from)
+    ):
+        raise InvalidArgument(f"{field}.effective_until: must be after effective_from")
     for i, domain in enumerate(zone.restricted_domains):
         check_enum(domain, common_pb2.Domain, f"{field}.restricted_domains[{i}]")
     if zone.version or zone.state or zone.proposed_by:
@@ -260,7 +273,7 @@ def _activity_notice(envelope: envelope_pb2.Envelope) -> None:
         check_altitude(notice.altitude, "activity_notice.altitude")
     if not notice.HasField("window_start") or not notice.HasField("window_end"):
         raise InvalidArgument("activity_notice.window_start and window_end: required")
-    if notice.window_end.ToNanoseconds() <= notice.window_start.ToNanoseconds():
+    if _instant(notice.window_end) <= _instant(notice.window_start):
         raise InvalidArgument("activity_notice.window_end: must be after window_start")
 
 
@@ -294,8 +307,10 @@ def _acknowledgment(envelope: envelope_pb2.Envelope) -> None:
     check_enum(ack.kind, acknowledgments_pb2.AckKind, "acknowledgment.kind")
     if ack.kind == acknowledgments_pb2.ACK_KIND_UNABLE and not ack.reason:
         raise InvalidArgument("acknowledgment.reason: UNABLE needs a reason")
-    if ack.HasField("lateness") or ack.HasField("responder"):
-        raise InvalidArgument("acknowledgment.lateness and responder are set by the server")
+    if ack.HasField("lateness") or ack.HasField("responder") or ack.operator:
+        raise InvalidArgument(
+            "acknowledgment.lateness, responder and operator are set by the server"
+        )
 
 
 _BODY_CHECKS = {

@@ -1,19 +1,31 @@
-"""What every gRPC adapter shares: authentication and the mapping of errors to statuses."""
+"""What every gRPC adapter shares: authentication and the mapping of errors to statuses.
+
+Requests are decoded here, not by gRPC: bytes that are not the method's message, and
+messages holding a Timestamp, Duration or integer out of range (see
+:mod:`~hotline.server.field_ranges`; envelopes are checked one by one by the
+switchboard), reach the servicer as a :class:`BadRequest`. A unary call is then refused
+before its servicer runs; in a stream the refusal is raised where the request is read.
+Either way it is INVALID_ARGUMENT, recorded like every refusal, and the caller is
+authenticated first. Whatever else escapes a servicer is a bug: it is logged and the
+call ends with INTERNAL, never with gRPC's UNKNOWN.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 
-from hotline.server.errors import HotlineError
+from hotline.server.errors import HotlineError, InvalidArgument
+from hotline.server.field_ranges import check_ranges
 from hotline.server.identity import Credential, TokenAuthority, bearer_token
 from hotline.server.switchboard import Switchboard
-from hotline.v1 import services_pb2
+from hotline.v1 import envelope_pb2, services_pb2
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +45,16 @@ class Adapter:
         try:
             return self.authority.verify(bearer_token(context.invocation_metadata()))
         except HotlineError as error:
-            self.switchboard.record_refusal(None, error, method)
+            self.switchboard.record_refusal(None, error, method, peer=context.peer())
             await abort(context, error)
+
+    async def refuse(self, context: Context, method: str, error: HotlineError) -> NoReturn:
+        """Records ``error`` as the refusal of the authenticated caller's request and
+        ends the call with it (UNAUTHENTICATED instead for a caller without a valid
+        credential, as for any request)."""
+        credential = await self.authenticate(context, method)
+        self.switchboard.record_refusal(credential, error, method, peer=context.peer())
+        await abort(context, error)
 
     async def call(
         self,
@@ -47,8 +67,79 @@ class Adapter:
         try:
             return await action(credential)
         except HotlineError as error:
-            self.switchboard.record_refusal(credential, error, method)
+            self.switchboard.record_refusal(credential, error, method, peer=context.peer())
             await abort(context, error)
+
+
+@dataclass(frozen=True, slots=True)
+class BadRequest:
+    """What a servicer gets in place of a request the server cannot take as it came."""
+
+    error: InvalidArgument
+
+
+#: Envelopes are checked one by one where they are taken in (a refused envelope is
+#: answered by its SendResult; the rest of a batch goes on).
+_ENVELOPES = frozenset({envelope_pb2.Envelope.DESCRIPTOR})
+
+
+def _decoder(message_class: type[Message]) -> Callable[[bytes], Message | BadRequest]:
+    name = message_class.DESCRIPTOR.full_name
+    parse = message_class.FromString
+
+    def decode(data: bytes) -> Message | BadRequest:
+        try:
+            request = parse(data)
+        except DecodeError:
+            return BadRequest(
+                InvalidArgument(
+                    f"request: {len(data)} bytes that are not a {name} (they do not decode); "
+                    "send the message the contract (services.proto) gives this method"
+                )
+            )
+        try:
+            check_ranges(request, skip=_ENVELOPES)
+        except InvalidArgument as error:
+            return BadRequest(error)
+        return request
+
+    return decode
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The stream of requests, raising the refusal of the first bad one."""
+    async for request in requests:
+        if isinstance(request, BadRequest):
+            raise request.error
+        yield request
+
+
+def _guarded(adapter: Adapter, name: str, client_streaming: bool) -> Callable[..., Any]:
+    """``adapter``'s method ``name``, behind the refusal of bad requests and the mapping
+    of unexpected errors to INTERNAL."""
+    method = getattr(adapter, name)
+
+    async def guarded(request: Any, context: Context) -> Any:
+        try:
+            if client_streaming:
+                request = _checked(request)
+            elif isinstance(request, BadRequest):
+                await adapter.refuse(context, name, request.error)
+            return await method(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except HotlineError as error:
+            # Refusals are mapped where they are raised; one that got through still
+            # gets its own status.
+            await adapter.refuse(context, name, error)
+        except Exception:
+            log.exception("%s failed", name)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"{name}: the server failed on this request; the error is in the server's log",
+            )
+
+    return guarded
 
 
 def _serialize(response: bytes | Message) -> bytes:
@@ -64,7 +155,7 @@ _KINDS = {
 }
 
 
-def service_handler(servicer: object, service: str) -> grpc.GenericRpcHandler:
+def service_handler(servicer: Adapter, service: str) -> grpc.GenericRpcHandler:
     """Routes every method of ``service`` (from the contract) to ``servicer``'s method of
     the same name. Responses may be messages or pre-serialised bytes."""
     descriptor = services_pb2.DESCRIPTOR.services_by_name[service]
@@ -72,8 +163,8 @@ def service_handler(servicer: object, service: str) -> grpc.GenericRpcHandler:
     for method in descriptor.methods:
         kind = _KINDS[(method.client_streaming, method.server_streaming)]
         handlers[method.name] = kind(
-            getattr(servicer, method.name),
-            request_deserializer=GetMessageClass(method.input_type).FromString,
+            _guarded(servicer, method.name, method.client_streaming),
+            request_deserializer=_decoder(GetMessageClass(method.input_type)),
             response_serializer=_serialize,
         )
     return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
@@ -84,4 +175,4 @@ async def abort(context: Context, error: HotlineError) -> NoReturn:
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
-__all__ = ["STATUS_BY_CODE", "Adapter", "Context", "abort", "service_handler"]
+__all__ = ["STATUS_BY_CODE", "Adapter", "BadRequest", "Context", "abort", "service_handler"]

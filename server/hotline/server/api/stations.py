@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from hotline.server.api.common import STATUS_BY_CODE, Adapter, Context, abort
+from hotline.server.api.common import STATUS_BY_CODE, Adapter, BadRequest, Context, abort
 from hotline.server.consoles import Console, ConsoleClosed
 from hotline.server.errors import HotlineError, InvalidArgument, PermissionDenied
 from hotline.server.exercise import station_proto
@@ -42,7 +42,7 @@ class StationService(Adapter):
         try:
             console = await self._open(credential, context)
         except HotlineError as error:
-            self.switchboard.record_refusal(credential, error, "Session")
+            self.switchboard.record_refusal(credential, error, "Session", peer=context.peer())
             await abort(context, error)
         ended = await self._exchange(credential, console, context)
         if ended is not None:
@@ -78,6 +78,8 @@ class StationService(Adapter):
                 f"{credential.station_label} is not a station; watch with ExerciseService.Watch"
             )
         first = await context.read()
+        if isinstance(first, BadRequest):
+            raise first.error
         if not isinstance(first, services_pb2.SessionRequest):
             raise InvalidArgument("open: the session ended before it was opened")
         if first.WhichOneof("request") != "open":
@@ -108,6 +110,8 @@ class StationService(Adapter):
     async def _read(self, credential: Credential, console: Console, context: Context) -> None:
         while True:
             request = await context.read()
+            if isinstance(request, BadRequest):
+                raise self._refused(credential, context, request.error)
             if not isinstance(request, services_pb2.SessionRequest):
                 console.close("the station closed the session")
                 return
@@ -117,7 +121,15 @@ class StationService(Adapter):
                 for envelope in request.envelopes.envelopes:
                     self.switchboard.submit(credential, envelope, console.post_result)
             elif kind == "open":
-                raise _SessionEnded(InvalidArgument("open: the session is already open"))
+                error = InvalidArgument("open: the session is already open")
+                raise self._refused(credential, context, error)
+
+    def _refused(
+        self, credential: Credential, context: Context, error: HotlineError
+    ) -> _SessionEnded:
+        """Records a refused stream message; the session ends with its status."""
+        self.switchboard.record_refusal(credential, error, "Session", peer=context.peer())
+        return _SessionEnded(error)
 
     async def _write(self, console: Console, context: Context) -> None:
         while True:

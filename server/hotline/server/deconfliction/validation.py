@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.server.deconfliction.geometry import Shape, coordinates, shape_from_geometry
 from hotline.server.errors import InvalidArgument
+from hotline.server.field_ranges import check_timestamp
 from hotline.v1 import common_pb2, messages_pb2, positions_pb2, zones_pb2
 
 #: Faster than any platform a hotline tracks; such a speed is a unit error.
@@ -59,9 +60,9 @@ def validate_zone(zone: zones_pb2.Zone, field: str = "zone") -> Shape:
     has_from = zone.HasField("effective_from")
     has_until = zone.HasField("effective_until")
     if has_from:
-        _timestamp(zone.effective_from, f"{field}.effective_from")
+        check_timestamp(zone.effective_from, f"{field}.effective_from")
     if has_until:
-        _timestamp(zone.effective_until, f"{field}.effective_until")
+        check_timestamp(zone.effective_until, f"{field}.effective_until")
     if (
         has_from
         and has_until
@@ -108,7 +109,7 @@ def validate_position(unit: positions_pb2.UnitPosition, field: str = "unit") -> 
         raise InvalidArgument(f"{field}.accuracy_m: {unit.accuracy_m} must be a number >= 0")
     if not unit.HasField("observed_at"):
         raise InvalidArgument(f"{field}.observed_at: required")
-    _timestamp(unit.observed_at, f"{field}.observed_at")
+    check_timestamp(unit.observed_at, f"{field}.observed_at")
 
 
 def validate_notice(notice: messages_pb2.ActivityNotice, field: str = "notice") -> NoticeArea:
@@ -128,7 +129,7 @@ def validate_notice(notice: messages_pb2.ActivityNotice, field: str = "notice") 
     for name in ("window_start", "window_end"):
         if not notice.HasField(name):
             raise InvalidArgument(f"{field}.{name}: required")
-        _timestamp(getattr(notice, name), f"{field}.{name}")
+        check_timestamp(getattr(notice, name), f"{field}.{name}")
     start, end = timestamp_s(notice.window_start), timestamp_s(notice.window_end)
     if end <= start:
         raise InvalidArgument(f"{field}.window_end: must be after window_start")
@@ -145,8 +146,3 @@ def _band(band: zones_pb2.AltitudeBand, field: str) -> tuple[float, float]:
     if floor >= ceiling:
         raise InvalidArgument(f"{field}: floor_m ({floor}) must be below ceiling_m ({ceiling})")
     return floor, ceiling
-
-
-def _timestamp(ts: Timestamp, field: str) -> None:
-    if not 0 <= ts.nanos < 1_000_000_000:
-        raise InvalidArgument(f"{field}: nanos {ts.nanos} is out of range [0, 999999999]")
