@@ -14,7 +14,7 @@ import aiomqtt
 import pytest
 from fixtures.bridge import bridged_switchboard
 from fixtures.feeds import report, reports, unit, unit_ids
-from fixtures.mosquitto import PASSWORDS, Mosquitto, find_binary, subscribed
+from fixtures.mosquitto import HANG_GUARD_S, PASSWORDS, Mosquitto, find_binary, subscribed
 from harness import AIR, GROUND, running_server
 
 from hotline.v1 import common_pb2, positions_pb2
@@ -32,7 +32,7 @@ def mosquitto_pub(broker: Mosquitto, user: str, topic: str, payload: bytes) -> N
         ],
         input=payload,
         check=True,
-        timeout=10,
+        timeout=HANG_GUARD_S,
     )  # fmt: skip
 
 
@@ -53,7 +53,7 @@ async def test_a_feed_published_with_mosquitto_pub_is_recorded_and_delivered(
             report(unit("VIPER11"), unit("VIPER12")),
         )
         # RED's station receives BLUE's report like any other on the hotline.
-        delivery = await red.next_delivery(within=10)
+        delivery = await red.next_delivery(within=HANG_GUARD_S)
         assert delivery.WhichOneof("body") == "position_report"
         assert delivery.sender.party == "BLUE"
         assert [p.unit_id for p in delivery.position_report.positions] == ["VIPER11", "VIPER12"]

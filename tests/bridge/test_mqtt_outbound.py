@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 from fixtures.bridge import bridge_link
-from fixtures.mosquitto import Mosquitto, Observed, subscribed
+from fixtures.mosquitto import HANG_GUARD_S, Mosquitto, Observed, subscribed
 from harness import AIR, expect, is_ack, running_server
 
 from hotline.server.exercise import load_exercise
@@ -33,9 +33,11 @@ async def test_hotline_traffic_arrives_on_its_topics_in_log_order(
                 messages_pb2.TextMessage(text="Strike package at 0600Z", language="en"),
                 common_pb2.PRIORITY_IMMEDIATE,
             )
-            delivery = await red.next_delivery(within=10)
+            delivery = await red.next_delivery(within=HANG_GUARD_S)
             await red.acknowledge(delivery, acknowledgments_pb2.ACK_KIND_WILCO)
-            await expect(blue, is_ack(sent.message_id, acknowledgments_pb2.ACK_KIND_WILCO))
+            await expect(
+                blue, is_ack(sent.message_id, acknowledgments_pb2.ACK_KIND_WILCO), HANG_GUARD_S
+            )
 
         def answered(seen: list[Observed]) -> bool:
             acks = [o.json() for o in seen if o.topic == f"{ROOT}/air_operations/acknowledgment"]
@@ -91,15 +93,12 @@ async def test_station_and_bridge_status_are_retained_and_the_stop_is_announced(
                 offline = await st.wait_for(
                     lambda seen: (
                         bool(seen) and seen[-1].json()["kind"] == "RECORD_KIND_STATION_DISCONNECTED"
-                    ),
-                    within=30,
+                    )
                 )
                 session = offline[-1].json()["stationSession"]
                 assert session["station"]["party"] == "BLUE"  # type: ignore[index]
         # The server stopped: the bridge said goodbye, and that is what stays retained.
-        await status.wait_for(
-            lambda seen: json.loads(seen[-1].payload) == {"state": "offline"}, within=5
-        )
+        await status.wait_for(lambda seen: json.loads(seen[-1].payload) == {"state": "offline"})
     async with subscribed(mosquitto, f"{ROOT}/bridge", "after") as after:
         seen = await after.wait_for(lambda seen: len(seen) >= 1)
         assert seen[0].retain

@@ -43,8 +43,12 @@ CURSOR_FILE = "mqtt.cursor"
 DRAIN_S = 2.0
 #: Records handed to the link in one frame at most.
 CHUNK = 1024
-#: How long a link that was told to drain may take beyond its limit to exit.
-EXIT_GRACE_S = 3.0
+#: How long a link that was told to drain may take beyond its limit to exit: a guard
+#: against a link that hangs, not a cost of every stop (a link exits as soon as it has
+#: drained). It is generous because the link runs at a lower priority: on busy cores it
+#: may wait seconds for a turn to read the command, and again to exit, and one stopped
+#: in between leaves the shutdown's records to the next start.
+EXIT_GRACE_S = 15.0
 
 
 @dataclass

@@ -4,6 +4,11 @@ The file (``<data dir>/mqtt.cursor``) holds one number: every record with a lowe
 was acknowledged by the broker (QoS 1 PUBACK). It is replaced atomically and fsynced,
 and it only ever lags the truth, so after a crash the bridge publishes some records a
 second time (which QoS 1 allows) and never skips one.
+
+Writes are serialised: a save in a worker thread goes on after the task that awaited it
+is cancelled, so the save of a stopping link would otherwise race it on the same
+temporary file (one of them failing, the file briefly empty). Each write takes the
+position as it is then, so the last write is never an older one.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,7 @@ class Cursor:
         self.path = path
         self.position = self._load()
         self._saved = self.position
+        self._writing = threading.Lock()
 
     def _load(self) -> int:
         try:
@@ -48,17 +55,22 @@ class Cursor:
     async def save(self) -> None:
         """Writes the position if it moved, in a worker thread (fsync is slow)."""
         if self.dirty:
-            position = self.position
-            await asyncio.to_thread(self._write, position)
-            self._saved = position
+            await asyncio.to_thread(self._write)
 
     def save_now(self) -> None:
-        """Writes the position in this thread, for shutdown."""
-        if self.dirty:
-            self._write(self.position)
-            self._saved = self.position
+        """Writes the position in this thread, for shutdown (after a write still going on
+        in a worker thread)."""
+        self._write()
 
-    def _write(self, position: int) -> None:
+    def _write(self) -> None:
+        with self._writing:
+            position = self.position
+            if position == self._saved:
+                return
+            self._replace(position)
+            self._saved = position
+
+    def _replace(self, position: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         with temporary.open("w", encoding="ascii") as handle:
