@@ -169,6 +169,44 @@ async def test_the_standby_is_paged_with_the_message_and_its_answer_names_its_se
     assert receipt_record.acknowledgment.operator == common_pb2.OPERATOR_PRIMARY
 
 
+def answered_by(drill: Drill) -> dict[tuple[str, int], tuple[int, int]]:
+    """What the exercise status says of each station that answered: (primary, standby)."""
+    return {
+        (s.station.ref.party, s.station.ref.hotline): (s.answered_by_primary, s.answered_by_standby)
+        for s in drill.switchboard.station_statuses()
+        if s.answered_by_primary or s.answered_by_standby
+    }
+
+
+@pytest.mark.parametrize("from_snapshot", [True, False])
+async def test_the_status_says_which_seat_answered_and_a_restart_keeps_it(
+    tmp_path: Path, from_snapshot: bool
+) -> None:
+    async with Drill(tmp_path) as drill:
+        await drill.connect("BLUE", AIR)
+        await drill.connect("RED", AIR)
+        await drill.connect("RED", AIR, standby=True)
+        red_generals = await drill.connect("RED", GENERALS)
+        by_primary = await drill.text("BLUE", AIR)
+        by_standby = await drill.text("BLUE", AIR)
+        escalated = await drill.text("BLUE", AIR)
+        for sent in (by_primary, by_standby, escalated):
+            await drill.answer("RED", AIR, sent.message_id, A.ACK_KIND_RECEIPT)
+        await drill.answer("RED", AIR, by_primary.message_id, A.ACK_KIND_WILCO)
+        await drill.answer("RED", AIR, by_standby.message_id, A.ACK_KIND_ROGER, standby=True)
+        await drill.advance(4.5)
+        (copy,) = red_generals.received(lambda e: e.escalation_of == escalated.message_id)
+        await drill.answer("RED", GENERALS, copy.message_id, A.ACK_KIND_ROGER)
+        # A RECEIPT is not an answer; the answer to the copy closed the original too.
+        expected = {("RED", AIR): (1, 1), ("RED", GENERALS): (1, 0)}
+        assert answered_by(drill) == expected
+        await drill.stop()
+        if not from_snapshot:
+            drill.forget_snapshots()
+        await drill.start()
+        assert answered_by(drill) == expected
+
+
 async def test_a_retry_with_the_same_id_and_other_content_is_refused_and_recorded(
     tmp_path: Path,
 ) -> None:

@@ -215,6 +215,8 @@ class StationStatus(_message.Message):
     LINE_UP_FIELD_NUMBER: _builtins.int
     LAST_SEEN_FIELD_NUMBER: _builtins.int
     AWAITING_RESPONSE_FIELD_NUMBER: _builtins.int
+    ANSWERED_BY_PRIMARY_FIELD_NUMBER: _builtins.int
+    ANSWERED_BY_STANDBY_FIELD_NUMBER: _builtins.int
     online: _builtins.bool
     """At least one console is connected."""
     primary_consoles: _builtins.int
@@ -223,6 +225,11 @@ class StationStatus(_message.Message):
     """False after the station missed a line test, until it answers one."""
     awaiting_response: _builtins.int
     """Messages addressed to this station that still wait for its answer."""
+    answered_by_primary: _builtins.int
+    """Responses (WILCO, UNABLE, ROGER) the station gave from its primary seat, and from
+    its standby seat (on GENERALS: answers to escalated copies).
+    """
+    answered_by_standby: _builtins.int
     @_builtins.property
     def station(self) -> Global___Station: ...
     @_builtins.property
@@ -237,10 +244,12 @@ class StationStatus(_message.Message):
         line_up: _builtins.bool = ...,
         last_seen: _timestamp_pb2.Timestamp | None = ...,
         awaiting_response: _builtins.int = ...,
+        answered_by_primary: _builtins.int = ...,
+        answered_by_standby: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen", "station", b"station"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_response", b"awaiting_response", "last_seen", b"last_seen", "line_up", b"line_up", "online", b"online", "primary_consoles", b"primary_consoles", "standby_consoles", b"standby_consoles", "station", b"station"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_by_primary", b"answered_by_primary", "answered_by_standby", b"answered_by_standby", "awaiting_response", b"awaiting_response", "last_seen", b"last_seen", "line_up", b"line_up", "online", b"online", "primary_consoles", b"primary_consoles", "standby_consoles", b"standby_consoles", "station", b"station"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

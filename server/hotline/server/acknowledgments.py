@@ -20,6 +20,7 @@ from hotline.server.exercise import Deadlines, Hotline, hotline_name
 from hotline.v1 import acknowledgments_pb2, common_pb2
 
 AckKind: TypeAlias = acknowledgments_pb2.AckKind.ValueType
+Operator: TypeAlias = common_pb2.Operator.ValueType
 
 
 class Stage(enum.Enum):
@@ -111,6 +112,21 @@ class LineStats:
     escalated: int = 0
 
 
+@dataclass(slots=True)
+class SeatAnswers:
+    """How many responses (WILCO, UNABLE, ROGER) one station gave from each seat."""
+
+    primary: int = 0
+    standby: int = 0
+
+    def count(self, seat: Operator) -> None:
+        if seat == common_pb2.OPERATOR_STANDBY:
+            self.standby += 1
+        else:
+            # Older logs do not say; the primary seat is the one that answers by default.
+            self.primary += 1
+
+
 @dataclass(frozen=True, slots=True)
 class AckOutcome:
     """What recording an acknowledgment means."""
@@ -132,6 +148,8 @@ class AckTracker:
         # Station -> ids of messages it still owes something, oldest first.
         self._open: dict[tuple[str, Hotline], dict[str, None]] = {}
         self.stats: dict[Hotline, LineStats] = {}
+        #: Station -> the responses it gave, by seat.
+        self.seats: dict[tuple[str, Hotline], SeatAnswers] = {}
 
     def get(self, message_id: str) -> TrackedMessage | None:
         return self._messages.get(message_id)
@@ -198,9 +216,15 @@ class AckTracker:
         return message
 
     def acknowledged(
-        self, message_id: str, party: str, kind: AckKind, at: float
+        self,
+        message_id: str,
+        party: str,
+        kind: AckKind,
+        at: float,
+        seat: Operator = common_pb2.OPERATOR_UNSPECIFIED,
     ) -> tuple[AckOutcome, list[DeadlineKey]]:
-        """Records an acknowledgment; returns its meaning and the deadlines it cancels."""
+        """Records an acknowledgment from ``party``'s ``seat``; returns its meaning and
+        the deadlines it cancels."""
         message = self._messages[message_id]
         obligation = message.obligations[party]
         cancelled: list[DeadlineKey] = []
@@ -217,6 +241,7 @@ class AckTracker:
         if kind in RESPONSES and not obligation.response:
             new = True
             obligation.response = kind
+            self.seats.setdefault((party, message.hotline), SeatAnswers()).count(seat)
             cancelled += [
                 (message_id, party, Stage.RESPONSE),
                 (message_id, party, Stage.ESCALATION),

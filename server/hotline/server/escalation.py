@@ -378,7 +378,9 @@ class Chains:
         party = ack.responder.party
         if self.tracker.get(ack.message_id) is None:
             return changes
-        outcome, cancelled = self.tracker.acknowledged(ack.message_id, party, ack.kind, at)
+        outcome, cancelled = self.tracker.acknowledged(
+            ack.message_id, party, ack.kind, at, ack.operator
+        )
         self._cancel(changes, cancelled)
         message = outcome.message
         linked: list[str] = []

@@ -23,14 +23,19 @@ async def run(args: argparse.Namespace) -> int:
         exercise = (await client.exercise()).exercise
         status = await client.status()
     print(f"exercise {exercise.exercise_id}: {exercise.name} ({status.log_size} records)")
-    print(f"{'station':32} {'online':6} {'consoles':8} {'line':5} {'awaiting':8}")
+    print(
+        f"{'station':32} {'online':6} {'consoles':8} {'line':5} {'awaiting':8} "
+        f"{'answered by primary+standby':27}"
+    )
     for station in status.stations:
         ref = station.station.ref
         label = f"{ref.party}/{render.hotline(ref.hotline)}"
         consoles = f"{station.primary_consoles}+{station.standby_consoles}"
+        answered = f"{station.answered_by_primary}+{station.answered_by_standby}"
         print(
             f"{label:32} {'yes' if station.online else 'no':6} {consoles:8} "
-            f"{'up' if station.line_up else 'DOWN':5} {station.awaiting_response:8}"
+            f"{'up' if station.line_up else 'DOWN':5} {station.awaiting_response:<8} "
+            f"{answered}"
         )
     print(
         f"{'hotline':20} {'last #':7} {'answered':8} {'median lost':12} {'worst lost':11} "
