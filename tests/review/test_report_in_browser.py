@@ -222,8 +222,8 @@ def test_the_escalation_chain_is_told_step_by_step(
         "ACK_OVERDUE for RED: standby paged",
         "escalation deadline missed by RED",
         "re-sent on GENERALS to RED",
-        "WILCO from RED on GENERALS",
-        "WILCO from RED (relayed from GENERALS)",
+        "WILCO from RED (primary) on GENERALS",
+        "WILCO from RED (primary) (relayed from GENERALS)",
     ]
     positions = [next(i for i, s in enumerate(steps) if phrase in s) for phrase in order]
     assert positions == sorted(positions), joined

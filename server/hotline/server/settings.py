@@ -9,8 +9,9 @@ key file; default ``<data dir>/signing.key``, generated on first start),
 ``HOTLINE_CHECKPOINT_RECORDS`` and ``HOTLINE_CHECKPOINT_SECONDS`` (sign a checkpoint every
 so many records, and at least this often while records are unsigned; default 1000 and
 60), ``HOTLINE_SNAPSHOT_RECORDS`` (keep a snapshot of the live state every so many
-records, so that a restart reads at most that many; default 5000), ``HOTLINE_MQTT`` (``mqtt://user:password@host:port`` of a broker to publish the log
-to and take position feeds from; default none, the bridge is off) and
+records, so that a restart reads at most that many; default 5000), ``HOTLINE_MQTT``
+(``mqtt://user:password@host:port`` of a broker to publish the log to and take position
+feeds from; default none, the bridge is off) and
 ``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``).
 """
 

@@ -155,7 +155,7 @@ class MessageOutcome:
         return None
 
 
-def _seat(operator: int) -> str:
+def _seat(operator: common_pb2.Operator.ValueType) -> str:
     """Which duty officer answered, where the log says (older logs do not)."""
     if operator == common_pb2.OPERATOR_UNSPECIFIED:
         return ""

@@ -24,6 +24,7 @@ from hotline.server.review.sections import (
     incidents_section,
     latency_section,
     summary_section,
+    suspensions_section,
     time_lost_section,
     timeline_section,
     verification_section,
@@ -71,6 +72,9 @@ svg.map text { font: 10px "DejaVu Sans", sans-serif; }
 svg.map .zone-label { fill: #333; font-weight: 600; }
 ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 2px 16px; }
 ul.legend svg { vertical-align: middle; margin-right: 4px; }
+svg.suspensions text { font: 11px "DejaVu Sans", sans-serif; }
+svg.suspensions .line { fill: #e3efe3; }
+svg.suspensions .suspended { fill: #c0392b; }
 tr.bad td, tr.deadline td { background: #fdecea; }
 tr.late td, tr.escalation td { background: #fff4e0; }
 tr.open td { background: #f3f3f3; }
@@ -163,6 +167,7 @@ def build_report(
         latency_section(review),
         time_lost_section(review),
         escalations_section(review),
+        suspensions_section(review),
         incidents_section(review),
         annotations_section(review),
         timeline_section(review),

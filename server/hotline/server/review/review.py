@@ -17,6 +17,7 @@ from hotline.server.review.incidents import IncidentTable
 from hotline.server.review.latency import LatencyStatistics
 from hotline.server.review.markup import hotline_name
 from hotline.server.review.picture import Picture
+from hotline.server.review.suspensions import SuspensionWindows
 from hotline.server.review.timeline import Timeline
 from hotline.v1 import exercise_pb2, log_pb2
 
@@ -35,6 +36,7 @@ class ExerciseReview:
         self.escalations = EscalationRegister()
         self.incidents = IncidentTable()
         self.notes = TrainerNotes()
+        self.suspensions = SuspensionWindows()
         self.answers = AnswerTracker(self._settled)
         self.timeline = Timeline(self.answers.needs_response)
         #: The exercise as the server first recorded it, and how often it (re)started.
@@ -78,6 +80,7 @@ class ExerciseReview:
                     review.exercise = record.exercise
             elif payload == "annotation" and record.kind == log_pb2.RECORD_KIND_ANNOTATION:
                 notes.add(index, record, at)
+            review.suspensions.add(index, record, at, body)
             answers.add(index, record, at, payload, body)
             timeline.add(index, record, at, payload, body)
         if review.first_at is not None:

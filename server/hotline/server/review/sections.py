@@ -28,6 +28,7 @@ from hotline.server.review.markup import (
     utc_time,
 )
 from hotline.server.review.review import ExerciseReview
+from hotline.server.review.suspensions import Suspension
 from hotline.server.review.timeline import describe_envelope
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2
 
@@ -37,6 +38,7 @@ __all__ = [
     "incidents_section",
     "latency_section",
     "summary_section",
+    "suspensions_section",
     "time_lost_section",
     "timeline_section",
     "verification_section",
@@ -376,6 +378,94 @@ def escalations_section(review: ExerciseReview) -> str:
         register.total - len(chains), "chains", "the least serious, latest in the log"
     )
     return _section("escalations", "Escalation chains", body, text(intro))
+
+
+# ---------------------------------------------------------------------- suspensions
+
+_STRIP_WIDTH = 760
+_STRIP_LABEL = 150
+_STRIP_ROW = 22
+
+
+def _suspension_strip(windows: Sequence[Suspension], start: float, end: float) -> str:
+    """One bar per hotline across the exercise, its suspended windows filled in."""
+    span = max(end - start, 1e-9)
+    lines = sorted({w.hotline for w in windows})
+    scale = (_STRIP_WIDTH - _STRIP_LABEL - 10) / span
+    parts: list[str] = []
+    for row, line in enumerate(lines):
+        y = row * _STRIP_ROW + 4
+        parts.append(
+            f'<text x="0" y="{y + 13}">{text(hotline_name(line))}</text>'
+            f'<rect class="line" x="{_STRIP_LABEL}" y="{y}" '
+            f'width="{span * scale:.1f}" height="16"/>'
+        )
+        for w in windows:
+            if w.hotline != line:
+                continue
+            x = _STRIP_LABEL + (w.start - start) * scale
+            width = max(((w.end if w.end is not None else end) - w.start) * scale, 2.0)
+            parts.append(
+                f'<rect class="suspended" data-record="{w.index}" x="{x:.1f}" y="{y}" '
+                f'width="{width:.1f}" height="16"><title>{text(hotline_name(line))} '
+                f"suspended {utc_time(w.start)}: {text(w.reason)}</title></rect>"
+            )
+    height = len(lines) * _STRIP_ROW + 20
+    axis = (
+        f'<text x="{_STRIP_LABEL}" y="{height - 4}">{utc_time(start)}</text>'
+        f'<text x="{_STRIP_WIDTH - 10}" y="{height - 4}" text-anchor="end">'
+        f"{utc_time(end)}</text>"
+    )
+    return (
+        f'<svg class="suspensions" width="{_STRIP_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {_STRIP_WIDTH} {height}" role="img" '
+        f'aria-label="suspension windows">{"".join(parts)}{axis}</svg>'
+    )
+
+
+def suspensions_section(review: ExerciseReview) -> str:
+    """When exercise control suspended a hotline, why, for how long, and what went to
+    GENERALS because of it."""
+    register = review.suspensions
+    if not register.windows:
+        body = '<p class="empty">No hotline was suspended.</p>'
+        return _section("suspensions", "Suspended hotlines", body)
+    end = review.last_at or 0.0
+    rows: list[list[Cell]] = []
+    for w in register.windows:
+        until = (
+            f"{utc_time(w.end)} ({_record_link(w.end_index)})"
+            if w.end is not None and w.end_index is not None
+            else "still suspended when the log ended"
+        )
+        seconds = (w.end if w.end is not None else end) - w.start
+        lasted = duration(seconds) if w.end is not None else f"at least {duration(seconds)}"
+        attributes = f'class="num" data-stat="suspended" data-seconds="{seconds:.6f}"'
+        rows.append(
+            [
+                text(hotline_name(w.hotline)),
+                f"{utc_time(w.start)} ({_record_link(w.index)})",
+                until,
+                (lasted, attributes),
+                text(w.by),
+                (text(w.reason), 'class="note-text"'),
+                (number(w.rerouted), 'class="num"'),
+            ]
+        )
+    headers = ["hotline", "suspended (UTC)", "resumed", "for", "by", "reason", "re-routed"]
+    intro = (
+        "While a hotline is suspended its deadlines are paused: nobody on it is counted "
+        "late. Its pending FLASH and IMMEDIATE messages went to GENERALS at once "
+        "(re-routed); the rest went on with the time they had left when it resumed."
+    )
+    strip = _suspension_strip(register.windows, review.first_at or 0.0, end)
+    ids = [f"suspension-{w.index}" for w in register.windows]
+    body = (
+        strip
+        + table(headers, rows, css="suspensions", row_ids=ids)
+        + more_note(register.hidden, "suspensions")
+    )
+    return _section("suspensions", "Suspended hotlines", body, text(intro))
 
 
 # ---------------------------------------------------------------------- incidents
