@@ -114,6 +114,9 @@ async def test_two_air_operations_officers_exchange_and_acknowledge_a_message(
     status = hotline("status", "--address", server.address, "--token", control)
     assert "AIR_OPERATIONS" in status
     assert "answered" in status
+    # RED's primary seat gave the one answer.
+    (red_line,) = [line for line in status.splitlines() if line.startswith("RED/AIR_OPERATIONS")]
+    assert red_line.split()[-1] == "1+0"
 
 
 def test_one_shot_send_and_a_clear_error(served: tuple[ServerProcess, Path]) -> None:
