@@ -139,6 +139,7 @@ def test_the_page_renders_offline_without_errors(opened: Opened, report: tuple[P
         "Acknowledgment latency and time lost",
         "Time lost per message",
         "Escalation chains",
+        "Suspended hotlines",
         "Incursions and separation breaches",
         "Trainer annotations",
         "Timeline",

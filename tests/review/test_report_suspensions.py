@@ -39,6 +39,7 @@ async def test_the_report_shows_each_suspension_window_and_what_it_re_routed(
         drill.switchboard.set_suspended(control, GENERALS, "generals at lunch", True)
         await drill.advance(30)
         drill.switchboard.annotate(control, common_pb2.HOTLINE_UNSPECIFIED, "end of drill", "")
+        await drill.switchboard.flush()
         records = await drill.records()
     suspended = [
         i for i, r in enumerate(records) if r.kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED

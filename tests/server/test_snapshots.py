@@ -14,8 +14,11 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import grpc
+import pytest
 from drill import AIR, GROUND, A, Drill
 
+from hotline.server import message_ids
 from hotline.v1 import common_pb2, log_pb2, positions_pb2, zones_pb2
 
 Z = zones_pb2
@@ -86,9 +89,24 @@ async def drive(drill: Drill, rounds: int) -> None:
     await drill.switchboard.flush()
 
 
+async def retry_the_first_text(drill: Drill) -> None:
+    """BLUE's first text sent again, long after: the same content is a duplicate, other
+    content under its id is refused (and recorded)."""
+    first = next(
+        r.envelope for r in await drill.records() if r.envelope.WhichOneof("body") == "text"
+    )
+    again = drill.envelope("BLUE", AIR, first.priority, first.message_id)
+    again.text.CopyFrom(first.text)
+    result = await drill.submit(again)
+    assert (result.code, result.duplicate) == (0, True), result.error
+    again.text.text = "another text under the same id"
+    assert (await drill.submit(again)).code == grpc.StatusCode.ALREADY_EXISTS.value[0]
+
+
 async def go_on(drill: Drill) -> list[bytes]:
     """The same continuation for both servers; returns the records it appended."""
     start = len(await drill.records())
+    await retry_the_first_text(drill)
     await drill.advance(1.5)
     await report(drill, "VIPER-1", 35.336, 40.16)  # still inside: no new incursion
     await report(drill, "COBRA-2", 35.336, 40.10)  # enters: an incursion
@@ -110,6 +128,14 @@ async def views(drill: Drill) -> tuple[object, ...]:
         switchboard.next_deadline(),
         switchboard.log_size,
     )
+
+
+@pytest.fixture(autouse=True)
+def few_ids_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ids leave the recent ones after 8 and are sealed in chunks of 16, so that the
+    snapshots stand on chunks and a retry is looked up in the log."""
+    monkeypatch.setattr(message_ids, "RECENT", 8)
+    monkeypatch.setattr(message_ids, "_HASH_RUN", 16)
 
 
 async def test_a_restart_from_the_snapshot_ends_where_reading_the_whole_log_does(
@@ -171,3 +197,22 @@ async def test_a_damaged_snapshot_is_passed_over_for_the_whole_log(tmp_path: Pat
         assert drill.switchboard.recovered_from > 0
         assert damaged.switchboard.recovered_from == 0
         assert await views(drill) == await views(damaged)
+
+
+async def test_a_damaged_chunk_of_message_ids_is_passed_over_for_the_whole_log(
+    tmp_path: Path,
+) -> None:
+    drill = Drill(tmp_path / "run")
+    async with drill:
+        await drive(drill, rounds=10)
+    damaged = drill.copy(tmp_path / "damaged")
+    with contextlib.closing(sqlite3.connect(damaged.data_dir / "hotline.sqlite")) as db:
+        (chunks,) = db.execute("SELECT count(*) FROM snapshot_ids").fetchone()
+        assert chunks > 1
+        db.execute("UPDATE snapshot_ids SET ids = zeroblob(length(ids)) WHERE chunk = 1")
+        db.commit()
+    async with drill, damaged:
+        assert drill.switchboard.recovered_from > 0
+        assert damaged.switchboard.recovered_from == 0
+        assert await views(drill) == await views(damaged)
+        assert await go_on(drill) == await go_on(damaged)

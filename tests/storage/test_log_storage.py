@@ -30,7 +30,6 @@ from hotline.server.record_log import RecordLog
 from hotline.server.storage import (
     Backend,
     StoredCheckpoint,
-    StoredRecord,
     StoredSnapshot,
     open_backend,
 )
@@ -104,28 +103,42 @@ def test_a_batch_its_leaf_hashes_and_its_checkpoint_are_one_transaction(location
     backend.close()
 
 
-def test_hotline_traffic_is_found_by_its_message_id_and_the_latest_snapshot_kept(
-    location: str,
-) -> None:
+def test_only_the_latest_snapshot_is_kept_and_only_with_its_batch(location: str) -> None:
     backend = open_backend(location)
-    plain = record(0)
-    sent = StoredRecord(1, plain.kind, plain.hotline, 1, record(1).data, "blue-0001")
-    backend.append([plain, sent], [leaf_hash(plain.data), leaf_hash(sent.data)])
-    assert backend.find_message("blue-0001") == sent
-    assert backend.find_message("blue-0002") is None
-    assert backend.find_message("") is None
+    backend.append([record(0), record(1)], [leaf_hash(record(i).data) for i in (0, 1)])
     assert backend.latest_snapshot() is None
     backend.append([record(2)], [leaf_hash(record(2).data)], snapshot=StoredSnapshot(3, b"s3"))
     backend.append([], [], snapshot=StoredSnapshot(3, b"s3 again"))
     backend.append([record(3)], [leaf_hash(record(3).data)], snapshot=StoredSnapshot(4, b"s4"))
     reader = opened(location)
     assert reader.latest_snapshot() == StoredSnapshot(4, b"s4")
-    assert reader.find_message("blue-0001") == sent
     reader.close()
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         # A failed batch takes its snapshot with it.
         backend.append([record(3)], [leaf_hash(b"x")], snapshot=StoredSnapshot(9, b"s9"))
     assert backend.latest_snapshot() == StoredSnapshot(4, b"s4")
+    backend.close()
+
+
+def test_id_chunks_are_stored_once_with_the_snapshot_that_seals_them(location: str) -> None:
+    backend = open_backend(location)
+    backend.append([record(0)], [leaf_hash(record(0).data)])
+    assert backend.snapshot_ids(5) == []
+    backend.append([], [], snapshot=StoredSnapshot(1, b"s1", ((0, b"ids 0"), (1, b"ids 1"))))
+    backend.append([], [], snapshot=StoredSnapshot(1, b"s1 again", ((2, b"ids 2"),)))
+    assert backend.snapshot_ids(3) == [b"ids 0", b"ids 1", b"ids 2"]
+    assert backend.snapshot_ids(2) == [b"ids 0", b"ids 1"]
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        # A failed batch takes its chunks with it.
+        backend.append(
+            [record(0)], [leaf_hash(b"x")], snapshot=StoredSnapshot(2, b"s2", ((3, b"ids 3"),))
+        )
+    assert backend.snapshot_ids(4) == [b"ids 0", b"ids 1", b"ids 2"]
+    # A server that read the whole log numbers its chunks from 0 again: they replace.
+    backend.append([], [], snapshot=StoredSnapshot(1, b"anew", ((0, b"new ids 0"),)))
+    reader = opened(location)
+    assert reader.snapshot_ids(1) == [b"new ids 0"]
+    reader.close()
     backend.close()
 
 

@@ -10,7 +10,7 @@ these follow are stated, and applied to records, in :mod:`hotline.server.escalat
 from __future__ import annotations
 
 import enum
-from array import array
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -100,14 +100,57 @@ class TrackedMessage:
         )
 
 
+#: Buckets of :class:`TimeLost` per factor e of time: each 1 % wider than the last.
+_BUCKETS_PER_E = 100
+#: Times lost under a millisecond share the lowest bucket.
+_SMALLEST_S = 0.001
+
+
+@dataclass(slots=True)
+class TimeLost:
+    """The time lost on every answered message of a hotline, in memory that does not
+    grow with their number: the count, the worst, and a histogram whose buckets are
+    1 % apart (a few thousand at most, from a millisecond to a month) from which the
+    median is read to within 1 %. The after-action report computes exact figures from
+    the log."""
+
+    count: int = 0
+    worst: float = 0.0
+    buckets: dict[int, int] = field(default_factory=dict)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.worst = max(self.worst, seconds)
+        bucket = (
+            0
+            if seconds < _SMALLEST_S
+            else 1 + int(math.log(seconds / _SMALLEST_S) * _BUCKETS_PER_E)
+        )
+        self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+
+    def median(self) -> float:
+        """The middle time lost (of the two middle ones, the lower), within 1 %."""
+        middle = (self.count + 1) // 2
+        seen = 0
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if seen >= middle:
+                if bucket == 0:
+                    return 0.0
+                # The bucket's centre, on the log scale.
+                centre = _SMALLEST_S * math.exp((bucket - 0.5) / _BUCKETS_PER_E)
+                return min(centre, self.worst)
+        return self.worst
+
+
 @dataclass(slots=True)
 class LineStats:
-    """What one hotline's answers came to so far: the time lost on every answered
-    message (8 bytes each), how many recipients let a response deadline pass and how
-    many messages went to GENERALS. Kept apart from the messages, which are forgotten
-    once answered, so memory follows what is open, not the exercise's length."""
+    """What one hotline's answers came to so far: the time lost on answered messages,
+    how many recipients let a response deadline pass and how many messages went to
+    GENERALS. Kept apart from the messages, which are forgotten once answered, so
+    memory follows what is open, not the exercise's length."""
 
-    time_lost: array[float] = field(default_factory=lambda: array("d"))
+    time_lost: TimeLost = field(default_factory=TimeLost)
     overdue: int = 0
     escalated: int = 0
 
@@ -272,7 +315,7 @@ class AckTracker:
             if answered is not None and answered.answered_at is None:
                 answered.answered_at = at
                 if not answered.escalation_of:
-                    self._stats(answered).time_lost.append(at - answered.recorded_at)
+                    self._stats(answered).time_lost.add(at - answered.recorded_at)
 
     def _stats(self, message: TrackedMessage) -> LineStats:
         stats = self.stats.get(message.hotline)

@@ -26,16 +26,17 @@ import struct
 from dataclasses import dataclass
 
 from hotline.server.audit import Signer, Verifier
+from hotline.server.message_ids import chunk_digest
 from hotline.server.storage import StoredSnapshot
 
-__all__ = ["SNAPSHOT_RECORDS", "LiveState", "open_snapshot", "seal_snapshot"]
+__all__ = ["SNAPSHOT_RECORDS", "LiveState", "chunks_match", "open_snapshot", "seal_snapshot"]
 
 log = logging.getLogger(__name__)
 
 #: Records between two snapshots: what a restart reads at most after the latest one.
 SNAPSHOT_RECORDS = 5_000
 #: Changes whenever what a snapshot holds changes shape.
-_FORMAT = b"hotline-snapshot/1\n"
+_FORMAT = b"hotline-snapshot/2\n"
 _HEADER = struct.Struct(">Q64s")
 
 
@@ -44,23 +45,41 @@ class LiveState:
     """What the switchboard and the deconfliction checks hold after record
     ``index - 1``, each pickled by its owner at that moment; ``exercise`` is the
     configuration it was built under (its serialised ``Exercise``): another
-    configuration rebuilds from the log."""
+    configuration rebuilds from the log. The message ids are stored beside it in chunks,
+    once each (:class:`~hotline.server.message_ids.SeenIds`): it keeps their digests."""
 
     index: int
     exercise: bytes
     switchboard: bytes
     checks: bytes
+    id_digests: tuple[bytes, ...] = ()
 
 
 def _signed_message(index: int, state: bytes) -> bytes:
     return _FORMAT + index.to_bytes(8, "big") + hashlib.sha256(state).digest()
 
 
-def seal_snapshot(signer: Signer, live: LiveState) -> StoredSnapshot:
-    """The snapshot as stored: the state pickled, behind its index and signature."""
+def seal_snapshot(
+    signer: Signer, live: LiveState, id_chunks: tuple[tuple[int, bytes], ...] = ()
+) -> StoredSnapshot:
+    """The snapshot as stored: the state pickled, behind its index and signature, with
+    the id chunks sealed since the last one."""
     state = pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL)
     signature = signer.sign(_signed_message(live.index, state))
-    return StoredSnapshot(live.index, _FORMAT + _HEADER.pack(live.index, signature) + state)
+    sealed = _FORMAT + _HEADER.pack(live.index, signature) + state
+    return StoredSnapshot(live.index, sealed, id_chunks)
+
+
+def chunks_match(chunks: list[bytes], live: LiveState) -> bool:
+    """Whether ``chunks`` are the id chunks ``live`` stands on (a crash can leave a
+    snapshot's chunks unwritten only with the snapshot itself; this catches damage)."""
+    if len(chunks) != len(live.id_digests):
+        log.warning("the stored snapshot's message ids are incomplete; reading the whole log")
+        return False
+    if any(chunk_digest(c) != d for c, d in zip(chunks, live.id_digests, strict=True)):
+        log.warning("the stored snapshot's message ids are damaged; reading the whole log")
+        return False
+    return True
 
 
 def open_snapshot(verifier: Verifier, stored: StoredSnapshot, exercise: bytes) -> LiveState | None:

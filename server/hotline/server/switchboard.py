@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import pickle
-import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -23,7 +22,13 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.server import wire
-from hotline.server.acknowledgments import RESPONSES, DeadlineKey, LineStats, TrackedMessage
+from hotline.server.acknowledgments import (
+    RESPONSES,
+    DeadlineKey,
+    LineStats,
+    SeatAnswers,
+    TrackedMessage,
+)
 from hotline.server.audit.trail import AuditTrail
 from hotline.server.checks import (
     OBSERVED,
@@ -194,9 +199,9 @@ class Switchboard:
         """Rebuilds the state: from the latest snapshot and the records after it, or
         from the whole log; returns the log's size."""
         missed = self._missed
-        live = self._log.latest_snapshot(self._exercise_bytes)
-        if live is not None:
-            self._restore(live)
+        found = self._log.latest_snapshot(self._exercise_bytes)
+        if found is not None:
+            self._restore(*found)
         start = self.recovered_from = self._next_index
         for stored in self._log.recover(start):
             record = log_pb2.LogRecord.FromString(stored.data)
@@ -232,7 +237,7 @@ class Switchboard:
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _restore(self, live: LiveState) -> None:
+    def _restore(self, live: LiveState, id_chunks: list[bytes]) -> None:
         state = pickle.loads(live.switchboard)
         chains: Chains = state["chains"]
         chains.rules = self._rules
@@ -243,7 +248,7 @@ class Switchboard:
         self._suspended = state["suspended"]
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
-        self._message_ids.restore(state["message_ids"])
+        self._message_ids.restore(state["message_ids"], id_chunks, live.id_digests)
         for key, due in chains.pending():
             self._timer.schedule(key, due)
         if self._checks is not None:
@@ -257,10 +262,13 @@ class Switchboard:
         index = self._next_index
         self._next_snapshot = index + self._snapshot_every
         switchboard = self._switchboard_state()
+        seen = self._message_ids.seen
+        id_chunks, id_digests = seen.take_sealed(), seen.digests()
         checks = await self._checks.snapshot() if self._checks is not None else b""
         # What the checks found up to the snapshot is recorded before it is stored.
         self._raise_findings()
-        self._log.append_snapshot(LiveState(index, self._exercise_bytes, switchboard, checks))
+        live = LiveState(index, self._exercise_bytes, switchboard, checks, id_digests)
+        self._log.append_snapshot(live, id_chunks)
 
     async def snapshot_if_due(self) -> None:
         """Takes a snapshot if :data:`~hotline.server.snapshot.SNAPSHOT_RECORDS` records
@@ -415,10 +423,8 @@ class Switchboard:
         self._next_index += 1
         if self._next_index >= self._next_snapshot:
             self._snapshot_due.set()
-        self._apply_envelope(envelope, payload, digest)
-        self._log.append(
-            StoredRecord(header.index, header.kind, hotline, sequence, data, envelope.message_id)
-        )
+        self._apply_envelope(envelope, header.index, payload, digest)
+        self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data))
 
     def _committed(self, batch: list[StoredRecord]) -> None:
         """Delivers what just became durable, in log order."""
@@ -452,7 +458,7 @@ class Switchboard:
         """Applies one record to the state: the same code live and in recovery."""
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:
-            self._apply_envelope(record.envelope, None, _digest_of(record.envelope))
+            self._apply_envelope(record.envelope, record.index, None, _digest_of(record.envelope))
         elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
             # Read back at start-up, the deadline is still armed by the message's record:
             # the changes cancel it.
@@ -464,12 +470,15 @@ class Switchboard:
             self._suspended.pop(record.hotline, None)
             self._retime(self._chains.resume(record.hotline, _seconds(record.recorded_at)))
 
-    def _find_message(self, message_id: str) -> KnownMessage | None:
-        """What the log says of a message id no longer held in memory."""
-        stored = self._log.find_message(message_id)
+    def _find_message(self, index: int, message_id: str) -> KnownMessage | None:
+        """What record ``index`` says of ``message_id``, no longer held in memory (None
+        if that record carries another id)."""
+        stored = self._log.record_at(index)
         if stored is None:
             return None
         envelope = log_pb2.LogRecord.FromString(stored.data).envelope
+        if envelope.message_id != message_id:
+            return None
         return KnownMessage(
             envelope.sender.party, envelope.hotline, envelope.sequence, _digest_of(envelope)
         )
@@ -484,14 +493,14 @@ class Switchboard:
             self._envelopes.pop(message_id, None)
 
     def _apply_envelope(
-        self, envelope: envelope_pb2.Envelope, payload: bytes | None, digest: int
+        self, envelope: envelope_pb2.Envelope, index: int, payload: bytes | None, digest: int
     ) -> None:
+        """Applies hotline traffic recorded as record ``index`` to the state."""
         hotline = envelope.hotline
         at = _seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
-        self._message_ids.add(
-            envelope.message_id, envelope.sender.party, hotline, envelope.sequence, digest
-        )
+        known = KnownMessage(envelope.sender.party, hotline, envelope.sequence, digest)
+        self._message_ids.add(envelope.message_id, index, known)
         body = envelope.WhichOneof("body")
         if body == "zone_status":
             self._zones.apply(envelope.zone_status.zone)
@@ -1197,6 +1206,7 @@ class Switchboard:
         for station in self.exercise.stations:
             consoles = self._consoles[station.hotline].get(station.party, set())
             standby = sum(1 for c in consoles if c.is_standby)
+            seats = self._tracker.seats.get((station.party, station.hotline), SeatAnswers())
             status = exercise_pb2.StationStatus(
                 station=station_proto(station),
                 online=bool(consoles),
@@ -1208,6 +1218,8 @@ class Switchboard:
                     for m in self._tracker.owed_by(station.party, station.hotline)
                     if m.needs_response
                 ),
+                answered_by_primary=seats.primary,
+                answered_by_standby=seats.standby,
             )
             if consoles:
                 status.last_seen.CopyFrom(_timestamp(max(c.last_seen for c in consoles)))
@@ -1223,12 +1235,12 @@ class Switchboard:
                 hotline=hotline,
                 suspended=hotline in self._suspended,
                 last_sequence=self._last_sequence[hotline],
-                answered=len(lost),
+                answered=lost.count,
                 overdue=stats.overdue,
                 escalated=stats.escalated,
             )
-            if lost:
-                status.median_time_lost.CopyFrom(duration_proto(statistics.median(lost)))
-                status.worst_time_lost.CopyFrom(duration_proto(max(lost)))
+            if lost.count:
+                status.median_time_lost.CopyFrom(duration_proto(lost.median()))
+                status.worst_time_lost.CopyFrom(duration_proto(lost.worst))
             out.append(status)
         return out

@@ -3,7 +3,7 @@
 A backend stores :class:`StoredRecord` rows with their Merkle leaf hashes, and the
 signed checkpoints over them, append-only, and the latest :class:`StoredSnapshot` of the
 server's live state. It is used from worker threads (one writer, readers on demand); the
-event loop only looks up the rare retried message id that is no longer in memory.
+event loop only reads the record of the rare retried message no longer in memory.
 """
 
 from __future__ import annotations

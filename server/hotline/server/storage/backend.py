@@ -22,8 +22,6 @@ class StoredRecord:
     # Per-hotline sequence number; 0 for records that are not hotline traffic.
     sequence: int
     data: bytes
-    # The envelope's message id, for hotline traffic: what a retried send is looked up by.
-    message_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +44,12 @@ class StoredSnapshot:
     """The server's live state as it stood after records ``0 .. index - 1``: what a
     restart reads instead of those records. Not part of the audit trail (it proves
     nothing and is rebuilt from the records when it cannot be used); only the latest
-    is kept."""
+    is kept. ``id_chunks`` are pieces of it that later snapshots refer to again, stored
+    once each, numbered (see :meth:`Backend.snapshot_ids`)."""
 
     index: int
     state: bytes
+    id_chunks: tuple[tuple[int, bytes], ...] = ()
 
 
 class Backend(Protocol):
@@ -91,11 +91,12 @@ class Backend(Protocol):
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         """Hotline traffic with a sequence number above ``after_sequence``, in order."""
 
-    def find_message(self, message_id: str) -> StoredRecord | None:
-        """The hotline traffic recorded with ``message_id``, if any (an index lookup)."""
-
     def latest_snapshot(self) -> StoredSnapshot | None:
         """The snapshot stored last, if any."""
+
+    def snapshot_ids(self, count: int) -> list[bytes]:
+        """The id chunks numbered ``0 .. count - 1`` stored with snapshots, in order (as
+        many of them as are stored)."""
 
     def size(self) -> int:
         """Number of records."""

@@ -37,11 +37,9 @@ CREATE TABLE log (
     hotline   INTEGER NOT NULL,
     sequence  BIGINT  NOT NULL,
     data      BYTEA   NOT NULL,
-    leaf_hash BYTEA   NOT NULL,
-    message_id TEXT   NOT NULL DEFAULT ''
+    leaf_hash BYTEA   NOT NULL
 );
 CREATE INDEX log_hotline_sequence ON log (hotline, sequence) WHERE sequence > 0;
-CREATE INDEX log_message_id ON log (message_id) WHERE message_id <> '';
 CREATE TABLE checkpoints (
     seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     size     BIGINT NOT NULL,
@@ -63,15 +61,15 @@ CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION hotline_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON log, checkpoints FROM PUBLIC;
 """
-#: What logs created before it need: the message-id column and the snapshots table
-#: (their earlier records have no message id to look up; the server's memory of them
-#: covers that log).
+#: What logs created before it need: the snapshots' tables.
 UPGRADE = """
-ALTER TABLE log ADD COLUMN IF NOT EXISTS message_id TEXT NOT NULL DEFAULT '';
-CREATE INDEX IF NOT EXISTS log_message_id ON log (message_id) WHERE message_id <> '';
 CREATE TABLE IF NOT EXISTS snapshots (
     idx   BIGINT PRIMARY KEY,
     state BYTEA  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot_ids (
+    chunk BIGINT PRIMARY KEY,
+    ids   BYTEA  NOT NULL
 );
 """
 
@@ -91,7 +89,9 @@ def grant_append_only(url: str, role: str) -> None:
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON log, checkpoints TO {}").format(ident))
             # Snapshots are no part of the record: only the latest is kept.
             conn.execute(
-                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO {}").format(ident)
+                sql.SQL(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots, snapshot_ids TO {}"
+                ).format(ident)
             )
     except psycopg.Error as error:
         raise ConfigurationError(f"cannot restrict {role!r} to appends: {error}") from None
@@ -114,7 +114,7 @@ class PostgresBackend:
             if not durable:
                 self._conn.execute("SET synchronous_commit = off")
             row = self._conn.execute(
-                "SELECT to_regclass('log'), to_regclass('checkpoints'), to_regclass('snapshots')"
+                "SELECT to_regclass('log'), to_regclass('checkpoints'), to_regclass('snapshot_ids')"
             )
             exists = row.fetchone()
             if exists is None or None in exists[:2]:
@@ -146,14 +146,12 @@ class PostgresBackend:
         with conn.transaction(), conn.cursor() as cursor:
             if records:
                 with cursor.copy(
-                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash, message_id) "
+                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash) "
                     "FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea", "text"])
+                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea"])
                     for r, h in zip(records, leaf_hashes, strict=True):
-                        copy.write_row(
-                            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_id)
-                        )
+                        copy.write_row((r.index, r.kind, r.hotline, r.sequence, r.data, h))
             for c in checkpoints:
                 cursor.execute(
                     "INSERT INTO checkpoints (size, note, frontier) VALUES (%s, %s, %s)",
@@ -166,6 +164,11 @@ class PostgresBackend:
                     (snapshot.index, snapshot.state),
                 )
                 cursor.execute("DELETE FROM snapshots WHERE idx < %s", (snapshot.index,))
+                cursor.executemany(
+                    "INSERT INTO snapshot_ids (chunk, ids) VALUES (%s, %s) "
+                    "ON CONFLICT (chunk) DO UPDATE SET ids = EXCLUDED.ids",
+                    snapshot.id_chunks,
+                )
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor keeps memory flat however long the log is.
@@ -213,17 +216,6 @@ class PostgresBackend:
         for idx, kind, line, sequence, data in rows:
             yield StoredRecord(idx, kind, line, sequence, bytes(data))
 
-    def find_message(self, message_id: str) -> StoredRecord | None:
-        if not message_id:
-            return None
-        row = self._conn.execute(
-            f"{_RECORD} WHERE message_id = %s AND message_id <> '' LIMIT 1", (message_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        idx, kind, line, sequence, data = row
-        return StoredRecord(idx, kind, line, sequence, bytes(data), message_id)
-
     def latest_snapshot(self) -> StoredSnapshot | None:
         try:
             row = self._conn.execute(
@@ -232,6 +224,15 @@ class PostgresBackend:
         except psycopg.errors.UndefinedTable:  # a log written before snapshots were kept
             return None
         return None if row is None else StoredSnapshot(row[0], bytes(row[1]))
+
+    def snapshot_ids(self, count: int) -> list[bytes]:
+        try:
+            rows = self._conn.execute(
+                "SELECT ids FROM snapshot_ids WHERE chunk < %s ORDER BY chunk", (count,)
+            ).fetchall()
+        except psycopg.errors.UndefinedTable:  # a log written before snapshots were kept
+            return []
+        return [bytes(row[0]) for row in rows]
 
     def size(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM log").fetchone()

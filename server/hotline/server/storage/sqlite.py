@@ -50,18 +50,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     idx   INTEGER PRIMARY KEY,
     state BLOB    NOT NULL
 );
-"""
-#: Added after the first logs were written: those get the column (their earlier records
-#: have no message id to look up; the server's memory of them covers that log).
-_MESSAGE_IDS = """
-ALTER TABLE log ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
-"""
-_MESSAGE_ID_INDEX = """
-CREATE INDEX IF NOT EXISTS log_message_id ON log (message_id) WHERE message_id <> '';
+CREATE TABLE IF NOT EXISTS snapshot_ids (
+    chunk INTEGER PRIMARY KEY,
+    ids   BLOB    NOT NULL
+);
 """
 
 _END = 2**63 - 1
-#: Rows inserted by one statement at most (7 parameters each).
+#: Rows inserted by one statement at most (6 parameters each).
 _ROWS_PER_STATEMENT = 256
 #: Prepared statements kept per connection: one INSERT for every batch size, and reads.
 _STATEMENT_CACHE = _ROWS_PER_STATEMENT + 64
@@ -71,11 +67,8 @@ _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
 @functools.cache
 def _insert_rows(count: int) -> str:
     """An INSERT of ``count`` records with their leaf hashes."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
-    return (
-        "INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash, message_id) "
-        f"VALUES {values}"
-    )
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash) VALUES {values}"
 
 
 class SqliteBackend:
@@ -111,12 +104,6 @@ class SqliteBackend:
             if create:
                 self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(log)")}
-            if create and columns and "message_id" not in columns:
-                self._db.executescript(_MESSAGE_IDS)
-                columns.add("message_id")
-            if create:
-                self._db.executescript(_MESSAGE_ID_INDEX)
-            self._has_message_ids = "message_id" in columns
         except sqlite3.DatabaseError as error:
             raise ConfigurationError(f"{path}: not a usable hotline log: {error}") from None
         if "leaf_hash" not in columns:
@@ -143,7 +130,7 @@ class SqliteBackend:
         if len(records) != len(leaf_hashes):
             raise ValueError("one leaf hash per record")
         rows = [
-            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_id)
+            (r.index, r.kind, r.hotline, r.sequence, r.data, h)
             for r, h in zip(records, leaf_hashes, strict=True)
         ]
         inserts = [
@@ -171,6 +158,10 @@ class SqliteBackend:
                     (snapshot.index, snapshot.state),
                 )
                 db.execute("DELETE FROM snapshots WHERE idx < ?", (snapshot.index,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO snapshot_ids (chunk, ids) VALUES (?, ?)",
+                    snapshot.id_chunks,
+                )
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -215,17 +206,6 @@ class SqliteBackend:
         for row in rows:
             yield StoredRecord(*row)
 
-    def find_message(self, message_id: str) -> StoredRecord | None:
-        if not self._has_message_ids or not message_id:
-            return None
-        row = self._db.execute(
-            f"{_RECORD} WHERE message_id = ? AND message_id <> '' LIMIT 1", (message_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        idx, kind, hotline, sequence, data = row
-        return StoredRecord(idx, kind, hotline, sequence, data, message_id)
-
     def latest_snapshot(self) -> StoredSnapshot | None:
         try:
             row = self._db.execute(
@@ -234,6 +214,15 @@ class SqliteBackend:
         except sqlite3.OperationalError:  # a log written before snapshots were kept
             return None
         return None if row is None else StoredSnapshot(row[0], row[1])
+
+    def snapshot_ids(self, count: int) -> list[bytes]:
+        try:
+            rows = self._db.execute(
+                "SELECT ids FROM snapshot_ids WHERE chunk < ? ORDER BY chunk", (count,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # a log written before snapshots were kept
+            return []
+        return [row[0] for row in rows]
 
     def size(self) -> int:
         (count,) = self._db.execute("SELECT count(*) FROM log").fetchone()
