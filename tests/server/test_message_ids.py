@@ -3,6 +3,8 @@ for the recent ones and from the log for the others."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -87,10 +89,15 @@ def test_seen_ids_give_back_the_index_of_every_id_with_a_hash(hashes: dict[int, 
     for index, hashed in hashes.items():
         seen.add(hashed, index)
         by_hash.setdefault(hashed, []).append(index)
-    assert len(seen) == len(hashes)
-    for hashed, indexes in by_hash.items():
-        assert sorted(seen.indexes(hashed)) == sorted(indexes)
-    assert seen.indexes(2**28 - 1) == by_hash.get(2**28 - 1, [])
+    # As a snapshot keeps them: pickled, with the chunks stored beside.
+    chunks = [chunk for _, chunk in seen.take_sealed()]
+    restored = pickle.loads(pickle.dumps(seen))
+    restored.load(chunks, seen.digests())
+    for ids in (seen, restored):
+        assert len(ids) == len(hashes)
+        for hashed, indexes in by_hash.items():
+            assert sorted(ids.indexes(hashed)) == sorted(indexes)
+        assert ids.indexes(2**28 - 1) == by_hash.get(2**28 - 1, [])
 
 
 def test_seen_ids_take_eight_bytes_an_id() -> None:

@@ -39,6 +39,9 @@ _HASH_BITS = 64 - _INDEX_BITS
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
 #: The largest log index a packed id holds (68 billion records: a year at 2,000 a second).
 MAX_INDEX = _INDEX_MASK
+#: Bits of the hash that pick a bit of :class:`SeenIds`' filter (2^24 bits: 2 MiB).
+_FILTER_BITS = 24
+_FILTER_SHIFT = _HASH_BITS - _FILTER_BITS
 
 
 def content_digest(envelope: envelope_pb2.Envelope) -> int:
@@ -88,7 +91,9 @@ class SeenIds:
     one sorted array, with the ids added since it was last merged in a dict in front of
     it. A look-up is a dict look-up and one binary search. Every ``run`` ids the dict is
     sorted and merged into the array (a linear merge: milliseconds at a million ids),
-    so adding costs O(n / run) amortised.
+    so adding costs O(n / run) amortised. In front of both, a filter of 2^24 bits (one
+    set for every hash seen, by its top 24 bits) answers most look-ups of a new id at
+    once: at a million ids, 94 in 100.
 
     Each run merged is also a *chunk*: a snapshot stores the chunks sealed since the
     one before it (:meth:`take_sealed`) and keeps only their digests, so what a snapshot
@@ -104,6 +109,7 @@ class SeenIds:
         # Chunks merged and not yet handed to a snapshot, and the digest of every chunk.
         self._sealed: list[bytes] = []
         self._digests: list[bytes] = []
+        self._filter = bytearray(1 << (_FILTER_BITS - 3))
 
     def __len__(self) -> int:
         return len(self._fresh) + len(self._overflow) + len(self._sorted)
@@ -117,6 +123,8 @@ class SeenIds:
         """Adds the id whose :func:`id_hash` is ``hashed``, recorded as record ``index``."""
         if not 0 <= index <= MAX_INDEX:
             raise ValueError(f"log index {index} is past {MAX_INDEX}")
+        bit = hashed >> _FILTER_SHIFT
+        self._filter[bit >> 3] |= 1 << (bit & 7)
         if hashed in self._fresh:
             self._overflow.append(hashed << _INDEX_BITS | index)
         else:
@@ -133,6 +141,9 @@ class SeenIds:
 
     def indexes(self, hashed: int) -> list[int]:
         """The log indexes of the ids added with this hash (usually none, or one)."""
+        bit = hashed >> _FILTER_SHIFT
+        if not self._filter[bit >> 3] & (1 << (bit & 7)):
+            return []
         found = []
         index = self._fresh.get(hashed)
         if index is not None:
@@ -167,15 +178,22 @@ class SeenIds:
             stored = np.concatenate([np.frombuffer(c, dtype=np.uint64) for c in chunks])
             # Sorted runs, one after the other: a stable sort merges them.
             self._sorted = np.sort(stored, kind="stable")
+        held = [h << _INDEX_BITS for h in self._fresh] + self._overflow
+        packed = np.concatenate((self._sorted, np.array(held, dtype=np.uint64)))
+        marked = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
+        marked[packed >> np.uint64(_INDEX_BITS + _FILTER_SHIFT)] = True
+        self._filter = bytearray(np.packbits(marked, bitorder="little").tobytes())
 
     def __getstate__(self) -> dict[str, object]:
-        # The chunks are stored beside the snapshot, once each, not in it.
+        # The chunks are stored beside the snapshot, once each, not in it; the filter is
+        # made again from them.
         return {"fresh": self._fresh, "overflow": self._overflow, "run": self._run}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._sorted = np.empty(0, dtype=np.uint64)
         self._fresh, self._overflow, self._run = state["fresh"], state["overflow"], state["run"]
         self._sealed, self._digests = [], []
+        self._filter = bytearray(1 << (_FILTER_BITS - 3))
 
 
 class MessageIds:

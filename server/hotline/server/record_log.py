@@ -65,6 +65,7 @@ class RecordLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: BaseException | None = None
         self._appended = 0
+        self._wake_pending = False
         self._committed = 0
         self._size = 0
         self._commit_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -124,12 +125,24 @@ class RecordLog:
         if self._failure is not None:
             raise Unavailable(f"the log cannot be written: {self._failure}")
         queue = self._queue
-        with queue.lock:
-            if queue.closing:
-                raise Unavailable("the server is shutting down")
-            queue.records.append(record)
-            queue.lock.notify()
+        if queue.closing:  # set by :meth:`close`, in this thread
+            raise Unavailable("the server is shutting down")
+        # A deque's append is atomic: the writer is woken once for all the records the
+        # event loop appends in one turn, not once for each.
+        queue.records.append(record)
         self._appended += 1
+        if not self._wake_pending:
+            self._wake_pending = True
+            if self._loop is None:
+                self._wake_writer()
+            else:
+                self._loop.call_soon(self._wake_writer)
+
+    def _wake_writer(self) -> None:
+        self._wake_pending = False
+        queue = self._queue
+        with queue.lock:
+            queue.lock.notify()
 
     @property
     def pending(self) -> int:
