@@ -11,6 +11,7 @@ byte for byte — deadlines, escalations and deconfliction alerts included.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import pytest
 from drill import AIR, GROUND, A, Drill
 
 from hotline.server import message_ids
+from hotline.server import switchboard as switchboard_module
+from hotline.server.record_log import RecordLog
+from hotline.server.snapshot import LiveState
 from hotline.v1 import common_pb2, log_pb2, positions_pb2, zones_pb2
 
 Z = zones_pb2
@@ -164,7 +168,11 @@ async def test_a_restart_from_the_snapshot_ends_where_reading_the_whole_log_does
     assert drill.verify().problems == ()
 
 
-async def test_a_crash_between_snapshots_restarts_from_the_last_one(tmp_path: Path) -> None:
+async def test_a_crash_between_snapshots_restarts_from_the_last_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However large the state, a snapshot every 50 records.
+    monkeypatch.setattr(switchboard_module, "SNAPSHOT_BYTES_PER_RECORD", 10**9)
     drill = Drill(tmp_path / "run", deconfliction=True, snapshot_every=50)
     async with drill:
         await drive(drill, rounds=30)
@@ -216,3 +224,30 @@ async def test_a_damaged_chunk_of_message_ids_is_passed_over_for_the_whole_log(
         assert damaged.switchboard.recovered_from == 0
         assert await views(drill) == await views(damaged)
         assert await go_on(drill) == await go_on(damaged)
+
+
+async def test_a_large_live_state_is_written_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of messages nobody answers make every snapshot large: they are spaced
+    so that each record pays the same for them, not once every 50 records."""
+    taken: list[int] = []
+    store = RecordLog.append_snapshot
+
+    def counted(log: RecordLog, live: LiveState, *rest: object) -> None:
+        taken.append(live.index)
+        store(log, live, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RecordLog, "append_snapshot", counted)
+    async with Drill(tmp_path, snapshot_every=50) as drill:
+        await drill.connect("BLUE", AIR)
+        for n in range(2_000):  # RED never connects
+            await drill.text("BLUE", AIR, f"routine {n}", common_pb2.PRIORITY_ROUTINE)
+        records = drill.switchboard.log_size
+    spacing = [b - a for a, b in itertools.pairwise(taken)]
+    assert records > 2_000
+    # At first every 50 records or so (when the snapshot task gets its turn); then
+    # further apart as the state grows.
+    assert spacing[0] < 200
+    assert max(spacing) > 500
+    assert len(taken) < records / 50 / 3

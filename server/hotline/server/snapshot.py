@@ -29,12 +29,24 @@ from hotline.server.audit import Signer, Verifier
 from hotline.server.message_ids import chunk_digest
 from hotline.server.storage import StoredSnapshot
 
-__all__ = ["SNAPSHOT_RECORDS", "LiveState", "chunks_match", "open_snapshot", "seal_snapshot"]
+__all__ = [
+    "SNAPSHOT_BYTES_PER_RECORD",
+    "SNAPSHOT_RECORDS",
+    "LiveState",
+    "chunks_match",
+    "open_snapshot",
+    "seal_snapshot",
+]
 
 log = logging.getLogger(__name__)
 
-#: Records between two snapshots: what a restart reads at most after the latest one.
+#: Records between two snapshots: what a restart reads at most after the latest one...
 SNAPSHOT_RECORDS = 5_000
+#: ... unless the live state is large (much traffic still open: tens of thousands of
+#: messages nobody answers): then the snapshots are spaced so that writing them costs
+#: each record about the pickling of this many bytes (some microseconds), and a restart
+#: reads correspondingly more records after the latest one.
+SNAPSHOT_BYTES_PER_RECORD = 100
 #: Changes whenever what a snapshot holds changes shape.
 _FORMAT = b"hotline-snapshot/2\n"
 _HEADER = struct.Struct(">Q64s")

@@ -70,7 +70,7 @@ from hotline.server.message_ids import KnownMessage, MessageIds, content_digest
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
-from hotline.server.snapshot import SNAPSHOT_RECORDS, LiveState
+from hotline.server.snapshot import SNAPSHOT_BYTES_PER_RECORD, SNAPSHOT_RECORDS, LiveState
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
 from hotline.server.watchers import Watchers
@@ -260,8 +260,9 @@ class Switchboard:
         if self._failure is not None or self._closed_log:
             return
         index = self._next_index
-        self._next_snapshot = index + self._snapshot_every
         switchboard = self._switchboard_state()
+        spacing = len(switchboard) // SNAPSHOT_BYTES_PER_RECORD
+        self._next_snapshot = index + max(self._snapshot_every, spacing)
         seen = self._message_ids.seen
         id_chunks, id_digests = seen.take_sealed(), seen.digests()
         checks = await self._checks.snapshot() if self._checks is not None else b""
