@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from routing import (
+from testbed import (
     FULL,
     HOST,
     QUICK,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 from deconfliction import LAT, LON, random_zone
-from routing import (
+from testbed import (
     HOST,
     BenchError,
     Flow,
