@@ -339,9 +339,10 @@ class Chains:
     def _cancel(self, changes: TimerChanges, keys: Iterable[DeadlineKey]) -> None:
         for key in keys:
             self._due.pop(key, None)
-            paused = self._paused.get(self._hotline_of(key))
-            if paused is not None:
-                paused.remaining.pop(key, None)
+            if self._paused:
+                paused = self._paused.get(self._hotline_of(key))
+                if paused is not None:
+                    paused.remaining.pop(key, None)
             changes.cancel.append(key)
 
     def _track(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> TimerChanges:
