@@ -44,12 +44,11 @@ import grpc
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
-from testbed import BenchError, hotline_command, machine
+from testbed import HOST, BenchError, hotline_command, machine, spawn
 
 from hotline.client.envelopes import envelope
 from hotline.v1 import common_pb2, envelope_pb2, messages_pb2, services_pb2, services_pb2_grpc
 
-HOST = "127.0.0.1"
 METHODS: list[MethodDescriptor] = [
     method for service in services_pb2.DESCRIPTOR.services_by_name.values()
     for method in service.methods
@@ -87,25 +86,8 @@ async def issue_token(data_dir: Path, *options: str) -> str:
 async def serving(data_dir: Path, log: Path) -> AsyncIterator[tuple[int, str]]:
     """``hotline serve`` of the built-in exercise; yields its pid and address."""
     command = [hotline_command(), "serve", "--listen", f"{HOST}:0", "--data-dir", str(data_dir)]
-    with log.open("ab") as errors:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-            stderr=errors,
-        )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30.0)).decode().strip()
-        if not line.startswith("hotline: serving on"):
-            raise BenchError(f"hotline serve did not start: {line!r}")
-        yield process.pid, line.removeprefix("hotline: serving on").strip()
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15.0)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async with spawn(command, "hotline: serving on", log) as server:
+        yield server.pid, server.address
 
 
 # ---------------------------------------------------------------------- inputs

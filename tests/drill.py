@@ -16,12 +16,14 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from harness import uniform_policy
+
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.trail import AuditTrail, CheckpointPolicy, load_or_create_signer
 from hotline.server.audit.verify import VerificationReport
 from hotline.server.checks import LocalChecks
 from hotline.server.consoles import Console
-from hotline.server.exercise import Deadlines, Exercise, Policy, default_exercise
+from hotline.server.exercise import Exercise, default_exercise
 from hotline.server.identity import Credential
 from hotline.server.storage import open_backend
 from hotline.server.switchboard import Switchboard
@@ -40,19 +42,7 @@ GENERALS = common_pb2.HOTLINE_GENERALS
 A = acknowledgments_pb2
 
 #: RECEIPT within 1 s and an operator response within 2 s, for every priority.
-DRILL_POLICY = Policy(
-    deadlines={
-        p: Deadlines(receipt=1.0, response=2.0)
-        for p in (
-            common_pb2.PRIORITY_FLASH,
-            common_pb2.PRIORITY_IMMEDIATE,
-            common_pb2.PRIORITY_PRIORITY,
-            common_pb2.PRIORITY_ROUTINE,
-        )
-    },
-    line_test_interval=3600.0,
-    line_test_receipt=1.0,
-)
+DRILL_POLICY = uniform_policy(1.0, 2.0)
 
 
 class FakeClock:

@@ -32,20 +32,27 @@ from hotline.server.identity import Credential, TokenAuthority, load_or_create_s
 from hotline.server.settings import Settings
 from hotline.v1 import common_pb2, envelope_pb2
 
+
+def uniform_policy(receipt: float, response: float) -> Policy:
+    """The same RECEIPT and response deadlines for every priority, a LINE TEST only
+    every hour (its RECEIPT deadline the same)."""
+    return Policy(
+        deadlines={
+            p: Deadlines(receipt=receipt, response=response)
+            for p in (
+                common_pb2.PRIORITY_FLASH,
+                common_pb2.PRIORITY_IMMEDIATE,
+                common_pb2.PRIORITY_PRIORITY,
+                common_pb2.PRIORITY_ROUTINE,
+            )
+        },
+        line_test_interval=3600.0,
+        line_test_receipt=receipt,
+    )
+
+
 #: Deadlines short enough for tests: receipt 0.5 s, response 1.5 s, for every priority.
-SHORT = Policy(
-    deadlines={
-        p: Deadlines(receipt=0.5, response=1.5)
-        for p in (
-            common_pb2.PRIORITY_FLASH,
-            common_pb2.PRIORITY_IMMEDIATE,
-            common_pb2.PRIORITY_PRIORITY,
-            common_pb2.PRIORITY_ROUTINE,
-        )
-    },
-    line_test_interval=3600.0,
-    line_test_receipt=0.5,
-)
+SHORT = uniform_policy(0.5, 1.5)
 #: Deadlines that never fall due during a test.
 RELAXED = Policy(line_test_interval=3600.0)
 
