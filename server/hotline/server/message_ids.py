@@ -190,10 +190,8 @@ class SeenIds:
         return {"fresh": self._fresh, "overflow": self._overflow, "run": self._run}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._sorted = np.empty(0, dtype=np.uint64)
-        self._fresh, self._overflow, self._run = state["fresh"], state["overflow"], state["run"]
-        self._sealed, self._digests = [], []
-        self._filter = bytearray(1 << (_FILTER_BITS - 3))
+        SeenIds.__init__(self, state["run"])
+        self._fresh, self._overflow = state["fresh"], state["overflow"]
 
 
 class MessageIds:

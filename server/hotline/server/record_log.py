@@ -58,6 +58,9 @@ class RecordLog:
         self._trail = trail
         self._reader = backend.reader()
         self._reader_lock = threading.Lock()
+        # The event loop's own connection, for one record now and then: it never waits
+        # behind the reader threads' long reads.
+        self._lookup = backend.reader()
         self._on_commit = on_commit
         self._on_failure = on_failure
         self._queue = _Queue()
@@ -102,10 +105,9 @@ class RecordLog:
             queue.lock.notify()
 
     def record_at(self, index: int) -> StoredRecord | None:
-        """The committed record ``index``, read in the caller's thread (one primary-key
+        """The committed record ``index``, read in the event loop (one primary-key
         lookup: for the rare retry of a message no longer held in memory)."""
-        with self._reader_lock:
-            found = list(self._reader.read(index, index + 1))
+        found = list(self._lookup.read(index, index + 1))
         return found[0] if found else None
 
     def start(self, size: int | None = None) -> None:
@@ -166,6 +168,7 @@ class RecordLog:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
         self._reader.close()
+        self._lookup.close()
         self._backend.close()
 
     async def hotline_items(self, hotline: int, after_sequence: int) -> list[StoredRecord]:
