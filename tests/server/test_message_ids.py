@@ -1,9 +1,8 @@
 """The table of message ids gives back exactly what was recorded for each id, from memory
-for the recent ones and from the log for the others."""
+for the recent ones and from the log for the others, and holds a bounded amount
+however many ids the exercise uses."""
 
 from __future__ import annotations
-
-import pickle
 
 import pytest
 from hypothesis import given
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from hotline.server import message_ids
 from hotline.server.exercise import Hotline
-from hotline.server.message_ids import KnownMessage, MessageIds, SeenIds, id_hash
+from hotline.server.message_ids import KnownMessage, MessageIds, message_key
 from hotline.v1 import common_pb2
 
 HOTLINES: list[Hotline] = [value for value in common_pb2.Hotline.values() if value]
@@ -28,82 +27,115 @@ entries = st.dictionaries(
 )
 
 
+class Log:
+    """The log as the look-up sees it: records by message key, and every look-up made."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[int, list[tuple[str, KnownMessage]]] = {}
+        self.looked_up: list[str] = []
+
+    def record(self, ids: MessageIds, message_id: str, known: KnownMessage) -> None:
+        self.by_key.setdefault(message_key(message_id), []).append((message_id, known))
+        ids.add(message_id, known)
+
+    def find(self, key: int, message_id: str) -> KnownMessage | None:
+        self.looked_up.append(message_id)
+        for carried, known in self.by_key.get(key, []):
+            if carried == message_id:
+                return known
+        return None
+
+
+def blue(n: int) -> KnownMessage:
+    return KnownMessage("BLUE", common_pb2.HOTLINE_AIR_OPERATIONS, n + 1, n, 2 * n)
+
+
 @given(entries, st.text(min_size=1, max_size=40))
 def test_every_id_gives_back_its_sender_hotline_sequence_and_digest(
     recorded: dict[str, tuple[str, Hotline, int, int]], unknown: str
 ) -> None:
     ids = MessageIds()
     for index, (message_id, known) in enumerate(recorded.items()):
-        ids.add(message_id, index, KnownMessage(*known))
+        ids.add(message_id, KnownMessage(*known, index))
     assert len(ids) == len(recorded)
-    for message_id, known in recorded.items():
+    for index, (message_id, known) in enumerate(recorded.items()):
         assert message_id in ids
-        assert ids.get(message_id) == known
+        assert ids.get(message_id) == KnownMessage(*known, index)
     if unknown not in recorded:
         assert unknown not in ids
         assert ids.get(unknown) is None
 
 
-def test_older_ids_are_looked_up_in_the_log_and_new_ones_never_are(
+def test_older_ids_are_looked_up_in_the_log_and_new_ones_seldom_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(message_ids, "RECENT", 100)
-    # The log: record index -> the id it carries and what a retry needs. Records 0, 2,
-    # 4, ... carry BLUE's messages; the others are not hotline traffic.
-    log: dict[int, tuple[str, KnownMessage]] = {}
-    looked_up: list[int] = []
-
-    def find(index: int, message_id: str) -> KnownMessage | None:
-        looked_up.append(index)
-        carried, known = log[index]
-        return known if carried == message_id else None
-
-    ids = MessageIds(find)
+    log = Log()
+    ids = MessageIds(log.find)
     for n in range(10_000):
-        known = KnownMessage("BLUE", common_pb2.HOTLINE_AIR_OPERATIONS, n + 1, n)
-        log[2 * n] = (f"blue-{n}", known)
-        ids.add(f"blue-{n}", 2 * n, known)
+        log.record(ids, f"blue-{n}", blue(n))
+    ids.durable(2 * 10_000)
     assert len(ids) == 10_000
     # Recent ids come from memory, older ones from their record in the log.
-    assert ids.get("blue-9999") == log[2 * 9999][1]
-    assert looked_up == []
-    assert ids.get("blue-17") == log[34][1]
-    assert looked_up == [34]
-    # A new id is told apart without reading the log, bar the rare one whose 28-bit
-    # hash is that of a recorded id: its record says it is another id.
-    looked_up.clear()
+    assert ids.get("blue-9999") == blue(9999)
+    assert log.looked_up == []
+    assert ids.get("blue-17") == blue(17)
+    assert log.looked_up == ["blue-17"]
+    # A new id is told apart without reading the log, bar the rare one whose key falls
+    # on a bit of the filter that a recorded id set: the log then says it is new.
+    log.looked_up.clear()
     assert all(ids.get(f"red-{n}") is None for n in range(10_000))
-    assert len(looked_up) < 10
+    assert len(log.looked_up) < 10
 
 
-@given(
-    st.dictionaries(
-        st.integers(min_value=0, max_value=message_ids.MAX_INDEX),
-        st.integers(min_value=0, max_value=2**28 - 1),
-        max_size=5_000,
-    )
-)
-def test_seen_ids_give_back_the_index_of_every_id_with_a_hash(hashes: dict[int, int]) -> None:
-    seen = SeenIds(run=64)  # merged into the sorted array every 64
-    by_hash: dict[int, list[int]] = {}
-    for index, hashed in hashes.items():
-        seen.add(hashed, index)
-        by_hash.setdefault(hashed, []).append(index)
-    # As a snapshot keeps them: pickled, with the chunks stored beside.
-    chunks = [chunk for _, chunk in seen.take_sealed()]
-    restored = pickle.loads(pickle.dumps(seen))
-    restored.load(chunks, seen.digests())
-    for ids in (seen, restored):
-        assert len(ids) == len(hashes)
-        for hashed, indexes in by_hash.items():
-            assert sorted(ids.indexes(hashed)) == sorted(indexes)
-        assert ids.indexes(2**28 - 1) == by_hash.get(2**28 - 1, [])
+def test_an_id_stays_in_memory_until_its_record_is_durable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The log finds only what it has committed: an id whose record is still queued is
+    held however many come after it."""
+    monkeypatch.setattr(message_ids, "RECENT", 10)
+    log = Log()
+    ids = MessageIds(lambda key, message_id: None)  # the log has committed nothing yet
+    for n in range(50):
+        log.record(ids, f"blue-{n}", blue(n))
+    assert all(ids.get(f"blue-{n}") == blue(n) for n in range(50))
+    # Records up to blue-29's are durable: the ids before blue-40 may go, the last ten
+    # stay.
+    ids.durable(blue(29).record + 1)
+    assert ids.get("blue-0") is None
+    assert ids.get("blue-29") is None
+    assert all(ids.get(f"blue-{n}") == blue(n) for n in range(30, 50))
+    ids.durable(blue(49).record + 1)
+    assert ids.get("blue-39") is None
+    assert all(ids.get(f"blue-{n}") == blue(n) for n in range(40, 50))
 
 
-def test_seen_ids_take_eight_bytes_an_id() -> None:
-    seen = SeenIds()
-    for n in range(200_000):
-        seen.add(id_hash(f"message-{n}"), n)
-    assert 8 * 100_000 < seen.nbytes <= 8 * 200_000
-    assert 199_999 in seen.indexes(id_hash("message-199999"))
-    assert 17 in seen.indexes(id_hash("message-17"))
+def test_what_is_held_does_not_grow_with_the_exercise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_ids, "RECENT", 1_000)
+    log = Log()
+    ids = MessageIds(log.find)
+    sizes = []
+    for n in range(100_000):
+        log.record(ids, f"blue-{n}", blue(n))
+        ids.durable(blue(n).record + 1)
+        if n in (9_999, 99_999):
+            filter_bytes, _ = ids.state()
+            sizes.append((len(filter_bytes), ids.held))
+    assert sizes[0] == sizes[1] == (2 * 1024 * 1024, 1_000)
+    assert ids.get("blue-5") == blue(5)
+
+
+def test_a_restored_table_finds_every_id_through_the_log() -> None:
+    log = Log()
+    ids = MessageIds(log.find)
+    for n in range(1_000):
+        log.record(ids, f"blue-{n}", blue(n))
+    ids.durable(2_000)
+    restored = MessageIds(log.find)
+    restored.restore(ids.state(), 2_000)
+    assert len(restored) == 1_000
+    assert restored.get("blue-999") == blue(999)
+    assert restored.get("blue-0") == blue(0)
+    log.looked_up.clear()
+    assert all(restored.get(f"red-{n}") is None for n in range(1_000))
+    assert len(log.looked_up) < 5

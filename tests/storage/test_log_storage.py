@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,24 +121,23 @@ def test_only_the_latest_snapshot_is_kept_and_only_with_its_batch(location: str)
     backend.close()
 
 
-def test_id_chunks_are_stored_once_with_the_snapshot_that_seals_them(location: str) -> None:
+def test_records_are_found_by_their_message_key_once_committed(location: str) -> None:
     backend = open_backend(location)
-    backend.append([record(0)], [leaf_hash(record(0).data)])
-    assert backend.snapshot_ids(5) == []
-    backend.append([], [], snapshot=StoredSnapshot(1, b"s1", ((0, b"ids 0"), (1, b"ids 1"))))
-    backend.append([], [], snapshot=StoredSnapshot(1, b"s1 again", ((2, b"ids 2"),)))
-    assert backend.snapshot_ids(3) == [b"ids 0", b"ids 1", b"ids 2"]
-    assert backend.snapshot_ids(2) == [b"ids 0", b"ids 1"]
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        # A failed batch takes its chunks with it.
-        backend.append(
-            [record(0)], [leaf_hash(b"x")], snapshot=StoredSnapshot(2, b"s2", ((3, b"ids 3"),))
-        )
-    assert backend.snapshot_ids(4) == [b"ids 0", b"ids 1", b"ids 2"]
-    # A server that read the whole log numbers its chunks from 0 again: they replace.
-    backend.append([], [], snapshot=StoredSnapshot(1, b"anew", ((0, b"new ids 0"),)))
+    keyed = [replace(record(n), message_key=n - 2**62 if n % 2 else None) for n in range(4)]
+    backend.append(keyed[:2], [leaf_hash(r.data) for r in keyed[:2]])
     reader = opened(location)
-    assert reader.snapshot_ids(1) == [b"new ids 0"]
+    assert reader.with_message_key(1 - 2**62) == [record(1)]
+    assert reader.with_message_key(3 - 2**62) == []
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        # A failed batch takes its keys with it.
+        backend.append([keyed[3], keyed[1]], [leaf_hash(b"x")] * 2)
+    assert reader.with_message_key(3 - 2**62) == []
+    backend.append(keyed[2:], [leaf_hash(r.data) for r in keyed[2:]])
+    assert reader.with_message_key(3 - 2**62) == [record(3)]
+    # Two records under one key (two ids whose hashes agree) are both found.
+    twin = replace(record(4), message_key=3 - 2**62)
+    backend.append([twin], [leaf_hash(twin.data)])
+    assert reader.with_message_key(3 - 2**62) == [record(3), record(4)]
     reader.close()
     backend.close()
 
@@ -286,3 +286,17 @@ def test_an_empty_store_and_a_missing_one(location: str, tmp_path: Path) -> None
     backend.close()
     with pytest.raises(ConfigurationError, match="no log"):
         open_backend(str(tmp_path / "missing.sqlite"), create=False)
+
+
+def test_a_log_of_an_earlier_version_is_read_offline_but_not_served(location: str) -> None:
+    backend = open_backend(location)
+    backend.append([record(0), record(1)], [leaf_hash(record(n).data) for n in (0, 1)])
+    backend.close()
+    # As a server before message keys left it.
+    execute(location, "DROP INDEX log_message_key")
+    execute(location, "ALTER TABLE log DROP COLUMN message_key")
+    reader = opened(location)
+    assert list(reader.read()) == [record(0), record(1)]
+    reader.close()
+    with pytest.raises(ConfigurationError, match="earlier hotline version"):
+        open_backend(location)

@@ -17,12 +17,12 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hotline.server.audit.trail import UNHASHED, AuditTrail
 from hotline.server.errors import Unavailable
-from hotline.server.snapshot import LiveState, chunks_match, open_snapshot, seal_snapshot
+from hotline.server.snapshot import LiveState, open_snapshot, seal_snapshot
 from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord, StoredSnapshot
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class _Queue:
     records: deque[StoredRecord] = field(default_factory=deque)
     # The latest snapshot handed over, and how many records had been appended then: it
     # is stored with the batch that reaches that count.
-    snapshot: tuple[int, LiveState, tuple[tuple[int, bytes], ...]] | None = None
+    snapshot: tuple[int, LiveState] | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     closing: bool = False
 
@@ -78,21 +78,16 @@ class RecordLog:
         :meth:`start`."""
         return self._backend.read(start)
 
-    def latest_snapshot(self, exercise: bytes) -> tuple[LiveState, list[bytes]] | None:
-        """The live state of the snapshot stored last and the id chunks it stands on,
-        if it can be used (see :mod:`hotline.server.snapshot`); read before
-        :meth:`start`. Without an audit trail there is no key to trust a snapshot with,
-        and none is kept."""
+    def latest_snapshot(self, exercise: bytes) -> LiveState | None:
+        """The live state of the snapshot stored last, if it can be used (see
+        :mod:`hotline.server.snapshot`); read before :meth:`start`. Without an audit
+        trail there is no key to trust a snapshot with, and none is kept."""
         stored = self._backend.latest_snapshot() if self._trail is not None else None
         if stored is None or self._trail is None:
             return None
-        live = open_snapshot(self._trail.signer.verifier, stored, exercise)
-        if live is None:
-            return None
-        chunks = self._backend.snapshot_ids(len(live.id_digests))
-        return (live, chunks) if chunks_match(chunks, live) else None
+        return open_snapshot(self._trail.signer.verifier, stored, exercise)
 
-    def append_snapshot(self, live: LiveState, id_chunks: Sequence[tuple[int, bytes]] = ()) -> None:
+    def append_snapshot(self, live: LiveState) -> None:
         """Stores ``live`` (the state after records ``0 .. live.index - 1``) in the same
         transaction as a batch that holds every record appended so far — those records
         and whatever the state's making added after them — so it is never durable
@@ -101,14 +96,14 @@ class RecordLog:
         with queue.lock:
             if queue.closing or self._failure is not None or self._trail is None:
                 return
-            queue.snapshot = (self._size + self._appended, live, tuple(id_chunks))
+            queue.snapshot = (self._size + self._appended, live)
             queue.lock.notify()
 
-    def record_at(self, index: int) -> StoredRecord | None:
-        """The committed record ``index``, read in the event loop (one primary-key
-        lookup: for the rare retry of a message no longer held in memory)."""
-        found = list(self._lookup.read(index, index + 1))
-        return found[0] if found else None
+    def with_message_key(self, key: int) -> list[StoredRecord]:
+        """The committed records stored with ``message_key`` ``key``, read in the event
+        loop (one index look-up: for an id that may have been used, no longer held in
+        memory)."""
+        return self._lookup.with_message_key(key)
 
     def start(self, size: int | None = None) -> None:
         """Resumes the audit trail over the stored log of ``size`` records (counted if
@@ -200,9 +195,8 @@ class RecordLog:
                 count = min(len(queue.records), MAX_BATCH)
                 batch = [queue.records.popleft() for _ in range(count)]
                 live: LiveState | None = None
-                id_chunks: tuple[tuple[int, bytes], ...] = ()
                 if queue.snapshot is not None and queue.snapshot[0] <= stored_end + count:
-                    _, live, id_chunks = queue.snapshot
+                    _, live = queue.snapshot
                     queue.snapshot = None
                 closing = queue.closing and not queue.records
             checkpoints: list[StoredCheckpoint] = []
@@ -217,7 +211,7 @@ class RecordLog:
                     checkpoints.append(final)
             snapshot = None
             if live is not None and trail is not None:
-                snapshot = seal_snapshot(trail.signer, live, id_chunks)
+                snapshot = seal_snapshot(trail.signer, live)
             if batch or checkpoints or snapshot is not None:
                 if not self._store(batch, leaves, checkpoints, snapshot):
                     return

@@ -3,7 +3,7 @@ the exercise has run.
 
 Every :data:`SNAPSHOT_RECORDS` records, and when it stops, the server writes down what
 it would otherwise rebuild by reading the whole log — pending deadlines and chains,
-zones, hotline state, the message ids' hashes, and the deconfliction picture — as it
+zones, hotline state, the message ids' filter, and the deconfliction picture — as it
 stood after record ``index - 1``. It is stored in the same transaction as a batch of
 records that reaches that index (``RecordLog.append_snapshot``), so it never stands for
 records that are not durable. A restart reads the latest snapshot and then only the
@@ -26,14 +26,12 @@ import struct
 from dataclasses import dataclass
 
 from hotline.server.audit import Signer, Verifier
-from hotline.server.message_ids import chunk_digest
 from hotline.server.storage import StoredSnapshot
 
 __all__ = [
     "SNAPSHOT_BYTES_PER_RECORD",
     "SNAPSHOT_RECORDS",
     "LiveState",
-    "chunks_match",
     "open_snapshot",
     "seal_snapshot",
 ]
@@ -48,7 +46,7 @@ SNAPSHOT_RECORDS = 5_000
 #: reads correspondingly more records after the latest one.
 SNAPSHOT_BYTES_PER_RECORD = 100
 #: Changes whenever what a snapshot holds changes shape.
-_FORMAT = b"hotline-snapshot/2\n"
+_FORMAT = b"hotline-snapshot/3\n"
 _HEADER = struct.Struct(">Q64s")
 
 
@@ -57,41 +55,28 @@ class LiveState:
     """What the switchboard and the deconfliction checks hold after record
     ``index - 1``, each pickled by its owner at that moment; ``exercise`` is the
     configuration it was built under (its serialised ``Exercise``): another
-    configuration rebuilds from the log. The message ids are stored beside it in chunks,
-    once each (:class:`~hotline.server.message_ids.SeenIds`): it keeps their digests."""
+    configuration rebuilds from the log. ``message_ids`` is
+    :meth:`~hotline.server.message_ids.MessageIds.state`, apart from the switchboard's
+    objects because it is one block of bytes of a fixed size: it costs the snapshot's
+    spacing nothing."""
 
     index: int
     exercise: bytes
     switchboard: bytes
     checks: bytes
-    id_digests: tuple[bytes, ...] = ()
+    message_ids: tuple[bytes, int] = (b"", 0)
 
 
 def _signed_message(index: int, state: bytes) -> bytes:
     return _FORMAT + index.to_bytes(8, "big") + hashlib.sha256(state).digest()
 
 
-def seal_snapshot(
-    signer: Signer, live: LiveState, id_chunks: tuple[tuple[int, bytes], ...] = ()
-) -> StoredSnapshot:
-    """The snapshot as stored: the state pickled, behind its index and signature, with
-    the id chunks sealed since the last one."""
+def seal_snapshot(signer: Signer, live: LiveState) -> StoredSnapshot:
+    """The snapshot as stored: the state pickled, behind its index and signature."""
     state = pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL)
     signature = signer.sign(_signed_message(live.index, state))
     sealed = _FORMAT + _HEADER.pack(live.index, signature) + state
-    return StoredSnapshot(live.index, sealed, id_chunks)
-
-
-def chunks_match(chunks: list[bytes], live: LiveState) -> bool:
-    """Whether ``chunks`` are the id chunks ``live`` stands on (a crash can leave a
-    snapshot's chunks unwritten only with the snapshot itself; this catches damage)."""
-    if len(chunks) != len(live.id_digests):
-        log.warning("the stored snapshot's message ids are incomplete; reading the whole log")
-        return False
-    if any(chunk_digest(c) != d for c, d in zip(chunks, live.id_digests, strict=True)):
-        log.warning("the stored snapshot's message ids are damaged; reading the whole log")
-        return False
-    return True
+    return StoredSnapshot(live.index, sealed)
 
 
 def open_snapshot(verifier: Verifier, stored: StoredSnapshot, exercise: bytes) -> LiveState | None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import pickle
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -66,7 +67,7 @@ from hotline.server.exercise import (
     hotline_name,
 )
 from hotline.server.identity import Credential, Operator
-from hotline.server.message_ids import KnownMessage, MessageIds, content_digest
+from hotline.server.message_ids import KnownMessage, MessageIds, content_digest, message_key
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
@@ -201,8 +202,10 @@ class Switchboard:
         missed = self._missed
         found = self._log.latest_snapshot(self._exercise_bytes)
         if found is not None:
-            self._restore(*found)
+            self._restore(found)
         start = self.recovered_from = self._next_index
+        # Every record read back is durable: the log finds its id.
+        self._message_ids.durable(sys.maxsize)
         for stored in self._log.recover(start):
             record = log_pb2.LogRecord.FromString(stored.data)
             if missed is not None:
@@ -212,6 +215,7 @@ class Switchboard:
             if record.kind == log_pb2.RECORD_KIND_EXERCISE_STARTED:
                 self._line_tests = 0
         self._cause = None
+        self._message_ids.durable(self._next_index)
         self._next_snapshot = self._next_index + self._snapshot_every
         log.info(
             "recovered %d records (%d read after the snapshot), %d deadlines pending",
@@ -233,11 +237,10 @@ class Switchboard:
             "chains": self._chains,
             "zones": self._zones,
             "envelopes": self._envelopes,
-            "message_ids": self._message_ids.state(),
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _restore(self, live: LiveState, id_chunks: list[bytes]) -> None:
+    def _restore(self, live: LiveState) -> None:
         state = pickle.loads(live.switchboard)
         chains: Chains = state["chains"]
         chains.rules = self._rules
@@ -248,7 +251,7 @@ class Switchboard:
         self._suspended = state["suspended"]
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
-        self._message_ids.restore(state["message_ids"], id_chunks, live.id_digests)
+        self._message_ids.restore(live.message_ids, live.index)
         for key, due in chains.pending():
             self._timer.schedule(key, due)
         if self._checks is not None:
@@ -263,13 +266,12 @@ class Switchboard:
         switchboard = self._switchboard_state()
         spacing = len(switchboard) // SNAPSHOT_BYTES_PER_RECORD
         self._next_snapshot = index + max(self._snapshot_every, spacing)
-        seen = self._message_ids.seen
-        id_chunks, id_digests = seen.take_sealed(), seen.digests()
         checks = await self._checks.snapshot() if self._checks is not None else b""
         # What the checks found up to the snapshot is recorded before it is stored.
         self._raise_findings()
-        live = LiveState(index, self._exercise_bytes, switchboard, checks, id_digests)
-        self._log.append_snapshot(live, id_chunks)
+        message_ids = self._message_ids.state()
+        live = LiveState(index, self._exercise_bytes, switchboard, checks, message_ids)
+        self._log.append_snapshot(live)
 
     async def snapshot_if_due(self) -> None:
         """Takes a snapshot if :data:`~hotline.server.snapshot.SNAPSHOT_RECORDS` records
@@ -424,11 +426,13 @@ class Switchboard:
         self._next_index += 1
         if self._next_index >= self._next_snapshot:
             self._snapshot_due.set()
-        self._apply_envelope(envelope, header.index, payload, digest)
-        self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data))
+        key = message_key(envelope.message_id)
+        self._apply_envelope(envelope, header.index, payload, digest, key)
+        self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data, key))
 
     def _committed(self, batch: list[StoredRecord]) -> None:
         """Delivers what just became durable, in log order."""
+        self._message_ids.durable(batch[-1].index + 1)
         self._watchers.committed(batch)
         for stored in batch:
             outgoing = self._outgoing.pop(stored.index, None)
@@ -471,18 +475,20 @@ class Switchboard:
             self._suspended.pop(record.hotline, None)
             self._retime(self._chains.resume(record.hotline, _seconds(record.recorded_at)))
 
-    def _find_message(self, index: int, message_id: str) -> KnownMessage | None:
-        """What record ``index`` says of ``message_id``, no longer held in memory (None
-        if that record carries another id)."""
-        stored = self._log.record_at(index)
-        if stored is None:
-            return None
-        envelope = log_pb2.LogRecord.FromString(stored.data).envelope
-        if envelope.message_id != message_id:
-            return None
-        return KnownMessage(
-            envelope.sender.party, envelope.hotline, envelope.sequence, _digest_of(envelope)
-        )
+    def _find_message(self, key: int, message_id: str) -> KnownMessage | None:
+        """What the log says of ``message_id``, no longer held in memory, stored with
+        ``key`` (None if no record carries it)."""
+        for stored in self._log.with_message_key(key):
+            envelope = log_pb2.LogRecord.FromString(stored.data).envelope
+            if envelope.message_id == message_id:
+                return KnownMessage(
+                    envelope.sender.party,
+                    envelope.hotline,
+                    envelope.sequence,
+                    _digest_of(envelope),
+                    stored.index,
+                )
+        return None
 
     def _retime(self, changes: TimerChanges) -> None:
         """Applies what a recorded fact means for the deadlines."""
@@ -494,14 +500,20 @@ class Switchboard:
             self._envelopes.pop(message_id, None)
 
     def _apply_envelope(
-        self, envelope: envelope_pb2.Envelope, index: int, payload: bytes | None, digest: int
+        self,
+        envelope: envelope_pb2.Envelope,
+        index: int,
+        payload: bytes | None,
+        digest: int,
+        key: int | None = None,
     ) -> None:
-        """Applies hotline traffic recorded as record ``index`` to the state."""
+        """Applies hotline traffic recorded as record ``index`` to the state (``key``:
+        its id's message key, if known)."""
         hotline = envelope.hotline
         at = _seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
-        known = KnownMessage(envelope.sender.party, hotline, envelope.sequence, digest)
-        self._message_ids.add(envelope.message_id, index, known)
+        known = KnownMessage(envelope.sender.party, hotline, envelope.sequence, digest, index)
+        self._message_ids.add(envelope.message_id, known, key)
         body = envelope.WhichOneof("body")
         if body == "zone_status":
             self._zones.apply(envelope.zone_status.zone)

@@ -22,6 +22,9 @@ class StoredRecord:
     # Per-hotline sequence number; 0 for records that are not hotline traffic.
     sequence: int
     data: bytes
+    # An envelope's :func:`~hotline.server.message_ids.message_key`, stored for the look
+    # up of a retried id; not read back with the record.
+    message_key: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +47,10 @@ class StoredSnapshot:
     """The server's live state as it stood after records ``0 .. index - 1``: what a
     restart reads instead of those records. Not part of the audit trail (it proves
     nothing and is rebuilt from the records when it cannot be used); only the latest
-    is kept. ``id_chunks`` are pieces of it that later snapshots refer to again, stored
-    once each, numbered (see :meth:`Backend.snapshot_ids`)."""
+    is kept."""
 
     index: int
     state: bytes
-    id_chunks: tuple[tuple[int, bytes], ...] = ()
 
 
 class Backend(Protocol):
@@ -94,9 +95,8 @@ class Backend(Protocol):
     def latest_snapshot(self) -> StoredSnapshot | None:
         """The snapshot stored last, if any."""
 
-    def snapshot_ids(self, count: int) -> list[bytes]:
-        """The id chunks numbered ``0 .. count - 1`` stored with snapshots, in order (as
-        many of them as are stored)."""
+    def with_message_key(self, key: int) -> list[StoredRecord]:
+        """The records stored with ``message_key`` ``key`` (usually none, or one)."""
 
     def size(self) -> int:
         """Number of records."""

@@ -37,9 +37,12 @@ CREATE TABLE log (
     hotline   INTEGER NOT NULL,
     sequence  BIGINT  NOT NULL,
     data      BYTEA   NOT NULL,
-    leaf_hash BYTEA   NOT NULL
+    leaf_hash BYTEA   NOT NULL,
+    -- An envelope's message_key (hotline.server.message_ids): how a retry finds it.
+    message_key BIGINT
 );
 CREATE INDEX log_hotline_sequence ON log (hotline, sequence) WHERE sequence > 0;
+CREATE INDEX log_message_key ON log (message_key) WHERE message_key IS NOT NULL;
 CREATE TABLE checkpoints (
     seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     size     BIGINT NOT NULL,
@@ -60,16 +63,9 @@ CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
 CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION hotline_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON log, checkpoints FROM PUBLIC;
-"""
-#: What logs created before it need: the snapshots' tables.
-UPGRADE = """
-CREATE TABLE IF NOT EXISTS snapshots (
+CREATE TABLE snapshots (
     idx   BIGINT PRIMARY KEY,
     state BYTEA  NOT NULL
-);
-CREATE TABLE IF NOT EXISTS snapshot_ids (
-    chunk BIGINT PRIMARY KEY,
-    ids   BYTEA  NOT NULL
 );
 """
 
@@ -89,9 +85,7 @@ def grant_append_only(url: str, role: str) -> None:
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON log, checkpoints TO {}").format(ident))
             # Snapshots are no part of the record: only the latest is kept.
             conn.execute(
-                sql.SQL(
-                    "GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots, snapshot_ids TO {}"
-                ).format(ident)
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO {}").format(ident)
             )
     except psycopg.Error as error:
         raise ConfigurationError(f"cannot restrict {role!r} to appends: {error}") from None
@@ -114,7 +108,8 @@ class PostgresBackend:
             if not durable:
                 self._conn.execute("SET synchronous_commit = off")
             row = self._conn.execute(
-                "SELECT to_regclass('log'), to_regclass('checkpoints'), to_regclass('snapshot_ids')"
+                "SELECT to_regclass('log'), to_regclass('checkpoints'), "
+                "to_regclass('log_message_key')"
             )
             exists = row.fetchone()
             if exists is None or None in exists[:2]:
@@ -122,10 +117,12 @@ class PostgresBackend:
                     raise ConfigurationError("the database holds no hotline log")
                 with self._conn.transaction():
                     self._conn.execute(SCHEMA)
-                    self._conn.execute(UPGRADE)
             elif exists[2] is None and create:
-                with self._conn.transaction():
-                    self._conn.execute(UPGRADE)
+                raise ConfigurationError(
+                    "the database holds a log of an earlier hotline version; the offline "
+                    "tools (audit, replay, export, report) read it, but the server needs "
+                    "a new log"
+                )
         except psycopg.Error as error:
             self._conn.close()
             raise ConfigurationError(f"the log database is not usable: {error}") from None
@@ -146,12 +143,14 @@ class PostgresBackend:
         with conn.transaction(), conn.cursor() as cursor:
             if records:
                 with cursor.copy(
-                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash) "
+                    "COPY log (idx, kind, hotline, sequence, data, leaf_hash, message_key) "
                     "FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea"])
+                    copy.set_types(["int8", "int4", "int4", "int8", "bytea", "bytea", "int8"])
                     for r, h in zip(records, leaf_hashes, strict=True):
-                        copy.write_row((r.index, r.kind, r.hotline, r.sequence, r.data, h))
+                        copy.write_row(
+                            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_key)
+                        )
             for c in checkpoints:
                 cursor.execute(
                     "INSERT INTO checkpoints (size, note, frontier) VALUES (%s, %s, %s)",
@@ -164,11 +163,6 @@ class PostgresBackend:
                     (snapshot.index, snapshot.state),
                 )
                 cursor.execute("DELETE FROM snapshots WHERE idx < %s", (snapshot.index,))
-                cursor.executemany(
-                    "INSERT INTO snapshot_ids (chunk, ids) VALUES (%s, %s) "
-                    "ON CONFLICT (chunk) DO UPDATE SET ids = EXCLUDED.ids",
-                    snapshot.id_chunks,
-                )
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor keeps memory flat however long the log is.
@@ -225,14 +219,11 @@ class PostgresBackend:
             return None
         return None if row is None else StoredSnapshot(row[0], bytes(row[1]))
 
-    def snapshot_ids(self, count: int) -> list[bytes]:
-        try:
-            rows = self._conn.execute(
-                "SELECT ids FROM snapshot_ids WHERE chunk < %s ORDER BY chunk", (count,)
-            ).fetchall()
-        except psycopg.errors.UndefinedTable:  # a log written before snapshots were kept
-            return []
-        return [bytes(row[0]) for row in rows]
+    def with_message_key(self, key: int) -> list[StoredRecord]:
+        rows = self._conn.execute(
+            f"{_RECORD} WHERE message_key = %s ORDER BY idx", (key,)
+        ).fetchall()
+        return [StoredRecord(i, kind, line, seq, bytes(data)) for i, kind, line, seq, data in rows]
 
     def size(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM log").fetchone()

@@ -29,9 +29,12 @@ CREATE TABLE IF NOT EXISTS log (
     hotline   INTEGER NOT NULL,
     sequence  INTEGER NOT NULL,
     data      BLOB    NOT NULL,
-    leaf_hash BLOB    NOT NULL
+    leaf_hash BLOB    NOT NULL,
+    -- An envelope's message_key (hotline.server.message_ids): how a retry finds it.
+    message_key INTEGER
 );
 CREATE INDEX IF NOT EXISTS log_hotline_sequence ON log (hotline, sequence) WHERE sequence > 0;
+CREATE INDEX IF NOT EXISTS log_message_key ON log (message_key) WHERE message_key IS NOT NULL;
 CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
 BEGIN SELECT RAISE(ABORT, 'the hotline log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
@@ -50,14 +53,10 @@ CREATE TABLE IF NOT EXISTS snapshots (
     idx   INTEGER PRIMARY KEY,
     state BLOB    NOT NULL
 );
-CREATE TABLE IF NOT EXISTS snapshot_ids (
-    chunk INTEGER PRIMARY KEY,
-    ids   BLOB    NOT NULL
-);
 """
 
 _END = 2**63 - 1
-#: Rows inserted by one statement at most (6 parameters each).
+#: Rows inserted by one statement at most (7 parameters each).
 _ROWS_PER_STATEMENT = 256
 #: Prepared statements kept per connection: one INSERT for every batch size, and reads.
 _STATEMENT_CACHE = _ROWS_PER_STATEMENT + 64
@@ -67,8 +66,9 @@ _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
 @functools.cache
 def _insert_rows(count: int) -> str:
     """An INSERT of ``count`` records with their leaf hashes."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
-    return f"INSERT INTO log (idx, kind, hotline, sequence, data, leaf_hash) VALUES {values}"
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    columns = "idx, kind, hotline, sequence, data, leaf_hash, message_key"
+    return f"INSERT INTO log ({columns}) VALUES {values}"
 
 
 class SqliteBackend:
@@ -101,16 +101,17 @@ class SqliteBackend:
                 )
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.execute("PRAGMA busy_timeout=10000")
-            if create:
-                self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(log)")}
+            if create and (not columns or "message_key" in columns):
+                self._db.executescript(_SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(log)")}
         except sqlite3.DatabaseError as error:
             raise ConfigurationError(f"{path}: not a usable hotline log: {error}") from None
-        if "leaf_hash" not in columns:
+        if "leaf_hash" not in columns or (create and "message_key" not in columns):
             self._db.close()
             raise ConfigurationError(
-                f"{path}: not a hotline log of this version (no leaf hashes); "
-                "start a new log for this server version"
+                f"{path}: a log of an earlier hotline version; the offline tools (audit, "
+                "replay, export, report) read it, but the server needs a new log"
             )
 
     def append(
@@ -130,7 +131,7 @@ class SqliteBackend:
         if len(records) != len(leaf_hashes):
             raise ValueError("one leaf hash per record")
         rows = [
-            (r.index, r.kind, r.hotline, r.sequence, r.data, h)
+            (r.index, r.kind, r.hotline, r.sequence, r.data, h, r.message_key)
             for r, h in zip(records, leaf_hashes, strict=True)
         ]
         inserts = [
@@ -158,10 +159,6 @@ class SqliteBackend:
                     (snapshot.index, snapshot.state),
                 )
                 db.execute("DELETE FROM snapshots WHERE idx < ?", (snapshot.index,))
-                db.executemany(
-                    "INSERT OR REPLACE INTO snapshot_ids (chunk, ids) VALUES (?, ?)",
-                    snapshot.id_chunks,
-                )
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -215,14 +212,9 @@ class SqliteBackend:
             return None
         return None if row is None else StoredSnapshot(row[0], row[1])
 
-    def snapshot_ids(self, count: int) -> list[bytes]:
-        try:
-            rows = self._db.execute(
-                "SELECT ids FROM snapshot_ids WHERE chunk < ? ORDER BY chunk", (count,)
-            ).fetchall()
-        except sqlite3.OperationalError:  # a log written before snapshots were kept
-            return []
-        return [row[0] for row in rows]
+    def with_message_key(self, key: int) -> list[StoredRecord]:
+        rows = self._db.execute(f"{_RECORD} WHERE message_key = ? ORDER BY idx", (key,))
+        return [StoredRecord(*row) for row in rows]
 
     def size(self) -> int:
         (count,) = self._db.execute("SELECT count(*) FROM log").fetchone()
