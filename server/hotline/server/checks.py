@@ -114,7 +114,9 @@ class AlertKey:
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every station message, and a frozen dataclass's __init__ costs
+# several times a plain one's.
+@dataclass(slots=True)
 class Cause:
     """The station message a finding is about: the one whose recording led to it."""
 

@@ -27,7 +27,9 @@ BATCH_ENVELOPES = 512
 BATCH_BYTES = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every envelope delivered, and a frozen dataclass's __init__ costs
+# several times a plain one's.
+@dataclass(slots=True)
 class Delivery:
     """One hotline envelope (or, for watchers, a run of log records), serialised and
     framed once (``wire.item``), ready for every console it goes to. ``sequence`` is the

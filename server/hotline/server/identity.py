@@ -7,6 +7,7 @@ directory; ``hotline token`` issues credentials with it.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -55,7 +56,7 @@ class Credential:
     def may_control(self) -> bool:
         return self.role in (common_pb2.ROLE_EXERCISE_CONTROL, common_pb2.ROLE_ADMIN)
 
-    @property
+    @functools.cached_property
     def station_label(self) -> str:
         if not self.is_participant:
             return f"{common_pb2.Role.Name(self.role).removeprefix('ROLE_')}:{self.subject}"

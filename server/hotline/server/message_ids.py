@@ -21,8 +21,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
+from google.protobuf.message import Message
+
 from hotline.server.exercise import Hotline
-from hotline.v1 import envelope_pb2
+from hotline.v1 import acknowledgments_pb2, envelope_pb2
 
 #: Ids held with everything a retry needs (more while their records are not durable).
 RECENT = 65_536
@@ -34,21 +36,30 @@ _SIGN = 1 << 63
 
 def content_digest(envelope: envelope_pb2.Envelope) -> int:
     """64 bits that tell whether two envelopes with one message id say the same thing:
-    what the sender said (hotline, priority, body), not when it sent it (a retry is sent
-    again later) nor what the server added."""
+    what the sender said (sender, hotline, priority, body), not when it sent it (a retry
+    is sent again later) nor what the server added."""
     if envelope.replay_of:
         # Re-injected traffic is the recorded original again, its times moved to now.
         return _digest(envelope.replay_of.encode())
-    content = envelope_pb2.Envelope()
-    content.CopyFrom(envelope)
-    # What the server sets on what a station sent is not part of what it sent.
-    for name in ("sent_at", "sequence", "recorded_at", "audience"):
-        content.ClearField(name)
-    if content.HasField("acknowledgment"):
-        content.acknowledgment.ClearField("responder")
-        content.acknowledgment.ClearField("lateness")
-        content.acknowledgment.ClearField("operator")
-    return _digest(content.SerializeToString(deterministic=True))
+    body = envelope.WhichOneof("body") or ""
+    content: Message | None = getattr(envelope, body) if body else None
+    if body == "acknowledgment":
+        ack = envelope.acknowledgment
+        # What the server adds to an answer is not part of what the station said.
+        if ack.HasField("responder") or ack.HasField("lateness") or ack.operator:
+            content = acknowledgments_pb2.Acknowledgment()
+            content.CopyFrom(ack)
+            for name in ("responder", "lateness", "operator"):
+                content.ClearField(name)
+    sender = envelope.sender
+    said = b"%s %d %d %d %s " % (
+        sender.party.encode(),
+        sender.hotline,
+        envelope.hotline,
+        envelope.priority,
+        body.encode(),
+    )
+    return _digest(said + (content.SerializeToString(deterministic=True) if content else b""))
 
 
 def _digest(data: bytes) -> int:

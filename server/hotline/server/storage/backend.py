@@ -11,7 +11,9 @@ from typing import Protocol
 StoredEntry = tuple[int, bytes, bytes]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every record, and a frozen dataclass's __init__ costs
+# several times a plain one's.
+@dataclass(slots=True)
 class StoredRecord:
     """One log record as stored: ``data`` is the serialised ``LogRecord``, exactly the
     bytes the audit trail hashes; the other fields are copies kept for queries."""
