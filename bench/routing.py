@@ -504,7 +504,7 @@ async def bridge_phase(
 
 def code_path(before: Path) -> dict[str, str]:
     """The environment that runs ``hotline`` from the checkout at ``before``."""
-    roots = [str(before / part) for part in ("proto", "server", "client")]
+    roots = [str(before / part) for part in ("proto", "server", "client", "cli")]
     return {"PYTHONPATH": ":".join(roots)}
 
 

@@ -188,7 +188,7 @@ class ServerProcess:
 
     def start(self, within: float = 30.0) -> str:
         command = [
-            sys.executable, "-m", "hotline.client.cli", "serve",
+            sys.executable, "-m", "hotline.cli", "serve",
             "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
         ]  # fmt: skip
         if self.exercise_file is not None:

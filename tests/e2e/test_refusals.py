@@ -14,7 +14,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from harness import AIR, GENERALS, Harness
 
-from hotline.client.cli import main
+from hotline.cli import main
 from hotline.client.control import HotlineClient
 from hotline.client.envelopes import envelope, timestamp
 from hotline.client.errors import Refused

@@ -31,10 +31,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hotline.client.cli import recorded, render
+from hotline.cli import recorded, render
+from hotline.cli.reinject import Reinjected, reinject
 from hotline.client.control import HotlineClient
 from hotline.client.errors import Refused
-from hotline.client.reinject import Reinjected, reinject
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import Exercise, Separation, load_exercise
 from hotline.server.replay import Player, Selection

@@ -25,8 +25,8 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from hotline.client.cli import render
-from hotline.client.cli.options import enum_value, when
+from hotline.cli import render
+from hotline.cli.options import enum_value, when
 from hotline.server.audit import AuditError, Verifier, parse_verifier_key, verify_proof_bundle
 from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.errors import ConfigurationError

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hotline.client.cli import recorded
+from hotline.cli import recorded
 from hotline.server.audit.checkpoint import Checkpoint, parse_checkpoint
 from hotline.server.audit.errors import MalformedInput
 from hotline.server.audit.note import parse_note

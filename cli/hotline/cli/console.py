@@ -16,7 +16,7 @@ import asyncio
 import sys
 from typing import Any
 
-from hotline.client.cli import render
+from hotline.cli import render
 from hotline.client.envelopes import UNACKNOWLEDGED
 from hotline.client.errors import Refused
 from hotline.client.station import StationClient

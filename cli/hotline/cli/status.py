@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hotline.client.cli import render
+from hotline.cli import render
 from hotline.client.control import HotlineClient
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import jwt
 
-from hotline.client.cli import render
-from hotline.client.cli.options import add_geometry, enum_value, geometry, stamp, when
+from hotline.cli import render
+from hotline.cli.options import add_geometry, enum_value, geometry, stamp, when
 from hotline.client.control import HotlineClient
 from hotline.client.envelopes import Body, acknowledgment, envelope
 from hotline.v1 import (

@@ -19,7 +19,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from hotline.client.cli.audit import load_verifier
+from hotline.cli.audit import load_verifier
 from hotline.server.audit import parse_verifier_key
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.verify import VerificationReport
@@ -129,7 +129,7 @@ def start_verification(args: argparse.Namespace, command: str) -> PendingVerific
     return PendingVerification(args.log, verifier.encode(), args.allow_unsigned_tail, command)
 
 
-_CHILD = "from hotline.client.cli.recorded import verify_for_parent; verify_for_parent()"
+_CHILD = "from hotline.cli.recorded import verify_for_parent; verify_for_parent()"
 
 
 def verify_for_parent() -> None:
