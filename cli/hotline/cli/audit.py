@@ -30,7 +30,7 @@ from hotline.cli.options import enum_value, when
 from hotline.server.audit import AuditError, Verifier, parse_verifier_key, verify_proof_bundle
 from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.errors import ConfigurationError
-from hotline.server.replay.filters import parties
+from hotline.server.replay import parties
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import common_pb2, log_pb2
 

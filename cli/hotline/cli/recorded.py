@@ -20,9 +20,8 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from hotline.cli.audit import load_verifier
-from hotline.server.audit import parse_verifier_key
+from hotline.server.audit import VerificationReport, parse_verifier_key
 from hotline.server.audit.stored import verify_stored_log
-from hotline.server.audit.verify import VerificationReport
 from hotline.server.errors import ConfigurationError
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import log_pb2
