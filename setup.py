@@ -1,7 +1,8 @@
 """Packages of the four source roots, all under the ``hotline`` namespace.
 
-``proto/`` holds the contract and its generated code (``hotline.v1``), ``server/`` the
-service (``hotline.server``), ``client/`` the participant's client library
+``proto/`` holds the contract: its generated code (``hotline.v1``) and the rules both
+sides follow that the ``.proto`` files cannot state (``hotline.contract``); ``server/``
+the service (``hotline.server``), ``client/`` the participant's client library
 (``hotline.client``) and ``cli/`` the ``hotline`` command (``hotline.cli``).
 """
 

@@ -20,9 +20,9 @@ from harness import AIR, GROUND, Harness, ServerProcess, expect, is_alert, runni
 from server.deconfliction.scenario import KHASHAM, circle, polygon
 
 from hotline.client.control import HotlineClient
-from hotline.client.envelopes import timestamp
 from hotline.client.errors import Refused
 from hotline.client.station import StationClient
+from hotline.contract import timestamp
 from hotline.server.checks import DECONFLICTION_ALERTS
 from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.exercise import load_exercise

@@ -16,8 +16,9 @@ from harness import AIR, GENERALS, Harness
 
 from hotline.cli import main
 from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope, timestamp
+from hotline.client.envelopes import envelope
 from hotline.client.errors import Refused
+from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

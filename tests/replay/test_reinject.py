@@ -21,8 +21,9 @@ from harness import AIR, GENERALS, SHORT, Harness, expect, is_ack, is_alert, run
 
 from hotline.cli.reinject import replay_message_id
 from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope, timestamp
+from hotline.client.envelopes import envelope
 from hotline.client.errors import Refused
+from hotline.contract import timestamp
 from hotline.server.exercise import default_exercise
 from hotline.v1 import (
     acknowledgments_pb2,

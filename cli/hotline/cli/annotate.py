@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.cli.options import enum_value, iso_time
 from hotline.client.control import HotlineClient
-from hotline.client.envelopes import timestamp
+from hotline.contract import timestamp
 from hotline.v1 import common_pb2
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TypeAlias
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -44,18 +42,10 @@ _FIELD: dict[type, str] = {
     messages_pb2.LineTest: "line_test",
     acknowledgments_pb2.Acknowledgment: "acknowledgment",
 }
-#: Bodies that are never acknowledged.
-UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
 
 
 def new_message_id() -> str:
     return uuid.uuid4().hex
-
-
-def timestamp(seconds: float | None = None) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(round((time.time() if seconds is None else seconds) * 1e9))
-    return stamp
 
 
 def envelope(
@@ -76,10 +66,6 @@ def envelope(
     )
     getattr(message, _FIELD[type(body)]).CopyFrom(body)
     return message
-
-
-def needs_receipt(message: envelope_pb2.Envelope) -> bool:
-    return message.WhichOneof("body") not in UNACKNOWLEDGED
 
 
 def acknowledgment(

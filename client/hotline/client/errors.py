@@ -32,7 +32,6 @@ class Closed(HotlineClientError):
     """The client was closed."""
 
 
-STATUS_BY_CODE = {status.value[0]: status for status in grpc.StatusCode}
 #: Statuses after which reconnecting would fail again the same way.
 FATAL = frozenset(
     {

@@ -27,15 +27,15 @@ from typing import TypeAlias
 
 import grpc
 
-from hotline.client.envelopes import Body, acknowledgment, envelope, needs_receipt
+from hotline.client.envelopes import Body, acknowledgment, envelope
 from hotline.client.errors import (
     FATAL,
-    STATUS_BY_CODE,
     Closed,
     HotlineClientError,
     Refused,
     SessionFailed,
 )
+from hotline.contract import needs_receipt, status_code
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -412,7 +412,7 @@ class StationClient:
         self._progress.set()
         _, future = self._unconfirmed.pop(result.message_id, (None, None))
         if result.code:
-            failure = Refused(STATUS_BY_CODE[result.code], result.error)
+            failure = Refused(status_code(result.code), result.error)
             if future is None:
                 log.warning("a RECEIPT was refused: %s", failure)
             elif not future.done():
