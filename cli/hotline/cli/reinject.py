@@ -41,14 +41,9 @@ __all__ = ["Reinjected", "reinject", "reinjected_envelope", "replay_message_id"]
 
 REPLAY_ID_PREFIX = "replay:"
 _MAX_ID = 128
-#: Statuses after which no later message would get through either.
-_STOP = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.UNAUTHENTICATED,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-    }
-)
+#: Refusals after which no later message would get through either (a transport failure
+#: stops the re-injection too).
+_STOP = frozenset({grpc.StatusCode.UNAUTHENTICATED})
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 
 
@@ -158,8 +153,9 @@ async def reinject(
     A message the sandbox refuses is reported and the rest go on — except an answer to
     a message this replay did not send (one a filter or window left out), which the
     sandbox does not know: that is reported skipped. Raises
-    :class:`~hotline.client.errors.Refused` when the sandbox cannot be reached or does
-    not accept the credential (running it again resumes: what got in is recognised).
+    :class:`~hotline.client.errors.TransportError` when the sandbox cannot be reached,
+    :class:`~hotline.client.errors.Refused` when it does not accept the credential
+    (running it again resumes: what got in is recognised).
     """
     sent: set[str] = set()  # originals of the messages sent (or found there) so far
     async for item in played:

@@ -9,7 +9,7 @@ from typing import TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.client.errors import Refused
+from hotline.client.errors import from_rpc_error
 from hotline.client.replay import ReplaySession
 from hotline.client.station import CHANNEL_OPTIONS
 from hotline.v1 import (
@@ -55,7 +55,7 @@ class HotlineClient:
                 services_pb2.SendRequest(envelope=message), metadata=self._metadata
             )
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None
         return response.result
 
     async def exercise(self) -> services_pb2.GetExerciseResponse:
@@ -129,7 +129,7 @@ class HotlineClient:
                 for record in response.records:
                     yield record
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None
         finally:
             call.cancel()
 
@@ -144,4 +144,4 @@ class HotlineClient:
         try:
             return await call
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None

@@ -22,7 +22,7 @@ from typing import TypeAlias
 
 import grpc
 
-from hotline.client.errors import Closed, Refused
+from hotline.client.errors import Closed, from_rpc_error, from_status
 from hotline.v1 import services_pb2
 
 __all__ = ["ReplayEvent", "ReplaySession"]
@@ -78,7 +78,7 @@ class ReplaySession:
             try:
                 response = await self._call.read()
             except grpc.aio.AioRpcError as error:
-                raise Refused(error.code(), error.details() or "") from None
+                raise from_rpc_error(error) from None
             if not isinstance(response, services_pb2.ReplayResponse):
                 return  # the end of the stream
             which = response.WhichOneof("response")
@@ -144,10 +144,10 @@ class ReplaySession:
                 if control is not None:
                     await self._call.write(services_pb2.ReplayRequest(control=control))
             except grpc.aio.AioRpcError as error:
-                raise Refused(error.code(), error.details() or "") from None
+                raise from_rpc_error(error) from None
             except asyncio.InvalidStateError:
                 # The call is over: refused before this was sent, or finished.
                 code = await self._call.code()
                 if code != grpc.StatusCode.OK:
-                    raise Refused(code, await self._call.details() or "") from None
+                    raise from_status(code, await self._call.details() or "") from None
                 raise Closed("the replay has ended; start another to go on") from None

@@ -34,6 +34,7 @@ from hotline.client.errors import (
     HotlineClientError,
     Refused,
     SessionFailed,
+    from_rpc_error,
 )
 from hotline.contract import needs_receipt, status_code
 from hotline.v1 import (
@@ -303,13 +304,13 @@ class StationClient:
             try:
                 await self._session()
             except* grpc.aio.AioRpcError as group:
-                error = group.exceptions[0]
-                assert isinstance(error, grpc.aio.AioRpcError)
-                code = error.code()
-                if code in FATAL:
-                    fatal = SessionFailed(code, error.details() or "")
+                rpc_error = group.exceptions[0]
+                assert isinstance(rpc_error, grpc.aio.AioRpcError)
+                error = from_rpc_error(rpc_error)
+                if isinstance(error, Refused) and error.code in FATAL:
+                    fatal = SessionFailed(error.code, error.detail)
                 else:
-                    log.info("session to %s lost (%s); reconnecting", self.address, code.name)
+                    log.info("session to %s lost (%s); reconnecting", self.address, error.code.name)
             except* (_StreamEnded, asyncio.InvalidStateError):
                 # InvalidStateError: a write raced the end of the call.
                 log.info("the server ended the session; reconnecting")
