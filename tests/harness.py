@@ -18,8 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hotline.client.control import HotlineClient
-from hotline.client.station import CHANNEL_OPTIONS, StationClient
+from hotline.client import CHANNEL_OPTIONS, HotlineClient, StationClient
 from hotline.server.app import serve
 from hotline.server.exercise import (
     Deadlines,

@@ -9,9 +9,8 @@ import grpc
 import pytest
 from harness import AIR, Harness
 
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused, SessionFailed, TransportError, from_rpc_error
-from hotline.client.station import StationClient
+from hotline.client import HotlineClient, Refused, SessionFailed, StationClient, TransportError
+from hotline.client._errors import from_rpc_error
 from hotline.v1 import zones_pb2
 
 

@@ -18,7 +18,7 @@ import pytest
 from harness import AIR, GROUND, Harness, expect
 
 from hotline.cli import main
-from hotline.client.station import StationClient
+from hotline.client import StationClient
 from hotline.server.storage import open_backend
 from hotline.v1 import (
     acknowledgments_pb2,

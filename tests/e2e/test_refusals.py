@@ -15,9 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from harness import AIR, GENERALS, Harness
 
 from hotline.cli import main
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope
-from hotline.client.errors import Refused
+from hotline.client import HotlineClient, Refused, envelope
 from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,

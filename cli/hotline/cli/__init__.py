@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.client.errors import HotlineClientError
+from hotline.client import HotlineClientError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 

@@ -17,8 +17,7 @@ import sys
 from typing import Any
 
 from hotline.cli import render
-from hotline.client.errors import Refused
-from hotline.client.station import StationClient
+from hotline.client import Refused, StationClient
 from hotline.contract import needs_response
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2
 

@@ -24,8 +24,7 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused
+from hotline.client import HotlineClient, Refused
 from hotline.contract import (
     ACKNOWLEDGMENT_SERVER_FIELDS,
     SERVER_BODIES,
@@ -153,8 +152,8 @@ async def reinject(
     A message the sandbox refuses is reported and the rest go on — except an answer to
     a message this replay did not send (one a filter or window left out), which the
     sandbox does not know: that is reported skipped. Raises
-    :class:`~hotline.client.errors.TransportError` when the sandbox cannot be reached,
-    :class:`~hotline.client.errors.Refused` when it does not accept the credential
+    :class:`~hotline.client.TransportError` when the sandbox cannot be reached,
+    :class:`~hotline.client.Refused` when it does not accept the credential
     (running it again resumes: what got in is recognised).
     """
     sent: set[str] = set()  # originals of the messages sent (or found there) so far

@@ -33,8 +33,7 @@ from typing import Any
 
 from hotline.cli import recorded, render
 from hotline.cli.reinject import Reinjected, reinject
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused, TransportError
+from hotline.client import HotlineClient, Refused, TransportError
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import Exercise, Separation, load_exercise
 from hotline.server.replay import Player, Selection

@@ -9,8 +9,7 @@ import jwt
 
 from hotline.cli import render
 from hotline.cli.options import add_geometry, enum_value, geometry, stamp, when
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import Body, acknowledgment, envelope
+from hotline.client import Body, HotlineClient, acknowledgment, envelope
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf.duration_pb2 import Duration
 
 from hotline.cli import render
-from hotline.client.control import HotlineClient
+from hotline.client import HotlineClient
 from hotline.contract import seconds
 
 
