@@ -1,12 +1,14 @@
-"""Packages of the three source roots, all under the ``hotline`` namespace.
+"""Packages of the four source roots, all under the ``hotline`` namespace.
 
-``proto/`` holds the contract and its generated code (``hotline.v1``), ``server/`` the
-service (``hotline.server``), ``client/`` the client library and CLI (``hotline.client``).
+``proto/`` holds the contract: its generated code (``hotline.v1``) and the rules both
+sides follow that the ``.proto`` files cannot state (``hotline.contract``); ``server/``
+the service (``hotline.server``), ``client/`` the participant's client library
+(``hotline.client``) and ``cli/`` the ``hotline`` command (``hotline.cli``).
 """
 
 from setuptools import find_namespace_packages, setup
 
-ROOTS = ("proto", "server", "client")
+ROOTS = ("proto", "server", "client", "cli")
 
 packages: list[str] = []
 package_dir: dict[str, str] = {}

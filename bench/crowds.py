@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 from testbed import CHANNEL_OPTIONS, GROUND, WATCH, BenchError, sent_at
 
-from hotline.client.station import StationClient
+from hotline.client import StationClient
 from hotline.v1 import log_pb2, services_pb2
 
 HERE = Path(__file__).resolve()

@@ -50,8 +50,8 @@ from testbed import (
     write_exercise,
 )
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope, timestamp
+from hotline.client import HotlineClient, envelope
+from hotline.contract import timestamp
 from hotline.server.deconfliction.geodesy import destination
 from hotline.v1 import (
     common_pb2,

@@ -46,7 +46,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from testbed import HOST, BenchError, hotline_command, machine, spawn
 
-from hotline.client.envelopes import envelope
+from hotline.client import envelope
 from hotline.v1 import common_pb2, envelope_pb2, messages_pb2, services_pb2, services_pb2_grpc
 
 METHODS: list[MethodDescriptor] = [

@@ -36,7 +36,7 @@ from testbed import (
     write_exercise,
 )
 
-from hotline.client.envelopes import envelope
+from hotline.client import envelope
 from hotline.server.exercise import load_exercise, parse_hotline
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.v1 import (

@@ -44,8 +44,7 @@ from testbed import (
     write_exercise,
 )
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import acknowledgment, envelope
+from hotline.client import HotlineClient, acknowledgment, envelope
 from hotline.v1 import acknowledgments_pb2, envelope_pb2, services_pb2
 
 #: One message in this many is a text to answer; the rest are position reports.

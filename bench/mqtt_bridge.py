@@ -32,7 +32,7 @@ from fixtures.bridge import bridged_switchboard
 from fixtures.feeds import report, unit
 from fixtures.mosquitto import BRIDGE_USER, Mosquitto, mosquitto_broker
 
-from hotline.client.envelopes import timestamp
+from hotline.contract import timestamp
 from hotline.server.bridge import PayloadFormat
 from hotline.server.bridge.payloads import encode_record
 from hotline.server.identity import Credential

@@ -29,11 +29,11 @@ from pathlib import Path
 from audit_verify import cpu_model
 from exercise_log import VERIFIER_KEY, exercise_log
 
-from hotline.client.cli import recorded
+from hotline.cli import recorded
 from hotline.server.replay import Player
 from hotline.server.storage import open_backend
 
-HOTLINE = [sys.executable, "-m", "hotline.client.cli"]
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
 REPLAY_TARGET = 100_000
 REPORT_TARGET_S = 60.0
 

@@ -63,7 +63,7 @@ from testbed import (
     write_exercise,
 )
 
-from hotline.client.control import HotlineClient
+from hotline.client import HotlineClient
 from hotline.server.exercise import load_exercise
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.v1 import common_pb2, services_pb2

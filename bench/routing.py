@@ -12,7 +12,7 @@ same machine in the same run, so compare ratios:
   party's station (whose RECEIPT goes back, recorded, to the sender), through a bare
   stub with 1 and with 64 envelopes per stream message, beside the echo of the same
   stream messages (same bytes, same streams, same envelopes in flight); and through
-  :class:`hotline.client.station.StationClient`, which gathers envelopes as it sees fit.
+  :class:`hotline.client.StationClient`, which gathers envelopes as it sees fit.
 * **latency** — a steady 1,000 envelopes/s; send time to delivery at the receiving
   station, one clock; against each server.
 * **fan-out** — the same with 200 ``ExerciseService.Watch`` streams on the hotline, held
@@ -82,7 +82,7 @@ from testbed import (
     write_exercise,
 )
 
-from hotline.client.envelopes import envelope
+from hotline.client import envelope
 from hotline.v1 import common_pb2
 
 HERE = Path(__file__).resolve().parent
@@ -504,7 +504,7 @@ async def bridge_phase(
 
 def code_path(before: Path) -> dict[str, str]:
     """The environment that runs ``hotline`` from the checkout at ``before``."""
-    roots = [str(before / part) for part in ("proto", "server", "client")]
+    roots = [str(before / part) for part in ("proto", "server", "client", "cli")]
     return {"PYTHONPATH": ":".join(roots)}
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import grpc
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 
-from hotline.client.envelopes import acknowledgment, envelope, timestamp
-from hotline.client.station import StationClient
+from hotline.client import StationClient, acknowledgment, envelope
+from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hotline.client.control import HotlineClient
-from hotline.client.station import CHANNEL_OPTIONS, StationClient
+from hotline.client import CHANNEL_OPTIONS, HotlineClient, StationClient
 from hotline.server.app import serve
 from hotline.server.exercise import (
     Deadlines,
@@ -188,7 +187,7 @@ class ServerProcess:
 
     def start(self, within: float = 30.0) -> str:
         command = [
-            sys.executable, "-m", "hotline.client.cli", "serve",
+            sys.executable, "-m", "hotline.cli", "serve",
             "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
         ]  # fmt: skip
         if self.exercise_file is not None:

@@ -16,7 +16,7 @@ from fixtures.feeds import report, reports, unit, unit_ids
 from fixtures.mosquitto import HANG_GUARD_S, Mosquitto, Observed, Subscriber, subscribed
 from harness import AIR, ServerProcess, running_server
 
-from hotline.client.station import StationClient
+from hotline.client import StationClient
 from hotline.v1 import common_pb2, messages_pb2
 
 ROOT = "hotline/default"

@@ -17,9 +17,8 @@ from typing import Any
 import grpc
 import pytest
 
-from hotline.client import station as station_module
-from hotline.client.envelopes import envelope
-from hotline.client.station import StationClient
+from hotline.client import StationClient, envelope
+from hotline.client import _station as station_module
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from harness import ServerProcess
 
-from hotline.client.control import HotlineClient
+from hotline.client import HotlineClient
 from hotline.v1 import zones_pb2
 
-HOTLINE = [sys.executable, "-m", "hotline.client.cli"]
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
 
 
 def hotline(*args: str) -> str:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 from harness import AIR, GROUND, Harness, expect
 
-from hotline.client.cli import main
-from hotline.client.station import StationClient
+from hotline.cli import main
+from hotline.client import StationClient
 from hotline.server.storage import open_backend
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -32,7 +32,7 @@ from hotline.v1 import (
 A = acknowledgments_pb2
 Z = zones_pb2
 Envelope = envelope_pb2.Envelope
-HOTLINE = [sys.executable, "-m", "hotline.client.cli"]
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
 KHASHAM = "35.29,40.26"
 _RECORDED = re.compile(
     r"recorded on (?P<hotline>\w+) as #(?P<sequence>\d+), message id (?P<id>\S+)"

@@ -11,8 +11,7 @@ import pytest
 from fixtures.postgres import postgres_server, postgres_url  # noqa: F401
 from harness import AIR, ServerProcess, expect, is_alert
 
-from hotline.client.control import HotlineClient
-from hotline.client.station import StationClient
+from hotline.client import HotlineClient, StationClient
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.trail import load_or_create_signer
 from hotline.server.exercise import load_exercise

@@ -19,10 +19,8 @@ import pytest
 from harness import AIR, GROUND, Harness, ServerProcess, expect, is_alert, running_server
 from server.deconfliction.scenario import KHASHAM, circle, polygon
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import timestamp
-from hotline.client.errors import Refused
-from hotline.client.station import StationClient
+from hotline.client import HotlineClient, Refused, StationClient
+from hotline.contract import timestamp
 from hotline.server.checks import DECONFLICTION_ALERTS
 from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.exercise import load_exercise

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from harness import AIR, GENERALS, Harness, expect, is_ack, is_alert
 
-from hotline.client.control import HotlineClient
+from hotline.client import HotlineClient
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 A = acknowledgments_pb2

@@ -27,9 +27,7 @@ from harness import AIR, Harness
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope
-from hotline.client.errors import Refused
+from hotline.client import HotlineClient, Refused, envelope
 from hotline.v1 import common_pb2, envelope_pb2, messages_pb2, services_pb2
 
 METHODS: list[MethodDescriptor] = [

@@ -9,8 +9,7 @@ import grpc
 import pytest
 from harness import AIR, SHORT, Harness, expect, is_alert, running_server
 
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused
+from hotline.client import HotlineClient, Refused
 from hotline.server.exercise import Policy, default_exercise
 from hotline.v1 import acknowledgments_pb2, messages_pb2
 

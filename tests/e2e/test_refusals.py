@@ -14,10 +14,9 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from harness import AIR, GENERALS, Harness
 
-from hotline.client.cli import main
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope, timestamp
-from hotline.client.errors import Refused
+from hotline.cli import main
+from hotline.client import HotlineClient, Refused, envelope
+from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

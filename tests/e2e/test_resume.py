@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from harness import AIR, Harness, expect, running_server
 
-from hotline.client.control import HotlineClient
+from hotline.client import HotlineClient
 from hotline.v1 import acknowledgments_pb2, log_pb2, messages_pb2
 
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from harness import AIR, GENERALS, GROUND, Harness, expect, is_ack
 
-from hotline.client.errors import Refused
+from hotline.client import Refused
 from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2, positions_pb2
 
 #: A receiving channel that does not grow its flow-control window.

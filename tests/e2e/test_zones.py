@@ -8,7 +8,7 @@ import grpc
 import pytest
 from harness import GROUND, Harness, expect
 
-from hotline.client.errors import Refused
+from hotline.client import Refused
 from hotline.v1 import common_pb2, zones_pb2
 
 Z = zones_pb2

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from harness import AIR, expect, is_alert, running_server
 
-from hotline.client.cli import main
-from hotline.client.cli.replay_modes import DIVERGED
-from hotline.client.envelopes import timestamp
+from hotline.cli import main
+from hotline.cli.replay_modes import DIVERGED
+from hotline.contract import timestamp
 from hotline.server.exercise import Policy, Separation, default_exercise
 from hotline.server.replay.reevaluate import Verdict
 from hotline.server.replay.reevaluate import reevaluate as reevaluate_log

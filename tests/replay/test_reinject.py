@@ -19,10 +19,9 @@ import pytest
 from fixtures.commands import run_hotline
 from harness import AIR, GENERALS, SHORT, Harness, expect, is_ack, is_alert, running_server
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import envelope, timestamp
-from hotline.client.errors import Refused
-from hotline.client.reinject import replay_message_id
+from hotline.cli.reinject import replay_message_id
+from hotline.client import HotlineClient, Refused, envelope
+from hotline.contract import timestamp
 from hotline.server.exercise import default_exercise
 from hotline.v1 import (
     acknowledgments_pb2,

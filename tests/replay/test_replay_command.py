@@ -19,7 +19,7 @@ import pytest
 from fixtures.audit_logs import drop_triggers, execute
 from harness import AIR, GROUND, expect, running_server
 
-from hotline.client.cli import main, replay_shards
+from hotline.cli import main, replay_shards
 from hotline.server.storage import open_backend
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 

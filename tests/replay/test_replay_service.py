@@ -14,10 +14,14 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from harness import AIR, Harness, expect
 
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused
-from hotline.client.replay import ReplayEvent, ReplaySession
-from hotline.client.station import CHANNEL_OPTIONS, StationClient
+from hotline.client import (
+    CHANNEL_OPTIONS,
+    HotlineClient,
+    Refused,
+    ReplayEvent,
+    ReplaySession,
+    StationClient,
+)
 from hotline.server.replay import recorded_at
 from hotline.v1 import (
     acknowledgments_pb2,

@@ -20,7 +20,7 @@ from harness import AIR, expect, running_server
 from replay.test_player import EXERCISE, text
 from rich.console import Console
 
-from hotline.client.cli.replay_view import KEYS, Outcome, Screen, dispatch
+from hotline.cli.replay_view import KEYS, Outcome, Screen, dispatch
 from hotline.server.replay import Bookmarks, InMemory, Played, Player
 from hotline.server.storage import StoredRecord
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
@@ -163,7 +163,7 @@ class Terminal:
         self.settings = termios.tcgetattr(self.slave)
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotline.client.cli", *args],
+            [sys.executable, "-m", "hotline.cli", *args],
             stdin=self.slave,
             stdout=self.slave,
             stderr=self.slave,

@@ -27,9 +27,8 @@ from pathlib import Path
 from harness import AIR, GENERALS, SHORT, running_server
 from server.deconfliction.scenario import polygon
 
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import timestamp
-from hotline.client.station import StationClient
+from hotline.client import HotlineClient, StationClient
+from hotline.contract import timestamp
 from hotline.server.exercise import default_exercise
 from hotline.v1 import (
     acknowledgments_pb2,

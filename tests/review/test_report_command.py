@@ -10,7 +10,7 @@ import pytest
 from fixtures.audit_logs import drop_triggers, execute
 from review.report_exercise import Recorded
 
-from hotline.client.cli import main
+from hotline.cli import main
 from hotline.server.audit import (
     parse_checkpoint,
     parse_note,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from review.report_exercise import BOOKMARK, LATE_NOTE, LIVE_NOTE, ROZ, Recorded
 
-from hotline.client.cli import main
-from hotline.client.cli.report import CHROMIUM_FLAGS
+from hotline.cli import main
+from hotline.cli.report import CHROMIUM_FLAGS
 from hotline.server.audit.checkpoint import parse_checkpoint
 from hotline.server.audit.note import parse_note
 from hotline.server.storage import open_backend

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fixtures.audit_logs import VERIFIER, record, trail
 
-from hotline.client.cli import main
-from hotline.client.cli.serve import add_parser, settings_from
+from hotline.cli import main
+from hotline.cli.serve import add_parser, settings_from
 from hotline.server.audit import ProblemKind
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.trail import AuditTrail

@@ -97,7 +97,9 @@ Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 @_typing.final
 class Acknowledgment(_message.Message):
-    """The answer of a station to one message."""
+    """The answer of a station to one message. Which messages take a RECEIPT and which an
+    operator's response as well: hotline.contract.NEEDS_RESPONSE and RECEIPT_ONLY.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -83,13 +83,15 @@ class Envelope(_message.Message):
     ESCALATION_REASON_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """Chosen by the sender, unique in the exercise: a retried send with the same id takes
-    effect once.
+    effect once. Ids that start with "srv:" are the server's
+    (hotline.contract.SERVER_ID_PREFIX); a station's may not.
     """
     hotline: _common_pb2.Hotline.ValueType
     """The hotline the envelope travels on."""
     priority: _common_pb2.Priority.ValueType
     sequence: _builtins.int
-    """Fields below are set by the server; a client that sets them is refused.
+    """Fields below are set by the server; a client that sets them is refused
+    (hotline.contract.SERVER_FIELDS).
 
     Position in the hotline's total order, assigned when the envelope is durably recorded.
     """

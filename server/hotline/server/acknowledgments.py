@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from hotline.contract import RESPONSES
 from hotline.server.errors import FailedPrecondition, NotFound
 from hotline.server.exercise import Deadlines, Hotline, hotline_name
 from hotline.v1 import acknowledgments_pb2, common_pb2
@@ -38,26 +39,6 @@ MAX_REDELIVERIES = 2
 #: A pending deadline: (message id, recipient party, stage).
 DeadlineKey = tuple[str, str, Stage]
 
-#: Envelope bodies that wait for an operator's WILCO, UNABLE or ROGER (every body but an
-#: acknowledgment, an alert or a zone status takes a RECEIPT).
-NEEDS_RESPONSE = frozenset(
-    {
-        "text",
-        "zone_proposal",
-        "zone_update",
-        "zone_withdrawal",
-        "activity_notice",
-        "stop_request",
-        "incident_report",
-    }
-)
-RESPONSES = frozenset(
-    {
-        acknowledgments_pb2.ACK_KIND_WILCO,
-        acknowledgments_pb2.ACK_KIND_UNABLE,
-        acknowledgments_pb2.ACK_KIND_ROGER,
-    }
-)
 #: Responses that end the time lost on a message.
 COMPLIANCE = frozenset({acknowledgments_pb2.ACK_KIND_WILCO, acknowledgments_pb2.ACK_KIND_ROGER})
 

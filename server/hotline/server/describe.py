@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+from hotline.contract import seconds
 from hotline.v1 import acknowledgments_pb2, envelope_pb2, messages_pb2, zones_pb2
 
 __all__ = ["envelope_body", "name"]
@@ -37,7 +38,7 @@ def envelope_body(envelope: envelope_pb2.Envelope, body: str, *, units: bool = T
         kind = name(acknowledgments_pb2.AckKind, ack.kind, "ACK_KIND_")
         late = ""
         if ack.HasField("lateness"):
-            late = f", {ack.lateness.seconds + ack.lateness.nanos / 1e9:.1f} s late"
+            late = f", {seconds(ack.lateness):.1f} s late"
         reason = f": {ack.reason}" if ack.reason else ""
         return f"{kind} for {ack.message_id} from {ack.responder.party}{late}{reason}"
     if body == "alert":

@@ -5,7 +5,7 @@
 - *What needs an answer.* Every envelope a station sends takes a RECEIPT from every other
   party on its hotline (its audience); text, zone proposals, updates and withdrawals,
   activity notices, stop requests and incident reports also take an operator response
-  (:data:`~hotline.server.acknowledgments.NEEDS_RESPONSE`). A LINE TEST takes a RECEIPT
+  (:data:`hotline.contract.NEEDS_RESPONSE`). A LINE TEST takes a RECEIPT
   within the policy's line-test deadline. An activity notice must be answered before its
   window opens: its response deadline is cut to the window's start.
 - *What a missed deadline leads to* (:class:`Consequence`): a missed RECEIPT re-delivers
@@ -36,13 +36,9 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import NEEDS_RESPONSE, RESPONSES, UNACKNOWLEDGED, seconds
 from hotline.server.acknowledgments import (
     MAX_REDELIVERIES,
-    NEEDS_RESPONSE,
-    RESPONSES,
     AckTracker,
     DeadlineKey,
     Obligation,
@@ -60,15 +56,12 @@ from hotline.server.exercise import (
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, exercise_pb2, log_pb2
 
 __all__ = [
-    "UNACKNOWLEDGED",
     "Chains",
     "Consequence",
     "Rules",
     "TimerChanges",
 ]
 
-#: Bodies nobody acknowledges.
-UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
 #: Priorities re-sent on GENERALS at once when their line is suspended.
 REROUTED_WHEN_SUSPENDED = frozenset({common_pb2.PRIORITY_FLASH, common_pb2.PRIORITY_IMMEDIATE})
 STAGE_KIND = {
@@ -77,10 +70,6 @@ STAGE_KIND = {
     Stage.ESCALATION: log_pb2.DEADLINE_KIND_ESCALATION,
 }
 KIND_STAGE = {kind: stage for stage, kind in STAGE_KIND.items()}
-
-
-def seconds(stamp: Timestamp | Duration) -> float:
-    return stamp.seconds + stamp.nanos / 1e9
 
 
 class Consequence(enum.Enum):

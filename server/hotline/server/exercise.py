@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from google.protobuf.duration_pb2 import Duration
-
+from hotline.contract import duration
 from hotline.server.errors import ConfigurationError
 from hotline.v1 import common_pb2, exercise_pb2
 
@@ -87,12 +86,6 @@ def parse_duration(value: object, where: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigurationError(f"{where}: a duration must be positive, got {value!r}")
     return seconds
-
-
-def duration_proto(seconds: float) -> Duration:
-    message = Duration()
-    message.FromNanoseconds(round(seconds * 1e9))
-    return message
 
 
 @dataclass(frozen=True)
@@ -216,19 +209,19 @@ class Exercise:
             deadlines=[
                 exercise_pb2.DeadlinePolicy(
                     priority=priority,
-                    receipt=duration_proto(d.receipt),
-                    response=duration_proto(d.response),
+                    receipt=duration(d.receipt),
+                    response=duration(d.response),
                 )
                 for priority, d in sorted(self.policy.deadlines.items())
             ],
-            line_test_interval=duration_proto(self.policy.line_test_interval),
-            line_test_receipt=duration_proto(self.policy.line_test_receipt),
+            line_test_interval=duration(self.policy.line_test_interval),
+            line_test_receipt=duration(self.policy.line_test_receipt),
             separation=exercise_pb2.SeparationMinima(
                 air_horizontal_m=self.policy.separation.air_horizontal_m,
                 air_vertical_m=self.policy.separation.air_vertical_m,
                 ground_m=self.policy.separation.ground_m,
-                look_ahead=duration_proto(self.policy.separation.look_ahead_s),
-                stale_after=duration_proto(self.policy.separation.stale_after_s),
+                look_ahead=duration(self.policy.separation.look_ahead_s),
+                stale_after=duration(self.policy.separation.stale_after_s),
             ),
         )
         return exercise_pb2.Exercise(

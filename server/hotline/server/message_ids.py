@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from google.protobuf.message import Message
 
+from hotline.contract import ACKNOWLEDGMENT_SERVER_FIELDS
 from hotline.server.exercise import Hotline
 from hotline.v1 import acknowledgments_pb2, envelope_pb2
 
@@ -49,7 +50,7 @@ def content_digest(envelope: envelope_pb2.Envelope) -> int:
         if ack.HasField("responder") or ack.HasField("lateness") or ack.operator:
             content = acknowledgments_pb2.Acknowledgment()
             content.CopyFrom(ack)
-            for name in ("responder", "lateness", "operator"):
+            for name in ACKNOWLEDGMENT_SERVER_FIELDS:
                 content.ClearField(name)
     sender = envelope.sender
     said = b"%s %d %d %d %s " % (

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from hotline.contract import seconds
 from hotline.server.checks import (
     DECONFLICTION_ALERTS,
     AlertKey,
@@ -49,7 +50,7 @@ class MissedAlerts:
 
     def saw(self, record: log_pb2.LogRecord) -> None:
         """Takes one record read back, in log order."""
-        at = record.recorded_at.seconds + record.recorded_at.nanos / 1e9
+        at = seconds(record.recorded_at)
         self._last_at = at
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:

@@ -22,9 +22,20 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hotline.contract import (
+    RECORDED_FIELDS,
+    RESPONSES,
+    SERVER_ID_PREFIX,
+    UNACKNOWLEDGED,
+    duration,
+    escalation_id,
+    seconds,
+    set_timestamp,
+    status_number,
+    timestamp,
+)
 from hotline.server import wire
 from hotline.server.acknowledgments import (
-    RESPONSES,
     DeadlineKey,
     LineStats,
     SeatAnswers,
@@ -52,7 +63,6 @@ from hotline.server.errors import (
 )
 from hotline.server.escalation import (
     STAGE_KIND,
-    UNACKNOWLEDGED,
     Chains,
     Consequence,
     Rules,
@@ -63,7 +73,6 @@ from hotline.server.exercise import (
     HOTLINES,
     Exercise,
     Hotline,
-    duration_proto,
     hotline_name,
 )
 from hotline.server.identity import Credential, Operator
@@ -73,7 +82,7 @@ from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
 from hotline.server.snapshot import SNAPSHOT_BYTES_PER_RECORD, SNAPSHOT_RECORDS, LiveState
 from hotline.server.storage import Backend, StoredRecord
-from hotline.server.validation import MAX_CLOCK_AHEAD_S, SERVER_ID_PREFIX, check_envelope
+from hotline.server.validation import MAX_CLOCK_AHEAD_S, check_envelope
 from hotline.server.watchers import Watchers
 from hotline.server.zones import ZoneBook, effective_state
 from hotline.v1 import (
@@ -107,24 +116,9 @@ class _Outgoing:
     delivery: Delivery
 
 
-def _timestamp(seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    _stamp(stamp, seconds)
-    return stamp
-
-
-def _stamp(stamp: Timestamp, seconds: float) -> None:
-    """Sets ``stamp`` in place (cheaper than building one and copying it in)."""
-    stamp.seconds, stamp.nanos = divmod(round(seconds * 1e9), 1_000_000_000)
-
-
 def _digest_of(envelope: envelope_pb2.Envelope) -> int:
     """The content digest a recorded envelope was accepted with (0 for the server's)."""
     return 0 if envelope.message_id.startswith(SERVER_ID_PREFIX) else content_digest(envelope)
-
-
-def _seconds(stamp: Timestamp) -> float:
-    return stamp.seconds + stamp.nanos / 1e9
 
 
 def _result(message_id: str, sequence: int = 0, duplicate: bool = False) -> services_pb2.SendResult:
@@ -133,7 +127,7 @@ def _result(message_id: str, sequence: int = 0, duplicate: bool = False) -> serv
 
 def refusal(message_id: str, error: HotlineError) -> services_pb2.SendResult:
     return services_pb2.SendResult(
-        message_id=message_id, code=error.code.value[0], error=error.message
+        message_id=message_id, code=status_number(error.code), error=error.message
     )
 
 
@@ -383,7 +377,7 @@ class Switchboard:
             correlation_id=correlation_id,
             **payload,  # type: ignore[arg-type]
         )
-        _stamp(record.recorded_at, self._clock())
+        set_timestamp(record.recorded_at, self._clock())
         return record
 
     def _append(self, record: log_pb2.LogRecord, sequence: int = 0) -> StoredRecord:
@@ -408,7 +402,7 @@ class Switchboard:
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
         envelope.sequence = sequence
-        _stamp(envelope.recorded_at, self._clock())
+        set_timestamp(envelope.recorded_at, self._clock())
         envelope.audience[:] = sorted(audience)
         header = self._new_record(log_pb2.RECORD_KIND_ENVELOPE, hotline, actor, envelope.message_id)
         header.recorded_at.CopyFrom(envelope.recorded_at)
@@ -472,10 +466,10 @@ class Switchboard:
             self._retime(self._chains.missed(record.deadline_missed))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED:
             self._suspended[record.hotline] = record.annotation.text
-            self._retime(self._chains.suspend(record.hotline, _seconds(record.recorded_at)))
+            self._retime(self._chains.suspend(record.hotline, seconds(record.recorded_at)))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
-            self._retime(self._chains.resume(record.hotline, _seconds(record.recorded_at)))
+            self._retime(self._chains.resume(record.hotline, seconds(record.recorded_at)))
 
     def _find_message(self, key: int, message_id: str) -> KnownMessage | None:
         """What the log says of ``message_id``, no longer held in memory, stored with
@@ -512,7 +506,7 @@ class Switchboard:
         """Applies hotline traffic recorded as record ``index`` to the state (``key``:
         its id's message key, if known)."""
         hotline = envelope.hotline
-        at = _seconds(envelope.recorded_at)
+        at = seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
         known = KnownMessage(envelope.sender.party, hotline, envelope.sequence, digest, index)
         self._message_ids.add(envelope.message_id, known, key)
@@ -734,7 +728,7 @@ class Switchboard:
         if ack.kind in RESPONSES:
             lateness = self._tracker.lateness(ack.message_id, party, now)
             if lateness > 0:
-                ack.lateness.CopyFrom(duration_proto(lateness))
+                ack.lateness.CopyFrom(duration(lateness))
         line_was_down = self._tracker.is_line_down(party, envelope.hotline)
         audience = [message.sender_party or EXERCISE_CONTROL]
         # The original of an escalated copy, as it stands before this answer closes it.
@@ -774,7 +768,7 @@ class Switchboard:
         relay.acknowledgment.message_id = original.message_id
         relay.acknowledgment.ClearField("lateness")
         if lateness > 0:
-            relay.acknowledgment.lateness.CopyFrom(duration_proto(lateness))
+            relay.acknowledgment.lateness.CopyFrom(duration(lateness))
         self._record_envelope(relay, SERVER, {original.sender_party})
 
     # ------------------------------------------------------------------ zones
@@ -821,7 +815,7 @@ class Switchboard:
             hotline=hotline,
             priority=common_pb2.PRIORITY_FLASH,
         )
-        envelope.sent_at.CopyFrom(_timestamp(self._clock()))
+        envelope.sent_at.CopyFrom(timestamp(self._clock()))
         return envelope
 
     def _alert(
@@ -871,7 +865,7 @@ class Switchboard:
             deadline=STAGE_KIND[stage],
             station_online=online,
         )
-        missed.due_at.CopyFrom(_timestamp(due))
+        missed.due_at.CopyFrom(timestamp(due))
         self._append(
             self._new_record(
                 log_pb2.RECORD_KIND_DEADLINE_MISSED,
@@ -978,10 +972,10 @@ class Switchboard:
         if payload is None:
             return
         copy = envelope_pb2.Envelope.FromString(payload)
-        for name in ("sequence", "recorded_at", "audience"):
+        for name in RECORDED_FIELDS:
             copy.ClearField(name)
         generals = common_pb2.HOTLINE_GENERALS
-        copy.message_id = f"{SERVER_ID_PREFIX}escalation:{party}:{message.message_id}"
+        copy.message_id = escalation_id(party, message.message_id)
         copy.hotline = generals
         copy.sender.hotline = generals
         copy.escalation_of = message.message_id
@@ -1195,7 +1189,7 @@ class Switchboard:
         if about_time is not None:
             if not 0 <= about_time.nanos < 1_000_000_000 or about_time.seconds < 0:
                 raise InvalidArgument("about_time: not a valid time")
-            if _seconds(about_time) > self._clock() + MAX_CLOCK_AHEAD_S:
+            if seconds(about_time) > self._clock() + MAX_CLOCK_AHEAD_S:
                 raise InvalidArgument("about_time: in the future; a note is about a past moment")
             annotation.about_time.CopyFrom(about_time)
         stored = self._append(
@@ -1237,7 +1231,7 @@ class Switchboard:
                 answered_by_standby=seats.standby,
             )
             if consoles:
-                status.last_seen.CopyFrom(_timestamp(max(c.last_seen for c in consoles)))
+                status.last_seen.CopyFrom(timestamp(max(c.last_seen for c in consoles)))
             out.append(status)
         return out
 
@@ -1255,7 +1249,7 @@ class Switchboard:
                 escalated=stats.escalated,
             )
             if lost.count:
-                status.median_time_lost.CopyFrom(duration_proto(lost.median()))
-                status.worst_time_lost.CopyFrom(duration_proto(lost.worst))
+                status.median_time_lost.CopyFrom(duration(lost.median()))
+                status.worst_time_lost.CopyFrom(duration(lost.worst))
             out.append(status)
         return out

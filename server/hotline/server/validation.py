@@ -12,6 +12,13 @@ import re
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hotline.contract import (
+    ACKNOWLEDGMENT_SERVER_FIELDS,
+    SERVER_FIELDS,
+    SERVER_ID_PREFIX,
+    STATION_BODIES,
+    seconds,
+)
 from hotline.server.errors import InvalidArgument, PermissionDenied, ResourceExhausted
 from hotline.server.field_ranges import check_ranges
 from hotline.v1 import (
@@ -29,23 +36,18 @@ MAX_POSITIONS = 1000
 MAX_TEXT = 8000
 #: How far a sender's clock may run ahead of the server's.
 MAX_CLOCK_AHEAD_S = 300.0
-#: Prefix of message ids the server makes; clients may not use it.
-SERVER_ID_PREFIX = "srv:"
 _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-_CLIENT_BODIES = frozenset(
-    {
-        "text",
-        "position_report",
-        "zone_proposal",
-        "zone_update",
-        "zone_withdrawal",
-        "zone_decision",
-        "activity_notice",
-        "stop_request",
-        "incident_report",
-        "line_test",
-        "acknowledgment",
-    }
+#: What a station may not set; exercise control re-injecting may set ``replay_of``.
+_STATION_REFUSED = frozenset(SERVER_FIELDS)
+_REPLAY_REFUSED = _STATION_REFUSED - {"replay_of"}
+_SERVER_FIELDS_SET = (
+    f"{', '.join(SERVER_FIELDS[:-1])} and {SERVER_FIELDS[-1]} are set by the server; "
+    "leave them empty"
+)
+_ACKNOWLEDGMENT_REFUSED = frozenset(ACKNOWLEDGMENT_SERVER_FIELDS)
+_ACKNOWLEDGMENT_FIELDS_SET = (
+    f"acknowledgment.{', '.join(ACKNOWLEDGMENT_SERVER_FIELDS[:-1])} and "
+    f"{ACKNOWLEDGMENT_SERVER_FIELDS[-1]} are set by the server"
 )
 
 
@@ -110,22 +112,14 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
     check_enum(envelope.priority, common_pb2.Priority, "priority")
     if not envelope.HasField("sent_at"):
         raise InvalidArgument("sent_at: required")
-    sent_at = envelope.sent_at.seconds + envelope.sent_at.nanos / 1e9
+    sent_at = seconds(envelope.sent_at)
     if sent_at > now + MAX_CLOCK_AHEAD_S:
         raise InvalidArgument(
             f"sent_at: {sent_at - now:.0f} s in the future; check the station's clock"
         )
-    if (
-        envelope.sequence
-        or envelope.HasField("recorded_at")
-        or envelope.audience
-        or envelope.escalation_of
-        or (envelope.replay_of and not replay)
-    ):
-        raise InvalidArgument(
-            "sequence, recorded_at, audience, escalation_of and replay_of are set by the "
-            "server; leave them empty"
-        )
+    refused = _REPLAY_REFUSED if replay else _STATION_REFUSED
+    if any(field.name in refused for field, _ in envelope.ListFields()):
+        raise InvalidArgument(_SERVER_FIELDS_SET)
     if replay and not _MESSAGE_ID.match(envelope.replay_of):
         raise InvalidArgument(
             "replay_of: the recorded original's message id, 1-128 printable ASCII characters"
@@ -133,7 +127,7 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
     body = envelope.WhichOneof("body")
     if body is None:
         raise InvalidArgument("body: required; an envelope carries exactly one message")
-    if body not in _CLIENT_BODIES:
+    if body not in STATION_BODIES:
         raise PermissionDenied(f"{body}: raised by the server only")
     _BODY_CHECKS[body](envelope)
     return body
@@ -307,10 +301,8 @@ def _acknowledgment(envelope: envelope_pb2.Envelope) -> None:
     check_enum(ack.kind, acknowledgments_pb2.AckKind, "acknowledgment.kind")
     if ack.kind == acknowledgments_pb2.ACK_KIND_UNABLE and not ack.reason:
         raise InvalidArgument("acknowledgment.reason: UNABLE needs a reason")
-    if ack.HasField("lateness") or ack.HasField("responder") or ack.operator:
-        raise InvalidArgument(
-            "acknowledgment.lateness, responder and operator are set by the server"
-        )
+    if any(field.name in _ACKNOWLEDGMENT_REFUSED for field, _ in ack.ListFields()):
+        raise InvalidArgument(_ACKNOWLEDGMENT_FIELDS_SET)
 
 
 _BODY_CHECKS = {

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeAlias
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import seconds
 from hotline.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from hotline.v1 import zones_pb2
 
@@ -33,17 +32,13 @@ def effective_state(zone: zones_pb2.Zone, now: float) -> ZoneState:
     """ACCEPTED becomes ACTIVE inside the effective window and EXPIRED after it."""
     if zone.state not in _STANDING:
         return zone.state
-    until = _seconds(zone.effective_until) if zone.HasField("effective_until") else None
+    until = seconds(zone.effective_until) if zone.HasField("effective_until") else None
     if until is not None and now >= until:
         return zones_pb2.ZONE_STATE_EXPIRED
-    start = _seconds(zone.effective_from) if zone.HasField("effective_from") else None
+    start = seconds(zone.effective_from) if zone.HasField("effective_from") else None
     if start is None or now >= start:
         return zones_pb2.ZONE_STATE_ACTIVE
     return zones_pb2.ZONE_STATE_ACCEPTED
-
-
-def _seconds(timestamp: Timestamp) -> float:
-    return timestamp.seconds + timestamp.nanos / 1e9
 
 
 class ZoneBook:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from harness import AIR, RELAXED, Harness, expect
 
-from hotline.client.cli import main
+from hotline.cli import main
 from hotline.server.app import serve
 from hotline.server.audit import (
     ProblemKind,

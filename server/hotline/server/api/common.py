@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
-STATUS_BY_CODE = {status.value[0]: status for status in grpc.StatusCode}
 
 
 class Adapter:
@@ -175,4 +174,4 @@ async def abort(context: Context, error: HotlineError) -> NoReturn:
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
-__all__ = ["STATUS_BY_CODE", "Adapter", "BadRequest", "Context", "abort", "service_handler"]
+__all__ = ["Adapter", "BadRequest", "Context", "abort", "service_handler"]

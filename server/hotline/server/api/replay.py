@@ -15,8 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 
-from google.protobuf.duration_pb2 import Duration
-
+from hotline.contract import duration, seconds, status_number
 from hotline.server.api.common import Adapter, Context
 from hotline.server.errors import HotlineError, InvalidArgument
 from hotline.server.identity import Credential
@@ -48,17 +47,16 @@ def replay_selection(start: services_pb2.ReplayStart) -> Selection:
         if not party.strip():
             raise InvalidArgument(f"start.parties[{i}]: a party id, e.g. BLUE")
 
-    def seconds(field: str) -> float | None:
+    def moment(field: str) -> float | None:
         if not start.HasField(field):  # type: ignore[arg-type]
             return None
-        stamp = getattr(start, field)
-        return float(stamp.seconds + stamp.nanos / 1e9)
+        return seconds(getattr(start, field))
 
     return Selection(
         from_index=start.from_index if start.HasField("from_index") else None,
         to_index=start.to_index if start.HasField("to_index") else None,
-        from_time=seconds("from_time"),
-        to_time=seconds("to_time"),
+        from_time=moment("from_time"),
+        to_time=moment("to_time"),
         hotlines=frozenset(start.hotlines),
         parties=frozenset(p.strip() for p in start.parties),
         kinds=frozenset(start.kinds),
@@ -76,16 +74,14 @@ def _state(player: Player, refused: HotlineError | None = None) -> services_pb2.
         )
     )
     if refused is not None:
-        response.state.refused.code = refused.code.value[0]
+        response.state.refused.code = status_number(refused.code)
         response.state.refused.message = refused.message
     return response
 
 
 def _record(played: Played) -> services_pb2.ReplayResponse:
-    elapsed = Duration()
-    elapsed.FromNanoseconds(round(played.elapsed * 1e9))
     return services_pb2.ReplayResponse(
-        record=services_pb2.ReplayedRecord(record=played.record, elapsed=elapsed)
+        record=services_pb2.ReplayedRecord(record=played.record, elapsed=duration(played.elapsed))
     )
 
 

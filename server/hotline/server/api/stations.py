@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from hotline.server.api.common import STATUS_BY_CODE, Adapter, BadRequest, Context, abort
+from hotline.contract import status_code
+from hotline.server.api.common import Adapter, BadRequest, Context, abort
 from hotline.server.consoles import Console, ConsoleClosed
 from hotline.server.errors import HotlineError, InvalidArgument, PermissionDenied
 from hotline.server.exercise import station_proto
@@ -34,7 +35,7 @@ class StationService(Adapter):
         self.switchboard.submit(credential, request.envelope, outcome.set_result)
         result = await outcome
         if result.code:
-            await context.abort(STATUS_BY_CODE[result.code], result.error)
+            await context.abort(status_code(result.code), result.error)
         return services_pb2.SendResponse(result=result)
 
     async def Session(self, _requests: object, context: Context) -> None:

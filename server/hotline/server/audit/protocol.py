@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hotline.server.escalation import Chains, Rules, seconds
+from hotline.contract import seconds
+from hotline.server.escalation import Chains, Rules
 from hotline.server.exercise import default_exercise
 from hotline.v1 import log_pb2
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from google.protobuf.message import DecodeError
 
+from hotline.contract import seconds
 from hotline.server.audit.checkpoint import parse_checkpoint
 from hotline.server.audit.errors import MalformedInput, NotInLog
 from hotline.server.audit.note import Verifier, parse_note
@@ -217,7 +218,7 @@ def verify_stored_log(
                     # The index inside the hashed bytes is the one the signer saw.
                     index = record.index
                 protocol.add(record)
-                times.add(index, record.recorded_at.seconds + record.recorded_at.nanos / 1e9)
+                times.add(index, seconds(record.recorded_at))
             if leaf == UNHASHED:
                 # Written by a server with the trail off: there is no stored hash to
                 # compare, so the record is hashed here and the log refused below.

@@ -22,8 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import timestamp
 from hotline.server.bridge.payloads import MalformedPayload, decode_position_report
 from hotline.server.bridge.topics import TopicTree
 from hotline.server.errors import InvalidArgument, PermissionDenied
@@ -142,15 +141,12 @@ class Ingest:
         units: list[positions_pb2.UnitPosition],
         digest: str,
     ) -> envelope_pb2.Envelope:
-        nanoseconds = round(self._clock() * 1e9)
         return envelope_pb2.Envelope(
             message_id=f"mqtt:{party}:{hotline_name(hotline)}:{digest}",
             sender=common_pb2.StationRef(party=party, hotline=hotline),
             hotline=hotline,
             priority=common_pb2.PRIORITY_ROUTINE,
-            sent_at=Timestamp(
-                seconds=nanoseconds // 1_000_000_000, nanos=nanoseconds % 1_000_000_000
-            ),
+            sent_at=timestamp(self._clock()),
             position_report=positions_pb2.PositionReport(positions=units),
         )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import shapely
 
+from hotline.contract import seconds
 from hotline.server.deconfliction import validation
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
@@ -255,7 +256,7 @@ class DeconflictionEngine:
         """
         if not validated:
             validation.validate_position(unit)
-        observed = unit.observed_at.seconds + unit.observed_at.nanos * 1e-9
+        observed = seconds(unit.observed_at)
         key = (party, unit.unit_id)
         track = self._tracks.get(key)
         if track is None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import seconds
 from hotline.server.deconfliction.geometry import Shape, coordinates, shape_from_geometry
 from hotline.server.errors import InvalidArgument
 from hotline.server.field_ranges import check_timestamp
@@ -21,11 +20,6 @@ from hotline.v1 import common_pb2, messages_pb2, positions_pb2, zones_pb2
 MAX_SPEED_MPS = 3_000.0
 _FINITE = math.inf
 _DOMAINS = (common_pb2.DOMAIN_AIR, common_pb2.DOMAIN_GROUND, common_pb2.DOMAIN_SEA)
-
-
-def timestamp_s(ts: Timestamp) -> float:
-    """Epoch seconds of a timestamp."""
-    return ts.seconds + ts.nanos * 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +57,7 @@ def validate_zone(zone: zones_pb2.Zone, field: str = "zone") -> Shape:
         check_timestamp(zone.effective_from, f"{field}.effective_from")
     if has_until:
         check_timestamp(zone.effective_until, f"{field}.effective_until")
-    if (
-        has_from
-        and has_until
-        and timestamp_s(zone.effective_until) <= timestamp_s(zone.effective_from)
-    ):
+    if has_from and has_until and seconds(zone.effective_until) <= seconds(zone.effective_from):
         raise InvalidArgument(f"{field}.effective_until: must be after effective_from")
     return shape_from_geometry(zone.geometry, f"{field}.geometry")
 
@@ -130,7 +120,7 @@ def validate_notice(notice: messages_pb2.ActivityNotice, field: str = "notice") 
         if not notice.HasField(name):
             raise InvalidArgument(f"{field}.{name}: required")
         check_timestamp(getattr(notice, name), f"{field}.{name}")
-    start, end = timestamp_s(notice.window_start), timestamp_s(notice.window_end)
+    start, end = seconds(notice.window_start), seconds(notice.window_end)
     if end <= start:
         raise InvalidArgument(f"{field}.window_end: must be after window_start")
     shape = shape_from_geometry(notice.area, f"{field}.area")

@@ -28,9 +28,9 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from hotline.contract import seconds
 from hotline.server.deconfliction.geodesy import metres_per_degree
 from hotline.server.deconfliction.geometry import Shape
-from hotline.server.deconfliction.validation import timestamp_s
 from hotline.v1 import common_pb2, zones_pb2
 
 AIR = common_pb2.DOMAIN_AIR
@@ -85,12 +85,8 @@ class KnownZone:
             domains=restricted_domains(zone),
             floor_m=zone.altitude.floor_m if has_band else -math.inf,
             ceiling_m=zone.altitude.ceiling_m if has_band else math.inf,
-            from_s=timestamp_s(zone.effective_from)
-            if zone.HasField("effective_from")
-            else -math.inf,
-            until_s=timestamp_s(zone.effective_until)
-            if zone.HasField("effective_until")
-            else math.inf,
+            from_s=seconds(zone.effective_from) if zone.HasField("effective_from") else -math.inf,
+            until_s=seconds(zone.effective_until) if zone.HasField("effective_until") else math.inf,
         )
 
     def __post_init__(self) -> None:

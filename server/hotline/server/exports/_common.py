@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
+from hotline.contract import seconds
 from hotline.server.deconfliction.geometry import shape_from_geometry
 from hotline.server.errors import InvalidArgument
 from hotline.server.review.picture import Fix, Picture, Track, ZoneHistory, ZoneVersion
@@ -66,7 +67,7 @@ def stamp_seconds(stamp: Timestamp) -> float | None:
     """A protobuf time as UNIX seconds; ``None`` when it was never set."""
     if not stamp.seconds and not stamp.nanos:
         return None
-    return stamp.seconds + stamp.nanos / 1e9
+    return seconds(stamp)
 
 
 def stamp_iso(stamp: Timestamp) -> str | None:

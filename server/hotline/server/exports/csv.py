@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from hotline.contract import seconds
 from hotline.server.exports._common import ExportOptions, Records, enum_name, iso
 from hotline.v1 import common_pb2, log_pb2
 
@@ -47,10 +48,9 @@ def row(index: int, record: log_pb2.LogRecord, options: ExportOptions) -> list[s
     if payload == "envelope":
         body = record.envelope.WhichOneof("body") or ""
         message_id = message_id or record.envelope.message_id
-    stamp = record.recorded_at
     return [
         str(index),
-        iso(stamp.seconds + stamp.nanos / 1e9),
+        iso(seconds(record.recorded_at)),
         enum_name(log_pb2.RecordKind, record.kind, "RECORD_KIND_"),
         enum_name(common_pb2.Hotline, record.hotline, "HOTLINE_") if record.hotline else "",
         record.actor,

@@ -5,6 +5,10 @@ played back at their original pace scaled by a speed factor.
 time from an injected :class:`Clock`) and steerable: pause, step, speed, seek, jump to
 a :class:`Bookmarks` name. Reading and verifying the log is the caller's part (see
 ``hotline replay`` and the gRPC ``ReplayService``).
+
+:mod:`.reevaluate` (the recorded traffic fed through today's deconfliction checks) is
+imported by name: it loads the deconfliction engine, which a plain replay, and each of
+the processes a long one is shared out to, can do without.
 """
 
 from hotline.server.replay.bookmarks import Bookmarks

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from hotline.contract import seconds
 from hotline.server.replay.filters import recorded_at
 from hotline.server.replay.sources import CHUNK, Source
 from hotline.v1 import log_pb2
@@ -36,7 +37,7 @@ def marked_by(annotation_index: int, annotation: log_pb2.Annotation) -> int | fl
     if annotation.HasField("about_index"):
         return annotation.about_index
     if annotation.HasField("about_time"):
-        return annotation.about_time.seconds + annotation.about_time.nanos / 1e9
+        return seconds(annotation.about_time)
     return annotation_index
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from hotline.contract import seconds
 from hotline.server.storage import StoredRecord
 from hotline.v1 import log_pb2
 
@@ -17,7 +18,7 @@ __all__ = ["Selection", "parties", "recorded_at"]
 
 def recorded_at(record: log_pb2.LogRecord) -> float:
     """The record's server time, in UNIX seconds."""
-    return record.recorded_at.seconds + record.recorded_at.nanos / 1e9
+    return seconds(record.recorded_at)
 
 
 def parties(record: log_pb2.LogRecord) -> frozenset[str]:

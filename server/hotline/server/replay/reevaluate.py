@@ -23,9 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import SERVER_ID_PREFIX, seconds
 from hotline.server.checks import (
     DECONFLICTION_ALERTS,
     OBSERVED,
@@ -35,7 +33,6 @@ from hotline.server.checks import (
 )
 from hotline.server.errors import HotlineError
 from hotline.server.exercise import HOTLINES, Exercise, Hotline, Separation, hotline_name
-from hotline.server.validation import SERVER_ID_PREFIX
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, exercise_pb2, log_pb2
 
 __all__ = [
@@ -133,10 +130,6 @@ class _Config:
     parties_on: Mapping[Hotline, frozenset[str]]
 
 
-def _seconds(stamp: Timestamp | Duration) -> float:
-    return stamp.seconds + stamp.nanos / 1e9
-
-
 def _recorded_config(exercise: exercise_pb2.Exercise) -> _Config:
     """The engine's configuration as the server ran it; a zero value is one the record
     did not hold (a log written before it was recorded), so the default."""
@@ -146,8 +139,8 @@ def _recorded_config(exercise: exercise_pb2.Exercise) -> _Config:
         air_horizontal_m=recorded.air_horizontal_m or base.air_horizontal_m,
         air_vertical_m=recorded.air_vertical_m or base.air_vertical_m,
         ground_m=recorded.ground_m or base.ground_m,
-        look_ahead_s=_seconds(recorded.look_ahead) or base.look_ahead_s,
-        stale_after_s=_seconds(recorded.stale_after) or base.stale_after_s,
+        look_ahead_s=seconds(recorded.look_ahead) or base.look_ahead_s,
+        stale_after_s=seconds(recorded.stale_after) or base.stale_after_s,
     )
     return _Config(
         separation,
@@ -249,7 +242,7 @@ class _Reevaluator:
             self._observe(index, envelope, body)
 
     def _observe(self, index: int, envelope: envelope_pb2.Envelope, body: str) -> None:
-        at = _seconds(envelope.recorded_at)
+        at = seconds(envelope.recorded_at)
         self._inputs.append((envelope, body, at))
         try:
             findings = self._checks.observe(envelope, body, at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hotline.contract import seconds
 from hotline.v1 import log_pb2
 
 __all__ = ["Note", "TrainerNotes"]
@@ -44,7 +45,7 @@ class TrainerNotes:
         note = record.annotation
         about_time = None
         if note.HasField("about_time"):
-            about_time = note.about_time.seconds + note.about_time.nanos / 1e9
+            about_time = seconds(note.about_time)
         self.notes.append(
             Note(
                 index,

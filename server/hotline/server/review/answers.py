@@ -22,11 +22,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hotline.server.acknowledgments import COMPLIANCE, NEEDS_RESPONSE, RESPONSES
-from hotline.server.escalation import UNACKNOWLEDGED, Rules
+from hotline.contract import NEEDS_RESPONSE, RESPONSES, SERVER_ID_PREFIX, UNACKNOWLEDGED, seconds
+from hotline.server.acknowledgments import COMPLIANCE
+from hotline.server.escalation import Rules
 from hotline.server.exercise import default_exercise
 from hotline.server.review.markup import duration
-from hotline.server.validation import SERVER_ID_PREFIX
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2
 
 __all__ = [
@@ -162,10 +162,6 @@ def _seat(operator: common_pb2.Operator.ValueType) -> str:
     return f" ({common_pb2.Operator.Name(operator).removeprefix('OPERATOR_').lower()})"
 
 
-def _seconds(stamp: object) -> float:
-    return stamp.seconds + stamp.nanos / 1e9  # type: ignore[attr-defined, no-any-return]
-
-
 class AnswerTracker:
     """Follows every station message to its answers; ``on_outcome`` gets each message
     once, when nothing more can happen to it (see :meth:`finish` for the rest)."""
@@ -289,7 +285,7 @@ class AnswerTracker:
                 # An answer proves the message reached the station.
                 obligation.receipt_at = at
             if ack.HasField("lateness"):
-                obligation.lateness = _seconds(ack.lateness)
+                obligation.lateness = seconds(ack.lateness)
             obligation.via_generals = envelope.message_id.startswith(SERVER_ID_PREFIX)
             text = f"{kind} from {party}{_seat(ack.operator)}"
             if obligation.via_generals:
@@ -335,7 +331,7 @@ class AnswerTracker:
         obligation = outcome.obligations.get(party)
         responding = missed.deadline == log_pb2.DEADLINE_KIND_RESPONSE
         if original is None and obligation is not None and responding:
-            obligation.response_due = _seconds(missed.due_at)
+            obligation.response_due = seconds(missed.due_at)
         severity = {
             log_pb2.DEADLINE_KIND_RECEIPT: Severity.RECEIPT_MISSED,
             log_pb2.DEADLINE_KIND_RESPONSE: Severity.OVERDUE,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from hotline.contract import seconds
 from hotline.server.replay.filters import recorded_at
 from hotline.v1 import acknowledgments_pb2, envelope_pb2, log_pb2, zones_pb2
 
@@ -140,7 +141,7 @@ class Picture:
                     position.platform_type,
                 )
             observed = position.observed_at
-            at = observed.seconds + observed.nanos / 1e9 if observed.seconds else received
+            at = seconds(observed) if observed.seconds else received
             track.fixes.append(
                 Fix(
                     index,

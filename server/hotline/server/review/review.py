@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hotline.contract import seconds
 from hotline.server.review.annotations import TrainerNotes
 from hotline.server.review.answers import AnswerTracker, MessageOutcome
 from hotline.server.review.escalations import EscalationRegister
@@ -60,8 +61,7 @@ class ExerciseReview:
         signed_last = signed_size - 1
         at = 0.0
         for index, record in records:
-            stamp = record.recorded_at
-            at = stamp.seconds + stamp.nanos / 1e9
+            at = seconds(record.recorded_at)
             if review.first_at is None:
                 review.first_at = at
             review.records += 1

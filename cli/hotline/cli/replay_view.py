@@ -31,7 +31,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from hotline.client.cli import render, replay_lines
+from hotline.cli import render, replay_lines
 from hotline.server.errors import HotlineError
 from hotline.server.replay import (
     BackendSource,

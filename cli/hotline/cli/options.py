@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import re
 
-from hotline.client.envelopes import timestamp
+from hotline.contract import timestamp
 from hotline.v1 import common_pb2, zones_pb2
 
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)(s|m|h)$")

@@ -25,12 +25,13 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from hotline.client.cli import render
-from hotline.client.cli.options import enum_value, when
+from hotline.cli import render
+from hotline.cli.options import enum_value, when
+from hotline.contract import seconds
 from hotline.server.audit import AuditError, Verifier, parse_verifier_key, verify_proof_bundle
 from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.errors import ConfigurationError
-from hotline.server.replay.filters import parties
+from hotline.server.replay import parties
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import common_pb2, log_pb2
 
@@ -221,7 +222,7 @@ async def run_show(args: argparse.Namespace) -> int:
             ):
                 continue
             record = log_pb2.LogRecord.FromString(stored.data)
-            at = record.recorded_at.seconds + record.recorded_at.nanos / 1e9
+            at = seconds(record.recorded_at)
             if (args.since is not None and at < args.since) or (
                 args.until is not None and at >= args.until
             ):

@@ -24,8 +24,8 @@ import sys
 import tempfile
 from typing import IO, Any, TextIO
 
-from hotline.client.cli import recorded, replay_modes, replay_shards, replay_view
-from hotline.client.cli.options import enum_value, iso_time
+from hotline.cli import recorded, replay_modes, replay_shards, replay_view
+from hotline.cli.options import enum_value, iso_time
 from hotline.server.replay import BackendSource, Player, Selection
 from hotline.server.storage import Backend
 from hotline.v1 import common_pb2, log_pb2

@@ -16,9 +16,9 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.client.cli.options import enum_value, iso_time
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import timestamp
+from hotline.cli.options import enum_value, iso_time
+from hotline.client import HotlineClient
+from hotline.contract import timestamp
 from hotline.v1 import common_pb2
 
 

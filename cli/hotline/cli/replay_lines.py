@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hotline.client.cli import render
+from hotline.cli import render
 from hotline.server.json_mapping import json_object
 from hotline.server.replay import Played
 from hotline.v1 import log_pb2

@@ -24,28 +24,25 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused
+from hotline.client import HotlineClient, Refused
+from hotline.contract import (
+    ACKNOWLEDGMENT_SERVER_FIELDS,
+    SERVER_BODIES,
+    SERVER_FIELDS,
+    SERVER_ID_PREFIX,
+    escalated_from,
+    escalation_id,
+)
 from hotline.server.replay import Played
-from hotline.server.validation import SERVER_ID_PREFIX
 from hotline.v1 import common_pb2, envelope_pb2, log_pb2
 
 __all__ = ["Reinjected", "reinject", "reinjected_envelope", "replay_message_id"]
 
 REPLAY_ID_PREFIX = "replay:"
 _MAX_ID = 128
-#: Ids of escalated copies: ``srv:escalation:<party>:<original id>`` (the switchboard's).
-_ESCALATION_PREFIX = f"{SERVER_ID_PREFIX}escalation:"
-#: Bodies only the server sends.
-_SERVER_BODIES = frozenset({"alert", "zone_status"})
-#: Statuses after which no later message would get through either.
-_STOP = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.UNAUTHENTICATED,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-    }
-)
+#: Refusals after which no later message would get through either (a transport failure
+#: stops the re-injection too).
+_STOP = frozenset({grpc.StatusCode.UNAUTHENTICATED})
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 
 
@@ -83,10 +80,11 @@ def replay_message_id(original: str) -> str:
 def _answered_id(original: str) -> str | None:
     """The sandbox's id of a message a recorded answer refers to, or None for one the
     sandbox numbers by its own log (a line test, a relayed answer)."""
-    if original.startswith(_ESCALATION_PREFIX):
+    escalated = escalated_from(original)
+    if escalated is not None:
         # The sandbox escalates the re-injected message under the same rule.
-        party, _, escalated = original.removeprefix(_ESCALATION_PREFIX).partition(":")
-        return f"{_ESCALATION_PREFIX}{party}:{replay_message_id(escalated)}"
+        party, escalated_id = escalated
+        return escalation_id(party, replay_message_id(escalated_id))
     if original.startswith(SERVER_ID_PREFIX):
         return None
     return replay_message_id(original)
@@ -97,7 +95,7 @@ def is_station_message(envelope: envelope_pb2.Envelope) -> bool:
     return (
         bool(envelope.sender.party)
         and not envelope.message_id.startswith(SERVER_ID_PREFIX)
-        and envelope.WhichOneof("body") not in _SERVER_BODIES
+        and envelope.WhichOneof("body") not in SERVER_BODIES
         and not envelope.escalation_of
     )
 
@@ -126,7 +124,7 @@ def reinjected_envelope(
     less the original's recorded time."""
     copy = envelope_pb2.Envelope()
     copy.CopyFrom(envelope)
-    for name in ("sequence", "recorded_at", "audience", "escalation_of"):
+    for name in SERVER_FIELDS:
         copy.ClearField(name)
     copy.message_id = replay_message_id(envelope.message_id)
     copy.replay_of = envelope.message_id
@@ -135,9 +133,8 @@ def reinjected_envelope(
         if answered is None:
             return None
         copy.acknowledgment.message_id = answered
-        copy.acknowledgment.ClearField("responder")
-        copy.acknowledgment.ClearField("lateness")
-        copy.acknowledgment.ClearField("operator")
+        for ack_field in ACKNOWLEDGMENT_SERVER_FIELDS:
+            copy.acknowledgment.ClearField(ack_field)
     recorded = envelope.recorded_at.ToNanoseconds()
     _shift_times(copy, round(now * 1e9) - recorded)
     return copy
@@ -155,8 +152,9 @@ async def reinject(
     A message the sandbox refuses is reported and the rest go on — except an answer to
     a message this replay did not send (one a filter or window left out), which the
     sandbox does not know: that is reported skipped. Raises
-    :class:`~hotline.client.errors.Refused` when the sandbox cannot be reached or does
-    not accept the credential (running it again resumes: what got in is recognised).
+    :class:`~hotline.client.TransportError` when the sandbox cannot be reached,
+    :class:`~hotline.client.Refused` when it does not accept the credential
+    (running it again resumes: what got in is recognised).
     """
     sent: set[str] = set()  # originals of the messages sent (or found there) so far
     async for item in played:

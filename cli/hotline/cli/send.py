@@ -7,10 +7,9 @@ from typing import Any
 
 import jwt
 
-from hotline.client.cli import render
-from hotline.client.cli.options import add_geometry, enum_value, geometry, stamp, when
-from hotline.client.control import HotlineClient
-from hotline.client.envelopes import Body, acknowledgment, envelope
+from hotline.cli import render
+from hotline.cli.options import add_geometry, enum_value, geometry, stamp, when
+from hotline.client import Body, HotlineClient, acknowledgment, envelope
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hotline.client.cli import recorded, render
+from hotline.cli import recorded, render
 from hotline.server.exports import FORMATS, ExportOptions, Format, Records
 from hotline.server.storage import Backend
 

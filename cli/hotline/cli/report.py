@@ -24,12 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hotline.client.cli import recorded
-from hotline.server.audit.checkpoint import Checkpoint, parse_checkpoint
-from hotline.server.audit.errors import MalformedInput
-from hotline.server.audit.note import parse_note
-from hotline.server.audit.verify import VerificationReport
-from hotline.server.review.report import build_report, estimated_height
+from hotline.cli import recorded
+from hotline.server.audit import (
+    Checkpoint,
+    MalformedInput,
+    VerificationReport,
+    parse_checkpoint,
+    parse_note,
+)
+from hotline.server.review import build_report, estimated_height
 from hotline.server.storage import Backend
 
 __all__ = ["add_parser", "render_with_chromium"]

@@ -8,9 +8,10 @@
 The session sends the ``start`` request when it is entered (or first read or steered);
 each control is answered by a ``ReplayState`` in the stream, whose ``refused`` says why
 when the control could not be applied (an unknown bookmark, a seek past the end: the
-replay goes on as it stood). A refused start is raised as
-:class:`~hotline.client.errors.Refused`; a control after the replay has ended as
-:class:`~hotline.client.errors.Closed`.
+replay goes on as it stood). A refused start (a bad ``ReplayStart``, a station's
+credential) is raised as :class:`~hotline.client.Refused` when the stream is read or
+steered, a lost connection as :class:`~hotline.client.TransportError`, and a control
+after the replay has ended as :class:`~hotline.client.Closed`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TypeAlias
 
 import grpc
 
-from hotline.client.errors import Closed, Refused
+from hotline.client._errors import Closed, from_rpc_error, from_status
 from hotline.v1 import services_pb2
 
 __all__ = ["ReplayEvent", "ReplaySession"]
@@ -34,7 +35,8 @@ ReplayEvent: TypeAlias = (
 
 
 class ReplaySession:
-    """One replay call: iterate it for what is played; steer it with the controls.
+    """One replay call (made by :meth:`HotlineClient.replay`): iterate it for what is
+    played; steer it with the controls.
 
     ``state`` is the last ``ReplayState`` read, ``finished`` the ``ReplayFinished`` once
     the selection is over. Iterate from one task; the controls may be called from any.
@@ -78,7 +80,7 @@ class ReplaySession:
             try:
                 response = await self._call.read()
             except grpc.aio.AioRpcError as error:
-                raise Refused(error.code(), error.details() or "") from None
+                raise from_rpc_error(error) from None
             if not isinstance(response, services_pb2.ReplayResponse):
                 return  # the end of the stream
             which = response.WhichOneof("response")
@@ -98,9 +100,11 @@ class ReplaySession:
                 yield event
 
     async def pause(self) -> None:
+        """Pauses the replay; :meth:`resume` plays on from there."""
         await self._command(services_pb2.REPLAY_COMMAND_PAUSE)
 
     async def resume(self) -> None:
+        """Plays on from where the replay was paused."""
         await self._command(services_pb2.REPLAY_COMMAND_RESUME)
 
     async def step(self) -> None:
@@ -144,10 +148,10 @@ class ReplaySession:
                 if control is not None:
                     await self._call.write(services_pb2.ReplayRequest(control=control))
             except grpc.aio.AioRpcError as error:
-                raise Refused(error.code(), error.details() or "") from None
+                raise from_rpc_error(error) from None
             except asyncio.InvalidStateError:
                 # The call is over: refused before this was sent, or finished.
                 code = await self._call.code()
                 if code != grpc.StatusCode.OK:
-                    raise Refused(code, await self._call.details() or "") from None
+                    raise from_status(code, await self._call.details() or "") from None
                 raise Closed("the replay has ended; start another to go on") from None

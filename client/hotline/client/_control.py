@@ -1,4 +1,12 @@
-"""Unary calls and the watch stream, for one-shot tools and exercise control."""
+"""Unary calls, the watch stream and replays, for one-shot tools, exercise control and
+observers.
+
+Every call raises :class:`~hotline.client.Refused` when the server refuses it (the
+status it chose and why: PERMISSION_DENIED for what the credential does not allow,
+INVALID_ARGUMENT naming the field, NOT_FOUND, FAILED_PRECONDITION ...) and
+:class:`~hotline.client.TransportError` when it does not get through (no server at the
+address, the connection lost). Nothing is retried: that is the caller's choice.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,9 @@ from typing import TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hotline.client.errors import Refused
-from hotline.client.replay import ReplaySession
-from hotline.client.station import CHANNEL_OPTIONS
+from hotline.client._errors import from_rpc_error
+from hotline.client._replay import ReplaySession
+from hotline.client._station import CHANNEL_OPTIONS
 from hotline.v1 import (
     common_pb2,
     envelope_pb2,
@@ -26,7 +34,12 @@ T = TypeVar("T")
 
 class HotlineClient:
     """Exercise status, zones, one-shot sends and (for exercise control) watching and
-    steering the exercise. Every refusal is raised as :class:`Refused`."""
+    steering the exercise, over one channel to the server at ``address`` with the
+    credential ``token``.
+
+    Use it as ``async with HotlineClient(address, token) as client``; the channel is
+    opened lazily, so a server that cannot be reached shows at the first call.
+    """
 
     def __init__(self, address: str, token: str) -> None:
         self.address = address
@@ -49,21 +62,28 @@ class HotlineClient:
         await self._channel.close()
 
     async def send(self, message: envelope_pb2.Envelope) -> services_pb2.SendResult:
-        """Sends one envelope and waits until it is recorded."""
+        """Sends one envelope and returns once it is durably recorded: its sequence
+        number, or ``duplicate`` for a message id already recorded with the same
+        content. Refused with the reason otherwise (INVALID_ARGUMENT naming the field,
+        PERMISSION_DENIED for another party or hotline, ALREADY_EXISTS for a message id
+        used with other content, FAILED_PRECONDITION on a suspended hotline ...)."""
         try:
             response = await self._stations.Send(
                 services_pb2.SendRequest(envelope=message), metadata=self._metadata
             )
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None
         return response.result
 
     async def exercise(self) -> services_pb2.GetExerciseResponse:
+        """The exercise: its parties, stations and policy."""
         return await self._unary(
             self._exercise.GetExercise(services_pb2.GetExerciseRequest(), metadata=self._metadata)
         )
 
     async def status(self) -> services_pb2.GetStatusResponse:
+        """Every station (consoles, line, messages awaiting its answer) and every
+        hotline (last sequence number, suspension, time lost)."""
         return await self._unary(
             self._exercise.GetStatus(services_pb2.GetStatusRequest(), metadata=self._metadata)
         )
@@ -71,11 +91,13 @@ class HotlineClient:
     async def zones(
         self, states: Iterable[zones_pb2.ZoneState.ValueType] = ()
     ) -> list[zones_pb2.Zone]:
+        """The zones in any of ``states`` (every zone when empty)."""
         request = services_pb2.ListZonesRequest(states=list(states))
         response = await self._unary(self._zones.ListZones(request, metadata=self._metadata))
         return list(response.zones)
 
     async def zone(self, zone_id: str) -> services_pb2.GetZoneResponse:
+        """Zone ``zone_id`` with its history of versions; NOT_FOUND for no such zone."""
         return await self._unary(
             self._zones.GetZone(
                 services_pb2.GetZoneRequest(zone_id=zone_id), metadata=self._metadata
@@ -83,10 +105,14 @@ class HotlineClient:
         )
 
     async def suspend(self, hotline: common_pb2.Hotline.ValueType, reason: str) -> None:
+        """Suspends ``hotline`` (exercise control): nothing is sent on it and no deadline
+        runs until it is resumed. FAILED_PRECONDITION if it is suspended already."""
         request = services_pb2.SuspendHotlineRequest(hotline=hotline, reason=reason)
         await self._unary(self._exercise.SuspendHotline(request, metadata=self._metadata))
 
     async def resume(self, hotline: common_pb2.Hotline.ValueType) -> None:
+        """Resumes a suspended ``hotline`` (exercise control); its deadlines run on with
+        the time they had left. FAILED_PRECONDITION if it is not suspended."""
         request = services_pb2.ResumeHotlineRequest(hotline=hotline)
         await self._unary(self._exercise.ResumeHotline(request, metadata=self._metadata))
 
@@ -119,7 +145,11 @@ class HotlineClient:
         hotlines: Iterable[common_pb2.Hotline.ValueType] = (),
         resume_after_index: int | None = None,
     ) -> AsyncIterator[log_pb2.LogRecord]:
-        """Every log record as it is recorded (exercise control and observers)."""
+        """Every log record once it is durable, on ``hotlines`` (all when empty), from
+        after log index ``resume_after_index`` if given (exercise control and
+        observers; a station is refused with PERMISSION_DENIED). Runs until the caller
+        stops iterating; a lost connection raises :class:`~hotline.client.TransportError`
+        (resume after the last index seen)."""
         request = services_pb2.WatchRequest(hotlines=list(hotlines))
         if resume_after_index is not None:
             request.resume_after_index = resume_after_index
@@ -129,13 +159,14 @@ class HotlineClient:
                 for record in response.records:
                     yield record
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None
         finally:
             call.cancel()
 
     def replay(self, start: services_pb2.ReplayStart | None = None) -> ReplaySession:
-        """A replay of the server's log (exercise control and observers), sent when the
-        session is entered or first read; see :class:`ReplaySession` for the controls."""
+        """A replay of the server's log (exercise control and observers), started when
+        the session is entered or first read; see :class:`ReplaySession` for the
+        controls. A bad ``start`` or a station's credential is refused then."""
         call = self._replays.Replay(metadata=self._metadata)
         return ReplaySession(call, start or services_pb2.ReplayStart())
 
@@ -144,4 +175,4 @@ class HotlineClient:
         try:
             return await call
         except grpc.aio.AioRpcError as error:
-            raise Refused(error.code(), error.details() or "") from None
+            raise from_rpc_error(error) from None

@@ -31,10 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hotline.client.cli import recorded, render
-from hotline.client.control import HotlineClient
-from hotline.client.errors import Refused
-from hotline.client.reinject import Reinjected, reinject
+from hotline.cli import recorded, render
+from hotline.cli.reinject import Reinjected, reinject
+from hotline.client import HotlineClient, Refused, TransportError
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import Exercise, Separation, load_exercise
 from hotline.server.replay import Player, Selection
@@ -245,7 +244,7 @@ async def _reinjection(args: argparse.Namespace, backend: Backend, selection: Se
                 out.write(_reinjected_json(outcome) if args.json else _reinjected_line(outcome))
                 out.write("\n")
                 out.flush()
-    except Refused as error:
+    except (Refused, TransportError) as error:
         print(
             f"hotline replay: the sandbox at {args.into} stopped the re-injection ({error}); "
             "running the same command again resumes: what got in is recognised",

@@ -16,10 +16,9 @@ import asyncio
 import sys
 from typing import Any
 
-from hotline.client.cli import render
-from hotline.client.envelopes import UNACKNOWLEDGED
-from hotline.client.errors import Refused
-from hotline.client.station import StationClient
+from hotline.cli import render
+from hotline.client import Refused, StationClient
+from hotline.contract import needs_response
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2
 
 _PRIORITY = {
@@ -34,7 +33,6 @@ _ANSWERS = {
     "roger": acknowledgments_pb2.ACK_KIND_ROGER,
     "unable": acknowledgments_pb2.ACK_KIND_UNABLE,
 }
-_NO_RESPONSE = frozenset({*UNACKNOWLEDGED, "position_report", "line_test", "zone_decision"})
 
 
 def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
@@ -64,7 +62,7 @@ class Console:
             body = delivery.WhichOneof("body")
             marker = "!!" if body == "alert" else "<-"
             hint = ""
-            if body not in _NO_RESPONSE and delivery.sender.party:
+            if needs_response(delivery) and delivery.sender.party:
                 hint = f"   (answer: wilco {delivery.sequence} | roger | unable)"
             say(f"{marker} {render.describe(delivery)}{hint}")
 

@@ -19,10 +19,9 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from hotline.client.cli.audit import load_verifier
-from hotline.server.audit import parse_verifier_key
+from hotline.cli.audit import load_verifier
+from hotline.server.audit import VerificationReport, parse_verifier_key
 from hotline.server.audit.stored import verify_stored_log
-from hotline.server.audit.verify import VerificationReport
 from hotline.server.errors import ConfigurationError
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import log_pb2
@@ -129,7 +128,7 @@ def start_verification(args: argparse.Namespace, command: str) -> PendingVerific
     return PendingVerification(args.log, verifier.encode(), args.allow_unsigned_tail, command)
 
 
-_CHILD = "from hotline.client.cli.recorded import verify_for_parent; verify_for_parent()"
+_CHILD = "from hotline.cli.recorded import verify_for_parent; verify_for_parent()"
 
 
 def verify_for_parent() -> None:

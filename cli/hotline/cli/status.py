@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hotline.client.cli import render
-from hotline.client.control import HotlineClient
+from google.protobuf.duration_pb2 import Duration
+
+from hotline.cli import render
+from hotline.client import HotlineClient
+from hotline.contract import seconds
 
 
 def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
@@ -14,8 +17,8 @@ def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def _seconds(duration: Any) -> str:
-    return f"{duration.ToTimedelta().total_seconds():.1f} s"
+def _seconds(duration: Duration) -> str:
+    return f"{seconds(duration):.1f} s"
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -1,13 +1,11 @@
-"""Building envelopes: one call per message kind, with the right body field."""
+"""Building envelopes: a body put in the right field, with a fresh id and the time."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TypeAlias
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from hotline.contract import timestamp
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -17,6 +15,7 @@ from hotline.v1 import (
     zones_pb2,
 )
 
+#: What a station can send: one of the bodies of an envelope.
 Body: TypeAlias = (
     messages_pb2.TextMessage
     | positions_pb2.PositionReport
@@ -44,18 +43,11 @@ _FIELD: dict[type, str] = {
     messages_pb2.LineTest: "line_test",
     acknowledgments_pb2.Acknowledgment: "acknowledgment",
 }
-#: Bodies that are never acknowledged.
-UNACKNOWLEDGED = frozenset({"acknowledgment", "alert", "zone_status"})
 
 
 def new_message_id() -> str:
+    """A message id no other sender will choose (a random UUID, 32 hex digits)."""
     return uuid.uuid4().hex
-
-
-def timestamp(seconds: float | None = None) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(round((time.time() if seconds is None else seconds) * 1e9))
-    return stamp
 
 
 def envelope(
@@ -64,7 +56,11 @@ def envelope(
     priority: common_pb2.Priority.ValueType = common_pb2.PRIORITY_ROUTINE,
     message_id: str | None = None,
 ) -> envelope_pb2.Envelope:
-    """An envelope from ``station`` on its hotline. Stop requests always go FLASH."""
+    """An envelope carrying ``body`` from ``station`` on its hotline, sent now, with
+    ``message_id`` or a new one (:func:`new_message_id`). A stop request always goes
+    FLASH, whatever ``priority`` says. Raises KeyError if ``body`` is not one of the
+    kinds of :data:`Body`; what the server will refuse is only checked when it is sent.
+    """
     if isinstance(body, messages_pb2.StopRequest):
         priority = common_pb2.PRIORITY_FLASH
     message = envelope_pb2.Envelope(
@@ -78,11 +74,9 @@ def envelope(
     return message
 
 
-def needs_receipt(message: envelope_pb2.Envelope) -> bool:
-    return message.WhichOneof("body") not in UNACKNOWLEDGED
-
-
 def acknowledgment(
     message_id: str, kind: acknowledgments_pb2.AckKind.ValueType, reason: str = ""
 ) -> acknowledgments_pb2.Acknowledgment:
+    """The answer ``kind`` (RECEIPT, WILCO, UNABLE or ROGER) to message ``message_id``;
+    an UNABLE needs a ``reason`` (the server refuses one without)."""
     return acknowledgments_pb2.Acknowledgment(message_id=message_id, kind=kind, reason=reason)

@@ -1,9 +1,9 @@
 """The participant's client: connect as a station, send, receive, acknowledge.
 
     async with StationClient("127.0.0.1:50051", token) as station:
-        await station.send(TextMessage(text="Strike at 0600Z", language="en"))
+        await station.send(messages_pb2.TextMessage(text="Strike at 0600Z", language="en"))
         async for delivery in station.deliveries():
-            await station.acknowledge(delivery, ACK_KIND_WILCO)
+            await station.acknowledge(delivery, acknowledgments_pb2.ACK_KIND_WILCO)
 
 The session survives network trouble: it reconnects with back-off, resumes from the last
 sequence number it has (no gap, no duplicate), and re-sends what the server had not yet
@@ -27,15 +27,16 @@ from typing import TypeAlias
 
 import grpc
 
-from hotline.client.envelopes import Body, acknowledgment, envelope, needs_receipt
-from hotline.client.errors import (
+from hotline.client._envelopes import Body, acknowledgment, envelope
+from hotline.client._errors import (
     FATAL,
-    STATUS_BY_CODE,
     Closed,
     HotlineClientError,
     Refused,
     SessionFailed,
+    from_rpc_error,
 )
+from hotline.contract import needs_receipt, status_code
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -47,6 +48,8 @@ from hotline.v1 import (
 
 log = logging.getLogger(__name__)
 
+#: The clients' gRPC channel options: messages up to 64 MiB in and 16 MiB out, and a
+#: keepalive ping every 20 s so that a dead connection is noticed.
 CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -110,7 +113,22 @@ class _Resume:
 
 
 class StationClient:
-    """One station console's session with the hotline server."""
+    """One station console's session with the hotline server at ``address``, as the
+    station and seat (primary or standby) the credential ``token`` names.
+
+    ``async with StationClient(address, token) as station`` opens the session and waits
+    for the server to accept it: :class:`TimeoutError` if no session opens within
+    ``connect_timeout`` seconds (no server there, or none answering),
+    :class:`~hotline.client.SessionFailed` if the server refuses it for good (a
+    credential that is not valid for the exercise, a station it does not have).
+
+    ``resume_after`` is the sequence number up to which a previous session received
+    everything (:attr:`last_sequence`): the new session delivers what came after it,
+    nothing twice. Without it the session starts from what is new, plus what still
+    waits for this station's answer. Lost connections are re-opened by themselves,
+    waiting up to ``max_backoff`` seconds between attempts; ``max_queued`` deliveries
+    wait for the application at the most (then the server's deliveries wait).
+    """
 
     def __init__(
         self,
@@ -187,7 +205,8 @@ class StationClient:
         await self.close()
 
     async def close(self) -> None:
-        """Ends the session; unconfirmed sends fail with :class:`Closed`."""
+        """Ends the session; sends still waiting for their confirmation fail with
+        :class:`~hotline.client.Closed`."""
         if self._call is not None:
             # Cancelling the call first ends its pending read and write at once.
             self._call.cancel()
@@ -206,14 +225,16 @@ class StationClient:
 
     @property
     def ref(self) -> common_pb2.StationRef:
-        """This station (party and hotline)."""
+        """This station (party and hotline); :class:`~hotline.client.Closed` before the
+        session has opened."""
         if self.station is None:
             raise Closed("the session is not open")
         return self.station.ref
 
     @property
     def failure(self) -> HotlineClientError | None:
-        """Why the session cannot go on, once it cannot."""
+        """Why the session cannot go on (a :class:`~hotline.client.SessionFailed`), once
+        it cannot; None while it goes on."""
         return self._failure
 
     @property
@@ -229,13 +250,22 @@ class StationClient:
         priority: common_pb2.Priority.ValueType = common_pb2.PRIORITY_ROUTINE,
         message_id: str | None = None,
     ) -> services_pb2.SendResult:
-        """Sends one message; returns once it is durably recorded (its sequence number).
+        """Sends one message (see :func:`~hotline.client.envelope`) and returns once it
+        is durably recorded: its sequence number on the hotline.
 
-        Raises :class:`Refused` with the status and the reason if the server refuses it.
+        A lost connection does not fail the send: it goes again on the next session,
+        and takes effect once. Raises :class:`~hotline.client.Refused` with the status
+        and the reason if the server refuses it (INVALID_ARGUMENT naming the field,
+        FAILED_PRECONDITION on a suspended hotline ...),
+        :class:`~hotline.client.SessionFailed` if the session has failed for good and
+        :class:`~hotline.client.Closed` if the client is closed before it is recorded.
+        Wrap it in :func:`asyncio.timeout` to wait no longer than you can.
         """
         return await self.send_envelope(envelope(self.ref, body, priority, message_id))
 
     async def send_envelope(self, message: envelope_pb2.Envelope) -> services_pb2.SendResult:
+        """Sends an envelope built by the caller, as :meth:`send` does; sending one whose
+        message id is still waiting for its confirmation waits for the same result."""
         if self._failure is not None:
             raise self._failure
         future = self._unconfirmed.get(message.message_id, (None, None))[1]
@@ -250,7 +280,11 @@ class StationClient:
         kind: acknowledgments_pb2.AckKind.ValueType,
         reason: str = "",
     ) -> services_pb2.SendResult:
-        """Answers a message with WILCO, UNABLE (with a reason) or ROGER."""
+        """Answers a delivery (or a message id) with WILCO, UNABLE (with a ``reason``)
+        or ROGER, at the message's priority (IMMEDIATE for an id); returns once the
+        answer is recorded. RECEIPTs go by themselves. Fails as :meth:`send` does: the
+        server refuses with NOT_FOUND an answer to a message it does not know, with
+        FAILED_PRECONDITION one that is not this station's to give."""
         if isinstance(message, str):
             message_id, priority = message, common_pb2.PRIORITY_IMMEDIATE
         else:
@@ -276,12 +310,15 @@ class StationClient:
 
     async def deliveries(self) -> AsyncIterator[envelope_pb2.Envelope]:
         """Every delivery in order, once each: messages, acknowledgments of this
-        station's messages, and alerts. Sends the RECEIPT for each one it hands over."""
+        station's messages, and alerts; FLASH traffic may overtake. Sends the RECEIPT
+        for each one it hands over. Raises :class:`~hotline.client.SessionFailed` when
+        the session fails for good; a lost connection only pauses it."""
         while True:
             yield self._hand_over(await self._deliveries.get())
 
     async def next_delivery(self, within: float | None = None) -> envelope_pb2.Envelope:
-        """The next delivery (RECEIPT sent); :class:`TimeoutError` after ``within`` s."""
+        """The next delivery (its RECEIPT sent, as :meth:`deliveries` does);
+        :class:`TimeoutError` if none comes within ``within`` seconds (None: wait)."""
         return self._hand_over(await asyncio.wait_for(self._deliveries.get(), within))
 
     def _hand_over(self, item: envelope_pb2.Envelope | HotlineClientError) -> envelope_pb2.Envelope:
@@ -303,13 +340,13 @@ class StationClient:
             try:
                 await self._session()
             except* grpc.aio.AioRpcError as group:
-                error = group.exceptions[0]
-                assert isinstance(error, grpc.aio.AioRpcError)
-                code = error.code()
-                if code in FATAL:
-                    fatal = SessionFailed(code, error.details() or "")
+                rpc_error = group.exceptions[0]
+                assert isinstance(rpc_error, grpc.aio.AioRpcError)
+                error = from_rpc_error(rpc_error)
+                if isinstance(error, Refused) and error.code in FATAL:
+                    fatal = SessionFailed(error.code, error.detail)
                 else:
-                    log.info("session to %s lost (%s); reconnecting", self.address, code.name)
+                    log.info("session to %s lost (%s); reconnecting", self.address, error.code.name)
             except* (_StreamEnded, asyncio.InvalidStateError):
                 # InvalidStateError: a write raced the end of the call.
                 log.info("the server ended the session; reconnecting")
@@ -412,7 +449,7 @@ class StationClient:
         self._progress.set()
         _, future = self._unconfirmed.pop(result.message_id, (None, None))
         if result.code:
-            failure = Refused(STATUS_BY_CODE[result.code], result.error)
+            failure = Refused(status_code(result.code), result.error)
             if future is None:
                 log.warning("a RECEIPT was refused: %s", failure)
             elif not future.done():

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TextIO
 
-from hotline.client.cli import replay_lines
+from hotline.cli import replay_lines
 from hotline.server.replay import BackendSource, Played, Player, Selection
 from hotline.server.storage import Backend, open_backend
 
@@ -165,7 +165,7 @@ def narrowed(selection: Selection, start: int, end: int) -> Selection:
     return dataclasses.replace(selection, from_index=start, to_index=end)
 
 
-_CHILD = "from hotline.client.cli.replay_shards import print_for_parent; print_for_parent()"
+_CHILD = "from hotline.cli.replay_shards import print_for_parent; print_for_parent()"
 
 
 def print_for_parent() -> None:
