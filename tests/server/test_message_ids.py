@@ -82,10 +82,11 @@ def test_older_ids_are_looked_up_in_the_log_and_new_ones_seldom_are(
     assert ids.get("blue-17") == blue(17)
     assert log.looked_up == ["blue-17"]
     # A new id is told apart without reading the log, bar the rare one whose key falls
-    # on a bit of the filter that a recorded id set: the log then says it is new.
+    # on a bit of the filter that a recorded id set (about 1 in 840 with 10,000 bits
+    # set of 2^23): the log then says it is new.
     log.looked_up.clear()
     assert all(ids.get(f"red-{n}") is None for n in range(10_000))
-    assert len(log.looked_up) < 10
+    assert len(log.looked_up) < 30
 
 
 def test_an_id_stays_in_memory_until_its_record_is_durable(
@@ -121,7 +122,7 @@ def test_what_is_held_does_not_grow_with_the_exercise(monkeypatch: pytest.Monkey
         if n in (9_999, 99_999):
             filter_bytes, _ = ids.state()
             sizes.append((len(filter_bytes), ids.held))
-    assert sizes[0] == sizes[1] == (2 * 1024 * 1024, 1_000)
+    assert sizes[0] == sizes[1] == (2**message_ids.FILTER_BITS // 8, 1_000)
     assert ids.get("blue-5") == blue(5)
 
 

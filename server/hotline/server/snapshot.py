@@ -56,9 +56,8 @@ class LiveState:
     ``index - 1``, each pickled by its owner at that moment; ``exercise`` is the
     configuration it was built under (its serialised ``Exercise``): another
     configuration rebuilds from the log. ``message_ids`` is
-    :meth:`~hotline.server.message_ids.MessageIds.state`, apart from the switchboard's
-    objects because it is one block of bytes of a fixed size: it costs the snapshot's
-    spacing nothing."""
+    :meth:`~hotline.server.message_ids.MessageIds.state` (a filter of a fixed size, kept
+    apart from the switchboard's pickled objects)."""
 
     index: int
     exercise: bytes

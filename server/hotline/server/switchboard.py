@@ -260,12 +260,14 @@ class Switchboard:
             return
         index = self._next_index
         switchboard = self._switchboard_state()
+        message_ids = self._message_ids.state()
+        # The ids' filter is one block of bytes of a fixed size, written as it is (no
+        # pickling): what it costs a record does not grow, so it does not space them.
         spacing = len(switchboard) // SNAPSHOT_BYTES_PER_RECORD
         self._next_snapshot = index + max(self._snapshot_every, spacing)
         checks = await self._checks.snapshot() if self._checks is not None else b""
         # What the checks found up to the snapshot is recorded before it is stored.
         self._raise_findings()
-        message_ids = self._message_ids.state()
         live = LiveState(index, self._exercise_bytes, switchboard, checks, message_ids)
         self._log.append_snapshot(live)
 
@@ -397,8 +399,12 @@ class Switchboard:
         actor: str,
         audience: Iterable[str] = (),
         reply: Reply | None = None,
+        *,
         digest: int = 0,
+        key: int | None = None,
     ) -> None:
+        """Records ``envelope`` (``digest``: its content digest, a station's; ``key``: its
+        id's message key, if worked out already) and delivers it once durable."""
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
         envelope.sequence = sequence
@@ -422,7 +428,8 @@ class Switchboard:
         self._next_index += 1
         if self._next_index >= self._next_snapshot:
             self._snapshot_due.set()
-        key = message_key(envelope.message_id)
+        if key is None:
+            key = message_key(envelope.message_id)
         self._apply_envelope(envelope, header.index, payload, digest, key)
         self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data, key))
 
@@ -603,7 +610,8 @@ class Switchboard:
             self._authorize(credential, envelope)
         message_id = envelope.message_id
         digest = content_digest(envelope)
-        known = self._message_ids.get(message_id)
+        key = message_key(message_id)
+        known = self._message_ids.get(message_id, key)
         if known is not None:
             self._duplicate(envelope, known, digest, reply)
             return
@@ -616,7 +624,7 @@ class Switchboard:
         party = envelope.sender.party
         actor = credential.station_label
         if body == "acknowledgment":
-            self._accept_acknowledgment(envelope, credential, now, reply, digest)
+            self._accept_acknowledgment(envelope, credential, now, reply, digest=digest, key=key)
             return
         zone_changes: list[zones_pb2.Zone] = []
         if body.startswith("zone_"):
@@ -626,7 +634,7 @@ class Switchboard:
             self._validated = envelope
         self._cause = Cause(hotline, message_id, now)
         try:
-            self._record_envelope(envelope, actor, reply=reply, digest=digest)
+            self._record_envelope(envelope, actor, reply=reply, digest=digest, key=key)
             for zone in zone_changes:
                 self._announce_zone(zone, hotline)
         finally:
@@ -699,7 +707,9 @@ class Switchboard:
         credential: Credential,
         now: float,
         reply: Reply,
+        *,
         digest: int,
+        key: int,
     ) -> None:
         party = envelope.sender.party
         actor = credential.station_label
@@ -740,7 +750,7 @@ class Switchboard:
         relay_lateness = (
             self._tracker.lateness(original.message_id, party, now) if original else 0.0
         )
-        self._record_envelope(envelope, actor, audience, reply, digest)
+        self._record_envelope(envelope, actor, audience, reply, digest=digest, key=key)
         if original is not None:
             self._relay_answer(original, envelope, relay_lateness)
         if line_was_down and not self._tracker.is_line_down(party, envelope.hotline):
