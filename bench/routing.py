@@ -39,9 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +58,9 @@ from testbed import (
     Server,
     Table,
     Tokens,
+    checkout_env,
     cpu_seconds,
+    describe_checkout,
     echo_rate,
     issue_tokens,
     latency_text,
@@ -502,39 +502,13 @@ async def bridge_phase(
             await bench.latency()
 
 
-def code_path(before: Path) -> dict[str, str]:
-    """The environment that runs ``hotline`` from the checkout at ``before``."""
-    roots = [str(before / part) for part in ("proto", "server", "client", "cli")]
-    return {"PYTHONPATH": ":".join(roots)}
-
-
-def describe_before(before: Path) -> str:
-    """The checkout's commit, and proof that its server code is what runs."""
-    commit = subprocess.run(
-        ["git", "-C", str(before), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    probe = subprocess.run(
-        [sys.executable, "-c", "import hotline.server.switchboard as m; print(m.__file__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **code_path(before)},
-    ).stdout.strip()
-    if not probe.startswith(str(before.resolve())):
-        raise BenchError(f"--before {before}: the server code would come from {probe}")
-    return commit
-
-
 async def main_async(args: argparse.Namespace) -> None:
     plan = QUICK if args.quick else FULL
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)
     phases = set(args.phases.split(","))
     before: Path | None = args.before
-    commit = describe_before(before) if before else ""
+    commit = describe_checkout(before) if before else ""
     report = Report()
     core_table: Table | None = None
     stations_table: Table | None = None
@@ -565,10 +539,10 @@ async def main_async(args: argparse.Namespace) -> None:
             if before and phases & {"routing", "latency"}:
                 earlier = await stack.enter_async_context(
                     spawn(
-                        serve_command(data_dir, exercise, "before.sqlite"),
+                        serve_command(data_dir, exercise, "before.sqlite", before),
                         "hotline: serving on",
                         data_dir / "before.log",
-                        env=code_path(before),
+                        env=checkout_env(before),
                     )
                 )
                 print(f"hotline serve ({commit}): pid {earlier.pid}, {earlier.address}", flush=True)

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -250,10 +251,46 @@ def hotline_command() -> str:
     return str(found) if found.exists() else (shutil.which("hotline") or "hotline")
 
 
-def serve_command(data_dir: Path, exercise: Path, db: str) -> list[str]:
-    """``hotline serve`` on an ephemeral port, its log ``db`` in ``data_dir``."""
-    args = [hotline_command(), "serve", "--listen", f"{HOST}:0", "--data-dir", str(data_dir)]
+def serve_command(
+    data_dir: Path, exercise: Path, db: str, checkout: Path | None = None
+) -> list[str]:
+    """``hotline serve`` on an ephemeral port, its log ``db`` in ``data_dir``; with
+    ``checkout``, the command as that checkout of earlier code has it (run it with
+    :func:`checkout_env`)."""
+    if checkout is None:
+        command = [hotline_command()]
+    else:
+        # Before the command line had a root of its own, it lived in the client.
+        module = "hotline.cli" if (checkout / "cli").is_dir() else "hotline.client.cli"
+        command = [sys.executable, "-m", module]
+    args = [*command, "serve", "--listen", f"{HOST}:0", "--data-dir", str(data_dir)]
     return [*args, "--exercise", str(exercise), "--db", str(data_dir / db)]
+
+
+def checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that runs ``hotline`` from the checkout at ``checkout``."""
+    roots = [str(checkout / part) for part in ("proto", "server", "client", "cli")]
+    return {"PYTHONPATH": ":".join(roots)}
+
+
+def describe_checkout(checkout: Path) -> str:
+    """The checkout's commit, and proof that its server code is what runs."""
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    probe = subprocess.run(
+        [sys.executable, "-c", "import hotline.server.switchboard as m; print(m.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **checkout_env(checkout)},
+    ).stdout.strip()
+    if not probe.startswith(str(checkout.resolve())):
+        raise BenchError(f"{checkout}: the server code would come from {probe}")
+    return commit
 
 
 async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.contract import (
@@ -37,14 +39,32 @@ MAX_TEXT = 8000
 #: How far a sender's clock may run ahead of the server's.
 MAX_CLOCK_AHEAD_S = 300.0
 _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def _presence(message: type[Message], names: Iterable[str]) -> tuple[tuple[str, bool], ...]:
+    """How to tell whether each field is set: (name, whether it is a message field)."""
+    fields = message.DESCRIPTOR.fields_by_name
+    return tuple((name, fields[name].message_type is not None) for name in names)
+
+
+def _any_set(message: Message, fields: tuple[tuple[str, bool], ...]) -> bool:
+    """Whether one of ``fields`` (see :func:`_presence`) is set on ``message``."""
+    return any(
+        message.HasField(name) if is_message else getattr(message, name)
+        for name, is_message in fields
+    )
+
+
 #: What a station may not set; exercise control re-injecting may set ``replay_of``.
-_STATION_REFUSED = frozenset(SERVER_FIELDS)
-_REPLAY_REFUSED = _STATION_REFUSED - {"replay_of"}
+_STATION_REFUSED = _presence(envelope_pb2.Envelope, SERVER_FIELDS)
+_REPLAY_REFUSED = tuple(f for f in _STATION_REFUSED if f[0] != "replay_of")
 _SERVER_FIELDS_SET = (
     f"{', '.join(SERVER_FIELDS[:-1])} and {SERVER_FIELDS[-1]} are set by the server; "
     "leave them empty"
 )
-_ACKNOWLEDGMENT_REFUSED = frozenset(ACKNOWLEDGMENT_SERVER_FIELDS)
+_ACKNOWLEDGMENT_REFUSED = _presence(
+    acknowledgments_pb2.Acknowledgment, ACKNOWLEDGMENT_SERVER_FIELDS
+)
 _ACKNOWLEDGMENT_FIELDS_SET = (
     f"acknowledgment.{', '.join(ACKNOWLEDGMENT_SERVER_FIELDS[:-1])} and "
     f"{ACKNOWLEDGMENT_SERVER_FIELDS[-1]} are set by the server"
@@ -117,8 +137,7 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
         raise InvalidArgument(
             f"sent_at: {sent_at - now:.0f} s in the future; check the station's clock"
         )
-    refused = _REPLAY_REFUSED if replay else _STATION_REFUSED
-    if any(field.name in refused for field, _ in envelope.ListFields()):
+    if _any_set(envelope, _REPLAY_REFUSED if replay else _STATION_REFUSED):
         raise InvalidArgument(_SERVER_FIELDS_SET)
     if replay and not _MESSAGE_ID.match(envelope.replay_of):
         raise InvalidArgument(
@@ -301,7 +320,7 @@ def _acknowledgment(envelope: envelope_pb2.Envelope) -> None:
     check_enum(ack.kind, acknowledgments_pb2.AckKind, "acknowledgment.kind")
     if ack.kind == acknowledgments_pb2.ACK_KIND_UNABLE and not ack.reason:
         raise InvalidArgument("acknowledgment.reason: UNABLE needs a reason")
-    if any(field.name in _ACKNOWLEDGMENT_REFUSED for field, _ in ack.ListFields()):
+    if _any_set(ack, _ACKNOWLEDGMENT_REFUSED):
         raise InvalidArgument(_ACKNOWLEDGMENT_FIELDS_SET)
 
 

@@ -1,0 +1,181 @@
+"""Instructions the server executes per routed report, counted by Callgrind.
+
+On a shared 2-core machine, rates and CPU times move by tens of percent from one run to
+the next; the number of instructions a piece of work takes hardly moves. This runs the
+real ``hotline serve`` (SQLite log, fsync on every commit, checks and audit trail on)
+under Valgrind's Callgrind with instrumentation off while it starts; after a warm-up it
+switches counting on, routes ``--reports`` position reports from BLUE to RED on
+GROUND_COMMANDERS through a bare stub, 64 envelopes per stream message (each report
+recorded, delivered, and its RECEIPT recorded and delivered back), switches counting
+off and reads the counts, thread by thread. With ``--before PATH`` (a checkout of
+earlier code) it does the same for that code, one after the other.
+
+The counts leave out the checks process (a process of its own) and the time spent
+waiting; batching depends a little on timing, so two runs of one code differ by a few
+per cent. Compare the codes within one run.
+
+    .venv/bin/python bench/instructions.py [--reports 3000] [--before PATH]
+
+Needs ``valgrind`` (Debian: ``apt-get install valgrind``). Everything listens on
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from testbed import (
+    BenchError,
+    Table,
+    checkout_env,
+    describe_checkout,
+    issue_tokens,
+    load_average,
+    machine,
+    raw_stations,
+    raw_throughput,
+    serve_command,
+    spawn,
+    write_exercise,
+)
+
+#: Reports routed before counting starts (imports, caches, first snapshot).
+WARMUP = 1_000
+BATCH = 64
+WINDOW = 4_096
+#: Valgrind runs Python some 50 times slower: generous limits, still bounded.
+READY_S = 600.0
+ROUTE_S = 3_600.0
+
+
+@dataclass(frozen=True)
+class Count:
+    """Instructions per report: the event loop's thread, the others, all of them."""
+
+    main: float
+    others: float
+
+    @property
+    def total(self) -> float:
+        return self.main + self.others
+
+
+def callgrind_totals(directory: Path) -> tuple[int, int]:
+    """Instructions in the main thread's dump and in the other threads' dumps."""
+    dumps = sorted(p for p in directory.glob("callgrind.out.*") if "-" in p.name)
+    if not dumps:
+        raise BenchError("Callgrind wrote no counts")
+    main = others = 0
+    for dump in dumps:
+        total = next(
+            (int(line.split()[1]) for line in dump.open() if line.startswith("totals:")), 0
+        )
+        # ``--separate-threads`` names the dumps ``FILE.N-TT``, thread 01 being the main.
+        if dump.name.endswith("-01"):
+            main += total
+        else:
+            others += total
+    return main, others
+
+
+def control(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+
+
+async def count(reports: int, checkout: Path | None) -> Count:
+    with tempfile.TemporaryDirectory(prefix="hotline-instructions-") as tmp:
+        data_dir = Path(tmp)
+        exercise = data_dir / "exercise.toml"
+        write_exercise(exercise)
+        tokens = await issue_tokens(data_dir, exercise)
+        out = data_dir / "callgrind.out"
+        valgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--separate-threads=yes",
+            "--dump-line=no",
+            f"--callgrind-out-file={out}",
+        ]
+        command = serve_command(data_dir, exercise, "hotline.sqlite", checkout)
+        env = checkout_env(checkout) if checkout is not None else None
+        async with (
+            spawn(
+                [*valgrind, *command],
+                "hotline: serving on",
+                data_dir / "server.log",
+                env,
+                ready_within=READY_S,
+            ) as server,
+            raw_stations(server.address, [tokens.ground["BLUE"], tokens.ground["RED"]]) as (
+                blue,
+                red,
+            ),
+        ):
+            for tag, reported in (("warm", WARMUP), ("counted", reports)):
+                if tag == "counted":
+                    control(server.pid, "--instr=on")
+                await raw_throughput(
+                    senders=[blue],
+                    receivers=[red],
+                    tag=tag,
+                    count=reported,
+                    batch=BATCH,
+                    window=WINDOW,
+                    limit=ROUTE_S,
+                )
+            control(server.pid, "--dump")
+            control(server.pid, "--instr=off")
+            main, others = callgrind_totals(data_dir)
+    return Count(main / reports, others / reports)
+
+
+def thousands(value: float) -> str:
+    return f"{value / 1000:,.0f} k"
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    print(f"Machine: {machine()}; load average {load_average()}", flush=True)
+    codes: list[tuple[str, Path | None]] = [("now", None)]
+    if args.before is not None:
+        codes.append((f"before ({describe_checkout(args.before)})", args.before))
+    table = Table(("Code", "Reports", "Event loop thread", "Other threads", "Whole server"))
+    counts: list[Count] = []
+    for name, checkout in codes:
+        found = await count(args.reports, checkout)
+        counts.append(found)
+        table.add(
+            name,
+            f"{args.reports:,}",
+            thousands(found.main),
+            thousands(found.others),
+            thousands(found.total),
+        )
+    print()
+    print("Instructions per routed report (the report and its RECEIPT, each recorded and")
+    print(f"delivered), {BATCH} envelopes per stream message:")
+    print(table.table())
+    if len(counts) == 2:
+        now, before = counts
+        print(
+            f"\nNow / before: event loop {now.main / before.main:.1%}, "
+            f"whole server {now.total / before.total:.1%}"
+        )
+    print(f"Load average at the end: {load_average()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--reports", type=int, default=3_000, help="reports counted")
+    parser.add_argument("--before", type=Path, help="a checkout of earlier code to compare")
+    args = parser.parse_args()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
