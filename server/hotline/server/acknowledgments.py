@@ -24,8 +24,9 @@ AckKind: TypeAlias = acknowledgments_pb2.AckKind.ValueType
 Operator: TypeAlias = common_pb2.Operator.ValueType
 
 
-class Stage(enum.Enum):
-    """Which deadline is next for one recipient of one message."""
+class Stage(enum.StrEnum):
+    """Which deadline is next for one recipient of one message. (A ``StrEnum``: it is
+    part of every deadline's key, and hashes as its string does, in C.)"""
 
     RECEIPT = "receipt"
     RESPONSE = "response"

@@ -107,6 +107,10 @@ class Rules:
 
     policy: Policy
     parties_on: Mapping[Hotline, frozenset[str]]
+    # Everybody on a hotline but one party, as worked out for each (hotline, party).
+    _others: dict[tuple[Hotline, str], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, exercise: Exercise) -> Rules:
@@ -138,7 +142,12 @@ class Rules:
         the sender."""
         if envelope.audience:
             return frozenset(envelope.audience)
-        return self.parties_on.get(envelope.hotline, frozenset()) - {envelope.sender.party}
+        key = (envelope.hotline, envelope.sender.party)
+        others = self._others.get(key)
+        if others is None:
+            on_hotline = self.parties_on.get(key[0], frozenset())
+            others = self._others[key] = on_hotline - {key[1]}
+        return others
 
     def deadlines(self, envelope: envelope_pb2.Envelope, body: str, at: float) -> Deadlines:
         if is_line_test(envelope, body):

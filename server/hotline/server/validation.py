@@ -49,10 +49,10 @@ def _presence(message: type[Message], names: Iterable[str]) -> tuple[tuple[str, 
 
 def _any_set(message: Message, fields: tuple[tuple[str, bool], ...]) -> bool:
     """Whether one of ``fields`` (see :func:`_presence`) is set on ``message``."""
-    return any(
-        message.HasField(name) if is_message else getattr(message, name)
-        for name, is_message in fields
-    )
+    for name, is_message in fields:
+        if message.HasField(name) if is_message else getattr(message, name):
+            return True
+    return False
 
 
 #: What a station may not set; exercise control re-injecting may set ``replay_of``.

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+#: The one-byte varints (0-127): tags and the lengths of small payloads.
+_ONE_BYTE = tuple(bytes((value,)) for value in range(0x80))
+
 
 def varint(value: int) -> bytes:
+    if value < 0x80:
+        return _ONE_BYTE[value]
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
