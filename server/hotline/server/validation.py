@@ -74,16 +74,28 @@ _ACKNOWLEDGMENT_FIELDS_SET = (
 _ENUM_VALUES: dict[int, frozenset[int]] = {}
 
 
-def check_enum(value: int, enum: object, field: str, *, required: bool = True) -> None:
-    """Refuses unknown enum numbers (proto3 keeps them) and, if required, the zero value."""
+def _enum_values(enum: object) -> frozenset[int]:
     values = _ENUM_VALUES.get(id(enum))
     if values is None:
         values = _ENUM_VALUES[id(enum)] = frozenset(enum.values())  # type: ignore[attr-defined]
-    if value not in values:
-        raise InvalidArgument(f"{field}: unknown value {value}")
+    return values
+
+
+def _enum_problem(value: int, enum: object, *, required: bool = True) -> str | None:
+    """Why ``value`` is not one of ``enum``'s (proto3 keeps unknown numbers), or None."""
+    if value not in _enum_values(enum):
+        return f"unknown value {value}"
     if required and value == 0:
         names = ", ".join(n for n in enum.keys()[1:])  # type: ignore[attr-defined]
-        raise InvalidArgument(f"{field}: required; one of {names}")
+        return f"required; one of {names}"
+    return None
+
+
+def check_enum(value: int, enum: object, field: str, *, required: bool = True) -> None:
+    """Refuses unknown enum numbers (proto3 keeps them) and, if required, the zero value."""
+    problem = _enum_problem(value, enum, required=required)
+    if problem is not None:
+        raise InvalidArgument(f"{field}: {problem}")
 
 
 def check_finite(value: float, field: str) -> None:
@@ -160,21 +172,38 @@ def _text(envelope: envelope_pb2.Envelope) -> None:
         raise InvalidArgument(f"text.text: longer than {MAX_TEXT} characters")
 
 
-def check_unit(unit: positions_pb2.UnitPosition, field: str) -> None:
+#: A unit's numbers that must be finite, in the order a refusal names the first.
+_UNIT_NUMBERS = ("latitude", "longitude", "altitude_m", "course_deg", "speed_mps", "accuracy_m")
+
+
+def _unit_problem(unit: positions_pb2.UnitPosition) -> str | None:
+    """What is wrong with one reported position (``field: reason``), or None. Every
+    report carries positions: the common case, all valid, builds no string."""
     if not unit.unit_id:
-        raise InvalidArgument(f"{field}.unit_id: required")
-    check_enum(unit.domain, common_pb2.Domain, f"{field}.domain")
-    check_lat_lon(unit.latitude, unit.longitude, field)
-    for name in ("altitude_m", "course_deg", "speed_mps", "accuracy_m"):
-        check_finite(getattr(unit, name), f"{field}.{name}")
-    if not 0.0 <= unit.course_deg < 360.0:
-        raise InvalidArgument(f"{field}.course_deg: {unit.course_deg} is outside [0, 360)")
-    if unit.speed_mps < 0:
-        raise InvalidArgument(f"{field}.speed_mps: must not be negative")
-    if unit.accuracy_m < 0:
-        raise InvalidArgument(f"{field}.accuracy_m: must not be negative")
+        return "unit_id: required"
+    if unit.domain not in _enum_values(common_pb2.Domain) or not unit.domain:
+        return f"domain: {_enum_problem(unit.domain, common_pb2.Domain)}"
+    latitude, longitude, course = unit.latitude, unit.longitude, unit.course_deg
+    speed, accuracy = unit.speed_mps, unit.accuracy_m
+    # A sum is finite only if every term is (or, rarely, when large terms overflow it).
+    if not math.isfinite(latitude + longitude + unit.altitude_m + course + speed + accuracy):
+        for name in _UNIT_NUMBERS:
+            value = getattr(unit, name)
+            if not math.isfinite(value):
+                return f"{name}: must be a finite number, got {value}"
+    if not -90.0 <= latitude <= 90.0:
+        return f"latitude: {latitude} is outside [-90, 90] degrees"
+    if not -180.0 <= longitude <= 180.0:
+        return f"longitude: {longitude} is outside [-180, 180] degrees"
+    if not 0.0 <= course < 360.0:
+        return f"course_deg: {course} is outside [0, 360)"
+    if speed < 0:
+        return "speed_mps: must not be negative"
+    if accuracy < 0:
+        return "accuracy_m: must not be negative"
     if not unit.HasField("observed_at"):
-        raise InvalidArgument(f"{field}.observed_at: required")
+        return "observed_at: required"
+    return None
 
 
 def _position_report(envelope: envelope_pb2.Envelope) -> None:
@@ -184,7 +213,9 @@ def _position_report(envelope: envelope_pb2.Envelope) -> None:
     if len(positions) > MAX_POSITIONS:
         raise InvalidArgument(f"position_report.positions: more than {MAX_POSITIONS}")
     for i, unit in enumerate(positions):
-        check_unit(unit, f"position_report.positions[{i}]")
+        problem = _unit_problem(unit)
+        if problem is not None:
+            raise InvalidArgument(f"position_report.positions[{i}].{problem}")
 
 
 def check_geometry(geometry: zones_pb2.Geometry, field: str) -> None:
