@@ -8,13 +8,15 @@ switches counting on, routes ``--reports`` position reports from BLUE to RED on
 GROUND_COMMANDERS through a bare stub, 64 envelopes per stream message (each report
 recorded, delivered, and its RECEIPT recorded and delivered back), switches counting
 off and reads the counts, thread by thread. With ``--before PATH`` (a checkout of
-earlier code) it does the same for that code, one after the other.
+earlier code) it does the same for that code, in ``--rounds`` rounds whose order
+alternates; medians and ranges, and the ratio within each round.
 
 The counts leave out the checks process (a process of its own) and the time spent
-waiting; batching depends a little on timing, so two runs of one code differ by a few
-per cent. Compare the codes within one run.
+waiting. How the server batches its work (writes, deliveries) follows timing, and with
+it the count: two runs of one code differ by up to some ten per cent, less than rates do
+on this machine. Compare the codes within one run, over several rounds.
 
-    .venv/bin/python bench/instructions.py [--reports 3000] [--before PATH]
+    .venv/bin/python bench/instructions.py [--reports 3000] [--rounds 3] [--before PATH]
 
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``). Everything listens on
 127.0.0.1 only.
@@ -41,6 +43,7 @@ from testbed import (
     raw_throughput,
     serve_command,
     spawn,
+    spread,
     write_exercise,
 )
 
@@ -144,28 +147,38 @@ async def main_async(args: argparse.Namespace) -> None:
     codes: list[tuple[str, Path | None]] = [("now", None)]
     if args.before is not None:
         codes.append((f"before ({describe_checkout(args.before)})", args.before))
-    table = Table(("Code", "Reports", "Event loop thread", "Other threads", "Whole server"))
-    counts: list[Count] = []
-    for name, checkout in codes:
-        found = await count(args.reports, checkout)
-        counts.append(found)
+    found: dict[str, list[Count]] = {name: [] for name, _ in codes}
+    ratios: list[tuple[float, float]] = []
+    for r in range(args.rounds):
+        # The order is reversed every other round.
+        for name, checkout in codes if r % 2 == 0 else codes[::-1]:
+            counted = await count(args.reports, checkout)
+            found[name].append(counted)
+            print(
+                f"  round {r + 1}, {name}: {thousands(counted.main)} / "
+                f"{thousands(counted.others)} / {thousands(counted.total)}",
+                flush=True,
+            )
+        if len(codes) == 2:
+            now, before = (found[name][-1] for name, _ in codes)
+            ratios.append((now.main / before.main, now.total / before.total))
+    table = Table(("Code", "Reports, rounds", "Event loop thread", "Other threads", "Whole server"))
+    for name, counts in found.items():
         table.add(
             name,
-            f"{args.reports:,}",
-            thousands(found.main),
-            thousands(found.others),
-            thousands(found.total),
+            f"{args.reports:,}, {args.rounds}",
+            spread([c.main for c in counts], scale=1e-3, fmt="{:,.0f} k"),
+            spread([c.others for c in counts], scale=1e-3, fmt="{:,.0f} k"),
+            spread([c.total for c in counts], scale=1e-3, fmt="{:,.0f} k"),
         )
     print()
     print("Instructions per routed report (the report and its RECEIPT, each recorded and")
-    print(f"delivered), {BATCH} envelopes per stream message:")
+    print(f"delivered), {BATCH} envelopes per stream message; median (range) over rounds:")
     print(table.table())
-    if len(counts) == 2:
-        now, before = counts
-        print(
-            f"\nNow / before: event loop {now.main / before.main:.1%}, "
-            f"whole server {now.total / before.total:.1%}"
-        )
+    if ratios:
+        loop = spread([m for m, _ in ratios], scale=100, fmt="{:.1f}%")
+        whole = spread([t for _, t in ratios], scale=100, fmt="{:.1f}%")
+        print(f"\nNow / before, within each round: event loop {loop}, whole server {whole}")
     print(f"Load average at the end: {load_average()}")
 
 
@@ -173,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=3_000, help="reports counted")
     parser.add_argument("--before", type=Path, help="a checkout of earlier code to compare")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the order alternating")
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

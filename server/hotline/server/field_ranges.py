@@ -149,6 +149,15 @@ def _singular(message: Message, name: str, item: tuple[Callable[[Any, Any], None
             raise problem.within(name) from None
 
 
+def _stamp(message: Message, name: str, problem: _Problem) -> None:
+    """A singular Timestamp or Duration (in nearly every message: one call, not two)."""
+    if message.HasField(name):
+        value = getattr(message, name)
+        found = problem(value.seconds, value.nanos)
+        if found is not None:
+            raise found.within(name)
+
+
 def _integer(message: Message, name: str, _: None) -> None:
     value = getattr(message, name)
     if value > MAX_INTEGER:
@@ -216,6 +225,8 @@ def _field_check(
         return _repeated, field.name, item
     if item[0] is _integer_value:
         return _integer, field.name, None
+    if item[0] is _stamp_value:
+        return _stamp, field.name, item[1]
     return _singular, field.name, item
 
 
