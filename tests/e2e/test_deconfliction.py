@@ -443,13 +443,18 @@ def counter(geometry: Z.Geometry) -> Z.ZoneDecision:
         "speed",
     ],
 )
+@pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
 async def test_geometry_the_engine_cannot_handle_is_refused_naming_the_field(
-    server: Harness,
+    tmp_path: Path,
+    checks: bool,
     party: str,
     body: Z.ZoneProposal | Z.ZoneUpdate | Z.ZoneDecision | messages_pb2.ActivityNotice,
     names: str,
 ) -> None:
+    """Whether or not the deconfliction checks run (``--no-deconfliction``): what is
+    recorded must be what they could read, should they run on the log later."""
     async with (
+        running_server(tmp_path / "data", deconfliction=checks) as server,
         server.station("BLUE", AIR) as blue,
         server.station("RED", AIR) as red,
         server.control() as control,

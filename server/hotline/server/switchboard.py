@@ -37,11 +37,10 @@ from hotline.contract import (
 from hotline.server import wire
 from hotline.server.acknowledgments import (
     DeadlineKey,
-    LineStats,
-    SeatAnswers,
     TrackedMessage,
 )
 from hotline.server.audit.trail import AuditTrail
+from hotline.server.authority import authorize, authorize_replay
 from hotline.server.checks import (
     OBSERVED,
     Cause,
@@ -58,7 +57,6 @@ from hotline.server.errors import (
     HotlineError,
     InvalidArgument,
     OutOfRange,
-    PermissionDenied,
     Unavailable,
 )
 from hotline.server.escalation import (
@@ -81,10 +79,11 @@ from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
 from hotline.server.snapshot import SNAPSHOT_BYTES_PER_RECORD, SNAPSHOT_RECORDS, LiveState
+from hotline.server.status_board import hotline_statuses, station_statuses
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, check_envelope
 from hotline.server.watchers import Watchers
-from hotline.server.zones import ZoneBook, effective_state
+from hotline.server.zones import ZoneBook
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -177,9 +176,9 @@ class Switchboard:
         self._parties_on = self._rules.parties_on
         self._line_tests = 0
         self._closing = False
-        # The station message being recorded, and whether the checks passed it.
-        self._cause: Cause | None = None
-        self._validated: envelope_pb2.Envelope | None = None
+        # Whether a station message is being recorded: what the checks find meanwhile
+        # is raised after it.
+        self._recording = False
         # Findings that came while a message was being recorded, raised after it.
         self._findings: list[tuple[Cause, list[Finding]]] = []
         # Until the checks have taken in the log read back: the alerts a crash lost.
@@ -202,15 +201,23 @@ class Switchboard:
         start = self.recovered_from = self._next_index
         # Every record read back is durable: the log finds its id.
         self._message_ids.durable(sys.maxsize)
+        # The station message the records read back are about: what the server recorded
+        # after one, it recorded about it.
+        cause: Cause | None = None
         for stored in self._log.recover(start):
             record = log_pb2.LogRecord.FromString(stored.data)
             if missed is not None:
                 missed.saw(record)
-            self._apply(record)
+            envelope = record.envelope
+            if record.kind == log_pb2.RECORD_KIND_ENVELOPE and not envelope.message_id.startswith(
+                SERVER_ID_PREFIX
+            ):
+                at = seconds(envelope.recorded_at)
+                cause = Cause(envelope.hotline, envelope.message_id, at, recovered=True)
+            self._apply(record, cause)
             self._next_index = stored.index + 1
             if record.kind == log_pb2.RECORD_KIND_EXERCISE_STARTED:
                 self._line_tests = 0
-        self._cause = None
         self._message_ids.durable(self._next_index)
         self._next_snapshot = self._next_index + self._snapshot_every
         log.info(
@@ -402,9 +409,12 @@ class Switchboard:
         *,
         digest: int = 0,
         key: int | None = None,
+        cause: Cause | None = None,
+        validated: bool = False,
     ) -> None:
-        """Records ``envelope`` (``digest``: its content digest, a station's; ``key``: its
-        id's message key, if worked out already) and delivers it once durable."""
+        """Records ``envelope`` and delivers it once durable. ``digest``: its content
+        digest (a station's); ``key``: its id's message key, if worked out already;
+        ``cause`` and ``validated``: see :meth:`_apply_envelope`."""
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
         envelope.sequence = sequence
@@ -430,7 +440,9 @@ class Switchboard:
             self._snapshot_due.set()
         if key is None:
             key = message_key(envelope.message_id)
-        self._apply_envelope(envelope, header.index, payload, digest, key)
+        self._apply_envelope(
+            envelope, header.index, payload, digest, key, cause=cause, validated=validated
+        )
         self._log.append(StoredRecord(header.index, header.kind, hotline, sequence, data, key))
 
     def _committed(self, batch: list[StoredRecord]) -> None:
@@ -462,11 +474,14 @@ class Switchboard:
 
     # ------------------------------------------------------------------ state
 
-    def _apply(self, record: log_pb2.LogRecord) -> None:
-        """Applies one record to the state: the same code live and in recovery."""
+    def _apply(self, record: log_pb2.LogRecord, cause: Cause | None = None) -> None:
+        """Applies one record to the state: the same code live and in recovery (where
+        ``cause`` is the station message it came about)."""
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_ENVELOPE:
-            self._apply_envelope(record.envelope, record.index, None, _digest_of(record.envelope))
+            envelope = record.envelope
+            digest = _digest_of(envelope)
+            self._apply_envelope(envelope, record.index, None, digest, cause=cause)
         elif kind == log_pb2.RECORD_KIND_DEADLINE_MISSED:
             # Read back at start-up, the deadline is still armed by the message's record:
             # the changes cancel it.
@@ -509,9 +524,13 @@ class Switchboard:
         payload: bytes | None,
         digest: int,
         key: int | None = None,
+        *,
+        cause: Cause | None = None,
+        validated: bool = False,
     ) -> None:
         """Applies hotline traffic recorded as record ``index`` to the state (``key``:
-        its id's message key, if known)."""
+        its id's message key, if known) and shows it to the checks: ``cause`` is the
+        station message it came about, ``validated`` whether its geometry was checked."""
         hotline = envelope.hotline
         at = seconds(envelope.recorded_at)
         self._last_sequence[hotline] = envelope.sequence
@@ -525,19 +544,14 @@ class Switchboard:
             self._envelopes[envelope.message_id] = payload or envelope.SerializeToString()
         self._retime(self._chains.envelope(envelope, at))
         # An escalated copy was checked as the original already.
-        if self._checks is None:
-            return
-        if not self._live and not envelope.message_id.startswith(SERVER_ID_PREFIX):
-            # What the server records next, it records about this station message.
-            self._cause = Cause(hotline, envelope.message_id, at, recovered=True)
-        if body in OBSERVED and not envelope.escalation_of:
+        if self._checks is not None and body in OBSERVED and not envelope.escalation_of:
             self._checks.observe(
                 envelope,
                 payload or envelope.SerializeToString(),
                 body,
                 at,
-                validated=envelope is self._validated,
-                cause=self._cause,
+                validated=validated,
+                cause=cause,
             )
 
     def _audience(self, envelope: envelope_pb2.Envelope) -> frozenset[str]:
@@ -605,9 +619,9 @@ class Switchboard:
         replay = bool(envelope.replay_of) and credential.may_control
         body = check_envelope(envelope, now, replay=replay)
         if replay:
-            self._authorize_replay(envelope)
+            authorize_replay(self.exercise, envelope)
         else:
-            self._authorize(credential, envelope)
+            authorize(credential, envelope)
         message_id = envelope.message_id
         digest = content_digest(envelope)
         key = message_key(message_id)
@@ -628,17 +642,20 @@ class Switchboard:
             return
         zone_changes: list[zones_pb2.Zone] = []
         if body.startswith("zone_"):
-            zone_changes = self._zone_changes(envelope, body, party)
-        if self._checks is not None:
-            validate_envelope(envelope, body, zone_changes)
-            self._validated = envelope
-        self._cause = Cause(hotline, message_id, now)
+            zone_changes = self._zones.changes(party, envelope, body)
+        # Geometry is checked whether or not the deconfliction checks run: what is
+        # recorded must be what they could read.
+        validate_envelope(envelope, body, zone_changes)
+        cause = Cause(hotline, message_id, now)
+        self._recording = True
         try:
-            self._record_envelope(envelope, actor, reply=reply, digest=digest, key=key)
+            self._record_envelope(
+                envelope, actor, reply=reply, digest=digest, key=key, cause=cause, validated=True
+            )
             for zone in zone_changes:
-                self._announce_zone(zone, hotline)
+                self._announce_zone(zone, hotline, cause)
         finally:
-            self._cause = self._validated = None
+            self._recording = False
         self._raise_findings()
 
     def _duplicate(
@@ -666,40 +683,6 @@ class Switchboard:
             waiting.append(lambda r: reply(_result(r.message_id, r.sequence, duplicate=True)))
         else:
             reply(_result(message_id, sequence, duplicate=True))
-
-    def _authorize(self, credential: Credential, envelope: envelope_pb2.Envelope) -> None:
-        if not credential.is_participant:
-            raise PermissionDenied(
-                f"{credential.station_label} may not send on a hotline; only stations do"
-            )
-        sender = envelope.sender
-        if sender.party != credential.party:
-            raise PermissionDenied(
-                f"sender.party: this station is {credential.party}'s; it cannot send as "
-                f"{sender.party}"
-            )
-        if sender.hotline != credential.hotline or envelope.hotline != credential.hotline:
-            raise PermissionDenied(
-                f"hotline: this station is on {hotline_name(credential.hotline)}; it cannot "
-                f"send on {hotline_name(envelope.hotline or sender.hotline)}"
-            )
-
-    def _authorize_replay(self, envelope: envelope_pb2.Envelope) -> None:
-        """A re-injected envelope (exercise control, ``replay_of`` set) speaks for a
-        station of this exercise, on that station's hotline; it is recorded with exercise
-        control as the actor. Stations never set ``replay_of`` (see ``check_envelope``)."""
-        sender = envelope.sender
-        if sender.hotline != envelope.hotline:
-            raise InvalidArgument(
-                f"hotline: a re-injected message travels on its sender's hotline "
-                f"({hotline_name(sender.hotline)}), not {hotline_name(envelope.hotline)}"
-            )
-        if self.exercise.station(sender.party, envelope.hotline) is None:
-            raise FailedPrecondition(
-                f"sender: this exercise has no {sender.party} station on "
-                f"{hotline_name(envelope.hotline)} to re-inject {envelope.replay_of!r} as; "
-                "run the sandbox with the recorded exercise's stations"
-            )
 
     def _accept_acknowledgment(
         self,
@@ -783,35 +766,15 @@ class Switchboard:
 
     # ------------------------------------------------------------------ zones
 
-    def _zone_changes(
-        self, envelope: envelope_pb2.Envelope, body: str, party: str
-    ) -> list[zones_pb2.Zone]:
-        if body == "zone_proposal":
-            return [self._zones.propose(party, envelope.zone_proposal.zone)]
-        if body == "zone_update":
-            return [self._zones.update(party, envelope.zone_update.zone)]
-        if body == "zone_withdrawal":
-            return [self._zones.withdraw(party, envelope.zone_withdrawal.zone_id)]
-        return self._zones.decide(party, envelope.zone_decision)
-
-    def _announce_zone(self, zone: zones_pb2.Zone, hotline: Hotline) -> None:
+    def _announce_zone(self, zone: zones_pb2.Zone, hotline: Hotline, cause: Cause) -> None:
         envelope = self._server_envelope(hotline, f"zone:{self._next_index}")
         envelope.priority = common_pb2.PRIORITY_IMMEDIATE
         envelope.zone_status.zone.CopyFrom(zone)
-        self._record_envelope(envelope, SERVER, self._parties_on[hotline])
+        self._record_envelope(envelope, SERVER, self._parties_on[hotline], cause=cause)
 
     def zones(self, states: Iterable[int] = (), owner: str = "") -> list[zones_pb2.Zone]:
         """Current versions, with ACTIVE/EXPIRED as of now."""
-        wanted = set(states)
-        now = self._clock()
-        out = []
-        for zone in self._zones.all_current():
-            shown = zones_pb2.Zone()
-            shown.CopyFrom(zone)
-            shown.state = effective_state(zone, now)
-            if (not wanted or shown.state in wanted) and (not owner or zone.owner_party == owner):
-                out.append(shown)
-        return out
+        return self._zones.shown(self._clock(), states, owner)
 
     def zone_history(self, zone_id: str) -> list[zones_pb2.Zone]:
         return self._zones.history(zone_id)
@@ -844,7 +807,7 @@ class Switchboard:
                 self._missed.found(cause, findings)
             return
         self._findings.append((cause, findings))
-        if self._cause is None:
+        if not self._recording:
             self._raise_findings()
 
     def _raise_findings(self) -> None:
@@ -1219,47 +1182,7 @@ class Switchboard:
         return self._next_index
 
     def station_statuses(self) -> list[exercise_pb2.StationStatus]:
-        from hotline.server.exercise import station_proto  # noqa: PLC0415
-
-        out = []
-        for station in self.exercise.stations:
-            consoles = self._consoles[station.hotline].get(station.party, set())
-            standby = sum(1 for c in consoles if c.is_standby)
-            seats = self._tracker.seats.get((station.party, station.hotline), SeatAnswers())
-            status = exercise_pb2.StationStatus(
-                station=station_proto(station),
-                online=bool(consoles),
-                primary_consoles=len(consoles) - standby,
-                standby_consoles=standby,
-                line_up=not self._tracker.is_line_down(station.party, station.hotline),
-                awaiting_response=sum(
-                    1
-                    for m in self._tracker.owed_by(station.party, station.hotline)
-                    if m.needs_response
-                ),
-                answered_by_primary=seats.primary,
-                answered_by_standby=seats.standby,
-            )
-            if consoles:
-                status.last_seen.CopyFrom(timestamp(max(c.last_seen for c in consoles)))
-            out.append(status)
-        return out
+        return station_statuses(self.exercise, self._consoles, self._tracker)
 
     def hotline_statuses(self) -> list[exercise_pb2.HotlineStatus]:
-        out = []
-        for hotline in HOTLINES:
-            stats = self._tracker.stats.get(hotline, LineStats())
-            lost = stats.time_lost
-            status = exercise_pb2.HotlineStatus(
-                hotline=hotline,
-                suspended=hotline in self._suspended,
-                last_sequence=self._last_sequence[hotline],
-                answered=lost.count,
-                overdue=stats.overdue,
-                escalated=stats.escalated,
-            )
-            if lost.count:
-                status.median_time_lost.CopyFrom(duration(lost.median()))
-                status.worst_time_lost.CopyFrom(duration(lost.worst))
-            out.append(status)
-        return out
+        return hotline_statuses(self._tracker, self._suspended, self._last_sequence)

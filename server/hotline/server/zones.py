@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from hotline.contract import seconds
 from hotline.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from hotline.v1 import zones_pb2
+from hotline.v1 import envelope_pb2, zones_pb2
 
 ZoneState: TypeAlias = zones_pb2.ZoneState.ValueType
 
@@ -58,6 +58,35 @@ class ZoneBook:
 
     def all_current(self) -> Iterable[zones_pb2.Zone]:
         return (versions[-1] for versions in self._history.values())
+
+    def shown(
+        self, now: float, states: Iterable[int] = (), owner: str = ""
+    ) -> list[zones_pb2.Zone]:
+        """Current versions, with ACTIVE/EXPIRED as of ``now``; only those in ``states``
+        and of ``owner`` when given."""
+        wanted = set(states)
+        out = []
+        for zone in self.all_current():
+            shown = zones_pb2.Zone()
+            shown.CopyFrom(zone)
+            shown.state = effective_state(zone, now)
+            if (not wanted or shown.state in wanted) and (not owner or zone.owner_party == owner):
+                out.append(shown)
+        return out
+
+    def changes(
+        self, party: str, envelope: envelope_pb2.Envelope, body: str
+    ) -> list[zones_pb2.Zone]:
+        """What ``party``'s zone message (``body``: a proposal, an update, a withdrawal
+        or a decision) makes of the measures, checked against the book but not applied
+        (the records apply them); raises the refusal if the lifecycle forbids it."""
+        if body == "zone_proposal":
+            return [self.propose(party, envelope.zone_proposal.zone)]
+        if body == "zone_update":
+            return [self.update(party, envelope.zone_update.zone)]
+        if body == "zone_withdrawal":
+            return [self.withdraw(party, envelope.zone_withdrawal.zone_id)]
+        return self.decide(party, envelope.zone_decision)
 
     def apply(self, zone: zones_pb2.Zone) -> None:
         """Records the zone as it now stands (from a ``ZoneStatus`` record)."""
