@@ -11,10 +11,11 @@ off and reads the counts, thread by thread. With ``--before PATH`` (a checkout o
 earlier code) it does the same for that code, in ``--rounds`` rounds whose order
 alternates; medians and ranges, and the ratio within each round.
 
-The counts leave out the checks process (a process of its own) and the time spent
-waiting. How the server batches its work (writes, deliveries) follows timing, and with
-it the count: two runs of one code differ by up to some ten per cent, less than rates do
-on this machine. Compare the codes within one run, over several rounds.
+The deconfliction checks run in a process of their own, which Callgrind follows and
+counts apart; the time spent waiting is not counted. How the server batches its work
+(writes, deliveries) follows timing, and with it the count: two runs of one code differ
+by up to some ten per cent, less than rates do on this machine. Compare the codes within
+one run, over several rounds.
 
     .venv/bin/python bench/instructions.py [--reports 3000] [--rounds 3] [--before PATH]
 
@@ -58,36 +59,42 @@ ROUTE_S = 3_600.0
 
 @dataclass(frozen=True)
 class Count:
-    """Instructions per report: the event loop's thread, the others, all of them."""
+    """Instructions per report: the server's event loop thread, its other threads, the
+    checks process; all of them."""
 
     main: float
     others: float
+    checks: float
 
     @property
     def total(self) -> float:
-        return self.main + self.others
+        return self.main + self.others + self.checks
 
 
-def callgrind_totals(directory: Path) -> tuple[int, int]:
-    """Instructions in the main thread's dump and in the other threads' dumps."""
-    dumps = sorted(p for p in directory.glob("callgrind.out.*") if "-" in p.name)
+def callgrind_totals(directory: Path, server: int) -> tuple[int, int, int]:
+    """Instructions of the server's main thread, of its other threads, and of the other
+    process (the checks), from the dumps ``callgrind.PID.N-TT`` (thread 01 the main)."""
+    dumps = sorted(directory.glob("callgrind.*.*-*"))
     if not dumps:
         raise BenchError("Callgrind wrote no counts")
-    main = others = 0
+    main = others = checks = 0
     for dump in dumps:
         total = next(
             (int(line.split()[1]) for line in dump.open() if line.startswith("totals:")), 0
         )
-        # ``--separate-threads`` names the dumps ``FILE.N-TT``, thread 01 being the main.
-        if dump.name.endswith("-01"):
+        pid = int(dump.name.split(".")[1])
+        if pid != server:
+            checks += total
+        elif dump.name.endswith("-01"):
             main += total
         else:
             others += total
-    return main, others
+    return main, others, checks
 
 
-def control(pid: int, *args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+def control(*args: str) -> None:
+    """Tells every process under Callgrind (the server and its checks process)."""
+    subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
 
 
 async def count(reports: int, checkout: Path | None) -> Count:
@@ -96,14 +103,14 @@ async def count(reports: int, checkout: Path | None) -> Count:
         exercise = data_dir / "exercise.toml"
         write_exercise(exercise)
         tokens = await issue_tokens(data_dir, exercise)
-        out = data_dir / "callgrind.out"
         valgrind = [
             "valgrind",
             "--tool=callgrind",
+            "--trace-children=yes",
             "--instr-atstart=no",
             "--separate-threads=yes",
             "--dump-line=no",
-            f"--callgrind-out-file={out}",
+            f"--callgrind-out-file={data_dir / 'callgrind.%p'}",
         ]
         command = serve_command(data_dir, exercise, "hotline.sqlite", checkout)
         env = checkout_env(checkout) if checkout is not None else None
@@ -122,7 +129,7 @@ async def count(reports: int, checkout: Path | None) -> Count:
         ):
             for tag, reported in (("warm", WARMUP), ("counted", reports)):
                 if tag == "counted":
-                    control(server.pid, "--instr=on")
+                    control("--instr=on")
                 await raw_throughput(
                     senders=[blue],
                     receivers=[red],
@@ -132,10 +139,10 @@ async def count(reports: int, checkout: Path | None) -> Count:
                     window=WINDOW,
                     limit=ROUTE_S,
                 )
-            control(server.pid, "--dump")
-            control(server.pid, "--instr=off")
-            main, others = callgrind_totals(data_dir)
-    return Count(main / reports, others / reports)
+            control("--dump")
+            control("--instr=off")
+            main, others, checks = callgrind_totals(data_dir, server.pid)
+    return Count(main / reports, others / reports, checks / reports)
 
 
 def thousands(value: float) -> str:
@@ -156,19 +163,29 @@ async def main_async(args: argparse.Namespace) -> None:
             found[name].append(counted)
             print(
                 f"  round {r + 1}, {name}: {thousands(counted.main)} / "
-                f"{thousands(counted.others)} / {thousands(counted.total)}",
+                f"{thousands(counted.others)} / {thousands(counted.checks)} / "
+                f"{thousands(counted.total)}",
                 flush=True,
             )
         if len(codes) == 2:
             now, before = (found[name][-1] for name, _ in codes)
             ratios.append((now.main / before.main, now.total / before.total))
-    table = Table(("Code", "Reports, rounds", "Event loop thread", "Other threads", "Whole server"))
+    headers = (
+        "Code",
+        "Reports, rounds",
+        "Event loop thread",
+        "Other threads",
+        "Checks process",
+        "Server and checks",
+    )
+    table = Table(headers)
     for name, counts in found.items():
         table.add(
             name,
             f"{args.reports:,}, {args.rounds}",
             spread([c.main for c in counts], scale=1e-3, fmt="{:,.0f} k"),
             spread([c.others for c in counts], scale=1e-3, fmt="{:,.0f} k"),
+            spread([c.checks for c in counts], scale=1e-3, fmt="{:,.0f} k"),
             spread([c.total for c in counts], scale=1e-3, fmt="{:,.0f} k"),
         )
     print()
