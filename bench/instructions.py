@@ -1,7 +1,7 @@
 """Instructions the server executes per routed report, counted by Callgrind.
 
 On a shared 2-core machine, rates and CPU times move by tens of percent from one run to
-the next; the number of instructions a piece of work takes hardly moves. This runs the
+the next; the number of instructions a piece of work takes moves much less. This runs the
 real ``hotline serve`` (SQLite log, fsync on every commit, checks and audit trail on)
 under Valgrind's Callgrind with instrumentation off while it starts; after a warm-up it
 switches counting on, routes ``--reports`` position reports from BLUE to RED on
