@@ -34,6 +34,7 @@ from pathlib import Path
 
 from testbed import (
     BenchError,
+    Server,
     Table,
     checkout_env,
     describe_checkout,
@@ -43,6 +44,7 @@ from testbed import (
     raw_stations,
     raw_throughput,
     serve_command,
+    server_pids,
     spawn,
     spread,
     write_exercise,
@@ -92,9 +94,10 @@ def callgrind_totals(directory: Path, server: int) -> tuple[int, int, int]:
     return main, others, checks
 
 
-def control(*args: str) -> None:
-    """Tells every process under Callgrind (the server and its checks process)."""
-    subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
+def control(server: Server, *args: str) -> None:
+    """Tells the server and its checks process, both under Callgrind."""
+    for pid in server_pids(server):
+        subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
 
 
 async def count(reports: int, checkout: Path | None) -> Count:
@@ -129,7 +132,7 @@ async def count(reports: int, checkout: Path | None) -> Count:
         ):
             for tag, reported in (("warm", WARMUP), ("counted", reports)):
                 if tag == "counted":
-                    control("--instr=on")
+                    control(server, "--instr=on")
                 await raw_throughput(
                     senders=[blue],
                     receivers=[red],
@@ -139,8 +142,8 @@ async def count(reports: int, checkout: Path | None) -> Count:
                     window=WINDOW,
                     limit=ROUTE_S,
                 )
-            control("--dump")
-            control("--instr=off")
+            control(server, "--dump")
+            control(server, "--instr=off")
             main, others, checks = callgrind_totals(data_dir, server.pid)
     return Count(main / reports, others / reports, checks / reports)
 
