@@ -28,6 +28,7 @@ from hotline.server.audit import Signer
 from hotline.server.audit.trail import AuditTrail, CheckpointPolicy
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import StoredRecord, open_backend
+from hotline.testing.postgres import start_postgres
 from hotline.v1 import common_pb2, log_pb2
 
 ORIGIN = "hotline/bench"
@@ -89,9 +90,6 @@ def main() -> None:
         sqlite = [str(Path(tmp) / f"bench-{n}.sqlite") for n in range(args.repeat)]
         rows.append(run("SQLite", sqlite, records))
     if not args.no_postgres:
-        sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-        from fixtures.postgres import start_postgres  # noqa: PLC0415
-
         server = start_postgres()
         try:
             urls = [server.create_database(f"bench{n}") for n in range(args.repeat)]

@@ -21,21 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from fixtures.bridge import bridged_switchboard
-from fixtures.feeds import report, unit
-from fixtures.mosquitto import BRIDGE_USER, Mosquitto, mosquitto_broker
 
 from hotline.contract import timestamp
 from hotline.server.bridge import PayloadFormat
 from hotline.server.bridge.payloads import encode_record
 from hotline.server.identity import Credential
+from hotline.testing.bridge import bridged_switchboard
+from hotline.testing.feeds import report, unit
+from hotline.testing.mosquitto import BRIDGE_USER, Mosquitto, mosquitto_broker
 from hotline.v1 import common_pb2, envelope_pb2, log_pb2, positions_pb2
 
 IN_FLIGHT = 1024

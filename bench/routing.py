@@ -83,10 +83,10 @@ from testbed import (
 )
 
 from hotline.client import envelope
+from hotline.testing.mosquitto import mosquitto_broker
 from hotline.v1 import common_pb2
 
 HERE = Path(__file__).resolve().parent
-TESTS = HERE.parent / "tests"
 PHASES = ("routing", "latency", "fanout", "storm", "deadlines", "stations")
 
 
@@ -489,11 +489,8 @@ async def bridge_phase(
     data_dir: Path, exercise: Path, tokens: Tokens, plan: Plan, report: Report
 ) -> None:
     """The latency phase against a server whose MQTT bridge publishes every record to a
-    throwaway Mosquitto (the test fixture's; nobody subscribes, which costs the bridge
+    throwaway Mosquitto (:mod:`hotline.testing.mosquitto`; nobody subscribes, which costs the bridge
     nothing less: each record is still published and acknowledged, QoS 1)."""
-    sys.path.insert(0, str(TESTS))
-    from fixtures.mosquitto import mosquitto_broker  # noqa: PLC0415  # the tests' fixture
-
     with mosquitto_broker(data_dir / "broker", persistent=False) as broker:
         args = [*serve_command(data_dir, exercise, "bridged.sqlite"), "--mqtt", broker.url()]
         async with spawn(args, "hotline: serving on", data_dir / "bridged.log") as server:

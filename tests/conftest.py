@@ -1,4 +1,5 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module; those of the throwaway servers come from
+:mod:`hotline.testing.fixtures`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from harness import SHORT, Harness, running_server
 
 from hotline.server.exercise import default_exercise
+from hotline.testing.harness import SHORT, Harness, running_server
+
+pytest_plugins = ("hotline.testing.fixtures",)
 
 
 @pytest.fixture

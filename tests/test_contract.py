@@ -11,7 +11,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from harness import Harness
+
+from hotline.testing.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "proto" / "hotline" / "v1"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from fixtures.bridge import bridged_switchboard
-from fixtures.feeds import report, reports, unit, unit_ids
-from fixtures.mosquitto import HANG_GUARD_S, PASSWORDS, Mosquitto, find_binary, subscribed
-from harness import AIR, GROUND, running_server
 
+from hotline.testing.bridge import bridged_switchboard
+from hotline.testing.feeds import report, reports, unit, unit_ids
+from hotline.testing.harness import AIR, GROUND, running_server
+from hotline.testing.mosquitto import HANG_GUARD_S, PASSWORDS, Mosquitto, find_binary, subscribed
 from hotline.v1 import common_pb2, positions_pb2
 
 ROOT = "hotline/default"

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fixtures.bridge import bridge_link
-from fixtures.feeds import report, reports, unit, unit_ids
-from fixtures.mosquitto import HANG_GUARD_S, Mosquitto, Observed, Subscriber, subscribed
-from harness import AIR, ServerProcess, running_server
 
 from hotline.client import StationClient
+from hotline.testing.bridge import bridge_link
+from hotline.testing.feeds import report, reports, unit, unit_ids
+from hotline.testing.harness import AIR, ServerProcess, running_server
+from hotline.testing.mosquitto import HANG_GUARD_S, Mosquitto, Observed, Subscriber, subscribed
 from hotline.v1 import common_pb2, messages_pb2
 
 ROOT = "hotline/default"

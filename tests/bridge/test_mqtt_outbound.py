@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
-from fixtures.bridge import bridge_link
-from fixtures.mosquitto import HANG_GUARD_S, Mosquitto, Observed, subscribed
-from harness import AIR, expect, is_ack, running_server
 
 from hotline.server.exercise import load_exercise
+from hotline.testing.bridge import bridge_link
+from hotline.testing.harness import AIR, expect, is_ack, running_server
+from hotline.testing.mosquitto import HANG_GUARD_S, Mosquitto, Observed, subscribed
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 ROOT = "hotline/default"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures.feeds import report, unit
 from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from hotline.server.bridge import PayloadFormat
 from hotline.server.bridge.payloads import MalformedPayload, decode_position_report, encode_record
 from hotline.server.exercise import Policy, default_exercise
+from hotline.testing.feeds import report, unit
 from hotline.v1 import common_pb2, log_pb2, positions_pb2
 
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ServerProcess
+
+from hotline.testing.harness import ServerProcess
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "client.md"
 HOTLINE = [sys.executable, "-m", "hotline.cli"]

@@ -7,10 +7,10 @@ import socket
 
 import grpc
 import pytest
-from harness import AIR, Harness
 
 from hotline.client import HotlineClient, Refused, SessionFailed, StationClient, TransportError
 from hotline.client._errors import from_rpc_error
+from hotline.testing.harness import AIR, Harness
 from hotline.v1 import zones_pb2
 
 

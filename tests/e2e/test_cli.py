@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ServerProcess
 
 from hotline.client import HotlineClient
+from hotline.testing.harness import ServerProcess
 from hotline.v1 import zones_pb2
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from harness import AIR, GROUND, Harness, expect
 
 from hotline.cli import main
 from hotline.client import StationClient
 from hotline.server.storage import open_backend
+from hotline.testing.harness import AIR, GROUND, Harness, expect
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

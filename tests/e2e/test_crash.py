@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fixtures.postgres import postgres_server, postgres_url  # noqa: F401
-from harness import AIR, ServerProcess, expect, is_alert
 
 from hotline.client import HotlineClient, StationClient
 from hotline.server.audit.stored import verify_stored_log
@@ -17,6 +15,7 @@ from hotline.server.audit.trail import load_or_create_signer
 from hotline.server.exercise import load_exercise
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.server.storage import open_backend
+from hotline.testing.harness import AIR, ServerProcess, expect, is_alert
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 EXERCISE = """

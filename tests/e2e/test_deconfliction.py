@@ -16,7 +16,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from harness import AIR, GROUND, Harness, ServerProcess, expect, is_alert, running_server
 from server.deconfliction.scenario import KHASHAM, circle, polygon
 
 from hotline.client import HotlineClient, Refused, StationClient
@@ -26,6 +25,15 @@ from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.exercise import load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
 from hotline.server.storage import open_backend
+from hotline.testing.harness import (
+    AIR,
+    GROUND,
+    Harness,
+    ServerProcess,
+    expect,
+    is_alert,
+    running_server,
+)
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from harness import AIR, GENERALS, Harness, expect, is_ack, is_alert
 
 from hotline.client import HotlineClient
+from hotline.testing.harness import AIR, GENERALS, Harness, expect, is_ack, is_alert
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 A = acknowledgments_pb2

@@ -23,11 +23,11 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
-from harness import AIR, Harness
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from hotline.client import HotlineClient, Refused, envelope
+from hotline.testing.harness import AIR, Harness
 from hotline.v1 import common_pb2, envelope_pb2, messages_pb2, services_pb2
 
 METHODS: list[MethodDescriptor] = [

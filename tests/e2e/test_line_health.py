@@ -7,10 +7,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from harness import AIR, SHORT, Harness, expect, is_alert, running_server
 
 from hotline.client import HotlineClient, Refused
 from hotline.server.exercise import Policy, default_exercise
+from hotline.testing.harness import AIR, SHORT, Harness, expect, is_alert, running_server
 from hotline.v1 import acknowledgments_pb2, messages_pb2
 
 A = acknowledgments_pb2

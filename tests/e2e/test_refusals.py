@@ -12,11 +12,11 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from harness import AIR, GENERALS, Harness
 
 from hotline.cli import main
 from hotline.client import HotlineClient, Refused, envelope
 from hotline.contract import timestamp
+from hotline.testing.harness import AIR, GENERALS, Harness
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -8,9 +8,9 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from harness import AIR, Harness, expect, running_server
 
 from hotline.client import HotlineClient
+from hotline.testing.harness import AIR, Harness, expect, running_server
 from hotline.v1 import acknowledgments_pb2, log_pb2, messages_pb2
 
 

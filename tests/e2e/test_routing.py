@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from harness import AIR, GENERALS, GROUND, Harness, expect, is_ack
 
 from hotline.client import Refused
+from hotline.testing.harness import AIR, GENERALS, GROUND, Harness, expect, is_ack
 from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2, positions_pb2
 
 #: A receiving channel that does not grow its flow-control window.

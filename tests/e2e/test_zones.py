@@ -6,9 +6,9 @@ import time
 
 import grpc
 import pytest
-from harness import GROUND, Harness, expect
 
 from hotline.client import Refused
+from hotline.testing.harness import GROUND, Harness, expect
 from hotline.v1 import common_pb2, zones_pb2
 
 Z = zones_pb2

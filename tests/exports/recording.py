@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from harness import AIR, GROUND, expect, is_alert, running_server
 from server.deconfliction.scenario import circle, corridor, polygon
 
 from hotline.cli import main
 from hotline.client import StationClient
+from hotline.testing.harness import AIR, GROUND, expect, is_alert, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, positions_pb2, zones_pb2
 
 Z = zones_pb2

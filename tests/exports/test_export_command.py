@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from exports.recording import export, exported
-from fixtures.audit_logs import drop_triggers, execute
 
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import drop_triggers, execute
 
 FORMATS = ["geojson", "kml", "csv", "cot", "acmi"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.commands import run_hotline
-from harness import AIR, Harness, expect, is_ack, running_server
 
 from hotline.server.storage import open_backend
+from hotline.testing.commands import run_hotline
+from hotline.testing.harness import AIR, Harness, expect, is_ack, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2
 
 

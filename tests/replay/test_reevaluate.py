@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import AIR, expect, is_alert, running_server
 
 from hotline.cli import main
 from hotline.cli.replay_modes import DIVERGED
@@ -24,6 +23,7 @@ from hotline.contract import timestamp
 from hotline.server.exercise import Policy, Separation, default_exercise
 from hotline.server.replay.reevaluate import Verdict
 from hotline.server.replay.reevaluate import reevaluate as reevaluate_log
+from hotline.testing.harness import AIR, expect, is_alert, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, positions_pb2
 
 BREACH = acknowledgments_pb2.ALERT_KIND_SEPARATION_BREACH

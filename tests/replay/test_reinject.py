@@ -16,13 +16,22 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fixtures.commands import run_hotline
-from harness import AIR, GENERALS, SHORT, Harness, expect, is_ack, is_alert, running_server
 
 from hotline.cli.reinject import replay_message_id
 from hotline.client import HotlineClient, Refused, envelope
 from hotline.contract import timestamp
 from hotline.server.exercise import default_exercise
+from hotline.testing.commands import run_hotline
+from hotline.testing.harness import (
+    AIR,
+    GENERALS,
+    SHORT,
+    Harness,
+    expect,
+    is_ack,
+    is_alert,
+    running_server,
+)
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.audit_logs import drop_triggers, execute
-from harness import AIR, GROUND, expect, running_server
 
 from hotline.cli import main, replay_shards
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import drop_triggers, execute
+from hotline.testing.harness import AIR, GROUND, expect, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 

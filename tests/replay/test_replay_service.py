@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from harness import AIR, Harness, expect
 
 from hotline.client import (
     CHANNEL_OPTIONS,
@@ -23,6 +22,7 @@ from hotline.client import (
     StationClient,
 )
 from hotline.server.replay import recorded_at
+from hotline.testing.harness import AIR, Harness, expect
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import AIR, expect, running_server
 from replay.test_player import EXERCISE, text
 from rich.console import Console
 
 from hotline.cli.replay_view import KEYS, Outcome, Screen, dispatch
 from hotline.server.replay import Bookmarks, InMemory, Played, Player
 from hotline.server.storage import StoredRecord
+from hotline.testing.harness import AIR, expect, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 PATIENCE_S = 30.0

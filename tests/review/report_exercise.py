@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import AIR, GENERALS, SHORT, running_server
 from server.deconfliction.scenario import polygon
 
 from hotline.client import HotlineClient, StationClient
 from hotline.contract import timestamp
 from hotline.server.exercise import default_exercise
+from hotline.testing.harness import AIR, GENERALS, SHORT, running_server
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

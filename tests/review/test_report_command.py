@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures.audit_logs import drop_triggers, execute
 from review.report_exercise import Recorded
 
 from hotline.cli import main
@@ -19,6 +18,7 @@ from hotline.server.audit import (
     sign_checkpoint,
 )
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import drop_triggers, execute
 from hotline.v1 import log_pb2
 
 

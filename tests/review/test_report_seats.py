@@ -1,13 +1,12 @@
 """Who answered, in the after-action report: the seat of the duty officer, from a log
-recorded by the switchboard itself (``tests/drill.py``)."""
+recorded by the switchboard itself (:mod:`hotline.testing.drill`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from drill import AIR, A, Drill
-
 from hotline.server.review.report import build_report
+from hotline.testing.drill import AIR, A, Drill
 
 
 async def test_an_answer_from_the_paged_standby_is_shown_as_the_standbys(tmp_path: Path) -> None:

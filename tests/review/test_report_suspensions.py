@@ -1,14 +1,13 @@
 """Suspension windows in the after-action report, from a log recorded by the switchboard
-itself (``tests/drill.py``)."""
+itself (:mod:`hotline.testing.drill`)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from drill import AIR, GENERALS, Drill
-
 from hotline.server.review.report import build_report
+from hotline.testing.drill import AIR, GENERALS, Drill
 from hotline.v1 import common_pb2, log_pb2
 
 

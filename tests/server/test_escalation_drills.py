@@ -1,4 +1,4 @@
-"""Escalation under real drills, in process with a fake clock (``tests/drill.py``).
+"""Escalation under real drills, in process with a fake clock (:mod:`hotline.testing.drill`).
 
 Policy: RECEIPT within 1 s, operator response within 2 s. A FLASH sent at t=0 to a
 station that says nothing: RECEIPT missed at 1 s (re-delivered), response missed at 2 s
@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from drill import AIR, GENERALS, A, Drill, alerts, envelopes
 
+from hotline.testing.drill import AIR, GENERALS, A, Drill, alerts, envelopes
 from hotline.v1 import common_pb2, log_pb2
 
 

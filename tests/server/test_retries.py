@@ -1,14 +1,14 @@
 """A retried send takes effect once however long ago the first one was: ids no longer
-held in memory are looked up in the log (``tests/drill.py``)."""
+held in memory are looked up in the log (:mod:`hotline.testing.drill`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from drill import AIR, Drill
 
 from hotline.server import message_ids
+from hotline.testing.drill import AIR, Drill
 from hotline.v1 import log_pb2
 
 

@@ -1,5 +1,5 @@
 """A restart reads the latest snapshot and the records after it, and ends up exactly
-where reading the whole log ends up (``tests/drill.py``, with the deconfliction checks
+where reading the whole log ends up (:mod:`hotline.testing.drill`, with the deconfliction checks
 in process).
 
 Each test drives an exercise, then starts two servers on copies of its log: one as it
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from drill import AIR, GROUND, A, Drill
 
 from hotline.server import message_ids
 from hotline.server import switchboard as switchboard_module
 from hotline.server.record_log import RecordLog
 from hotline.server.snapshot import LiveState
+from hotline.testing.drill import AIR, GROUND, A, Drill
 from hotline.v1 import common_pb2, log_pb2, positions_pb2, zones_pb2
 
 Z = zones_pb2

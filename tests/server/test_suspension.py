@@ -1,14 +1,13 @@
 """A hotline suspended by exercise control, in process with a fake clock.
 
-Policy (``tests/drill.py``): RECEIPT within 1 s, operator response within 2 s.
+Policy (:mod:`hotline.testing.drill`): RECEIPT within 1 s, operator response within 2 s.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from drill import AIR, GENERALS, A, Drill, alerts, envelopes
-
+from hotline.testing.drill import AIR, GENERALS, A, Drill, alerts, envelopes
 from hotline.v1 import common_pb2, envelope_pb2, log_pb2
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.postgres import postgres_server, postgres_url  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

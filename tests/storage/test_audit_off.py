@@ -9,7 +9,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fixtures.audit_logs import VERIFIER, record, trail
 
 from hotline.cli import main
 from hotline.cli.serve import add_parser, settings_from
@@ -19,6 +18,7 @@ from hotline.server.audit.trail import AuditTrail
 from hotline.server.errors import ConfigurationError
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import VERIFIER, record, trail
 
 
 async def write(location: str, count: int, audit: AuditTrail | None) -> None:

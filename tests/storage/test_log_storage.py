@@ -5,7 +5,6 @@ tampering found by the offline verifier."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fixtures.audit_logs import ORIGIN, VERIFIER, drop_triggers, execute, record, trail
 
 from hotline.server.audit import (
     ProblemKind,
@@ -34,6 +32,7 @@ from hotline.server.storage import (
     StoredSnapshot,
     open_backend,
 )
+from hotline.testing.audit_logs import ORIGIN, VERIFIER, drop_triggers, execute, record, trail
 
 HERE = Path(__file__).parent
 
@@ -66,7 +65,6 @@ def kill_writer_after(location: str, count: int) -> int:
         [sys.executable, str(HERE / "writer_process.py"), location],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
     )
     assert writer.stdout is not None
     committed = 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from fixtures.audit_logs import record
-from fixtures.postgres import PostgresServer
 
 from hotline.server.audit import leaf_hash
 from hotline.server.storage import open_backend
 from hotline.server.storage.postgres import grant_append_only
+from hotline.testing.audit_logs import record
+from hotline.testing.postgres import PostgresServer
 
 
 def test_an_append_only_role_can_write_the_log_and_nothing_else(

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from fixtures.audit_logs import record, trail
-
 from hotline.server.record_log import RecordLog
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import record, trail
 
 
 async def main(location: str) -> None:

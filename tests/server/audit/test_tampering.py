@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import AIR, RELAXED, Harness, expect
 
 from hotline.cli import main
 from hotline.server.app import serve
@@ -38,6 +37,7 @@ from hotline.server.exercise import default_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
 from hotline.server.settings import Settings
 from hotline.server.storage import open_backend
+from hotline.testing.harness import AIR, RELAXED, Harness, expect
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 

@@ -16,8 +16,6 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from harness import uniform_policy
-
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.audit.trail import AuditTrail, CheckpointPolicy, load_or_create_signer
 from hotline.server.audit.verify import VerificationReport
@@ -27,6 +25,7 @@ from hotline.server.exercise import Exercise, default_exercise
 from hotline.server.identity import Credential
 from hotline.server.storage import open_backend
 from hotline.server.switchboard import Switchboard
+from hotline.testing.harness import uniform_policy
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

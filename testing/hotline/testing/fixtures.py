@@ -1,0 +1,58 @@
+"""The pytest fixtures of the throwaway servers, for a ``conftest.py`` to register::
+
+    pytest_plugins = ("hotline.testing.fixtures",)
+
+Without the Mosquitto or PostgreSQL binaries the tests that need them are skipped,
+except under CI (``$CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from hotline.testing.mosquitto import Mosquitto, mosquitto_broker
+from hotline.testing.postgres import PostgresServer, start_postgres
+
+
+def _missing(error: FileNotFoundError) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(str(error))
+    pytest.skip(str(error))
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh broker per test, with the documented password file and ACL."""
+    with contextlib.ExitStack() as stack:
+        try:
+            broker = stack.enter_context(mosquitto_broker(tmp_path / "mosquitto"))
+        except FileNotFoundError as error:
+            _missing(error)
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole test session."""
+    try:
+        server = start_postgres()
+    except FileNotFoundError as error:
+        _missing(error)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """The URL of a new, empty database for this test."""
+    return postgres_server.create_database(request.node.name)
