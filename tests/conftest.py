@@ -1,5 +1,5 @@
-"""Fixtures shared by every test module; those of the throwaway servers come from
-:mod:`hotline.testing.fixtures`."""
+"""Fixtures shared by every test module; those of the throwaway servers and recorded
+exercises come from :mod:`hotline.testing.fixtures`."""
 
 from __future__ import annotations
 

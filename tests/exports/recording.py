@@ -59,10 +59,9 @@ INCURSION_AT = (35.30, 40.22)
 
 @dataclass
 class Recording:
-    """The server's data directory and what was sent: observation times in whole
-    milliseconds, per ``PARTY/unit``, and each zone's effective window."""
+    """What was sent: observation times in whole milliseconds, per ``PARTY/unit``, and
+    each zone's effective window."""
 
-    data_dir: Path
     observed_ms: dict[str, list[int]] = field(default_factory=dict)
     windows_ms: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -134,7 +133,7 @@ async def _report(station: StationClient, recording: Recording, key: str, step: 
 
 async def record_exercise(data_dir: Path) -> Recording:
     """Runs the exercise on a real server and returns what was sent."""
-    recording = Recording(data_dir)
+    recording = Recording()
     async with (
         running_server(data_dir) as server,
         server.station("BLUE", AIR) as blue_air,

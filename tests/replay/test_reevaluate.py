@@ -9,9 +9,7 @@ goes missing, with a 10 km one the second pair's breach is added.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from hotline.server.exercise import Policy, Separation, default_exercise
 from hotline.server.replay.reevaluate import Verdict
 from hotline.server.replay.reevaluate import reevaluate as reevaluate_log
 from hotline.testing.harness import AIR, expect, is_alert, running_server
+from hotline.testing.recorded import Recordings
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, positions_pb2
 
 BREACH = acknowledgments_pb2.ALERT_KIND_SEPARATION_BREACH
@@ -69,18 +68,10 @@ async def _exercise(data_dir: Path) -> None:
         await expect(blue, is_alert(BREACH))
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("server")
-    asyncio.run(_exercise(data_dir))
-    return data_dir
-
-
 @pytest.fixture
-def log(recorded: Path, tmp_path: Path) -> Path:
-    shutil.copy(recorded / "hotline.sqlite", tmp_path / "log.sqlite")
-    shutil.copy(recorded / "signing.pub", tmp_path / "signing.pub")
-    return tmp_path / "log.sqlite"
+def log(recordings: Recordings, tmp_path: Path) -> Path:
+    """A copy of the recorded log, with the server's verifier key beside it."""
+    return recordings.of(_exercise).copy_log(tmp_path)
 
 
 def exercise_file(tmp_path: Path, air_horizontal_m: float) -> Path:

@@ -5,7 +5,7 @@ answers the first with WILCO and leaves the second unanswered (ACK_OVERDUE), and
 two sides report aircraft 4 km apart (SEPARATION_BREACH). ``hotline replay --into B``
 sends what the stations sent into B, through exercise control: B's stations get the
 messages marked as replays of the originals, and B raises its own alerts and deadlines.
-A's log is only read.
+A's log (a copy of it, recorded once for both tests) is only read.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from hotline.testing.harness import (
     is_alert,
     running_server,
 )
+from hotline.testing.recorded import Recorded, Recordings
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -106,11 +107,17 @@ def reinjection(log: Path, sandbox: Harness, *options: str) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.fixture
+def recorded(recordings: Recordings) -> Recorded[tuple[str, str, str]]:
+    """Server A's exercise: the ids of both notices and RED's report."""
+    return recordings.of(record_exercise)
+
+
 async def test_recorded_traffic_replays_into_a_second_server_as_new_messages(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    recorded: Recorded[tuple[str, str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first, second, report = await record_exercise(tmp_path / "a")
-    log = tmp_path / "a" / "hotline.sqlite"
+    first, second, report = recorded.sent
+    log = recorded.copy_log(tmp_path)
     before = digest(log)
 
     async with (
@@ -166,12 +173,12 @@ async def test_recorded_traffic_replays_into_a_second_server_as_new_messages(
 
 
 async def test_a_party_filter_reinjects_that_partys_traffic(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    recorded: Recorded[tuple[str, str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--party BLUE``: what BLUE sent, and the answers addressed to BLUE; not RED's
     report to the whole line, and BLUE's RECEIPT of that report is skipped, not refused."""
-    first, second, report = await record_exercise(tmp_path / "a")
-    log = tmp_path / "a" / "hotline.sqlite"
+    first, second, report = recorded.sent
+    log = recorded.copy_log(tmp_path)
     async with running_server(tmp_path / "b", default_exercise(SHORT)) as sandbox:
         code, out, err = await run_hotline(
             capsys, *reinjection(log, sandbox, "--party", "BLUE", "--json")

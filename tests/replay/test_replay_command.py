@@ -7,10 +7,8 @@ each on a copy with the server's verifier key beside it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from hotline.cli import main, replay_shards
 from hotline.server.storage import open_backend
 from hotline.testing.audit_logs import drop_triggers, execute
 from hotline.testing.harness import AIR, GROUND, expect, running_server
+from hotline.testing.recorded import Recordings
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 
@@ -56,19 +55,10 @@ async def _exercise(data_dir: Path) -> None:
         await control.annotate("BLUE answered every strike notice")
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("server")
-    asyncio.run(_exercise(data_dir))
-    return data_dir
-
-
 @pytest.fixture
-def log(recorded: Path, tmp_path: Path) -> Path:
+def log(recordings: Recordings, tmp_path: Path) -> Path:
     """A copy of the recorded log, with the server's verifier key beside it."""
-    shutil.copy(recorded / "hotline.sqlite", tmp_path / "log.sqlite")
-    shutil.copy(recorded / "signing.pub", tmp_path / "signing.pub")
-    return tmp_path / "log.sqlite"
+    return recordings.of(_exercise).copy_log(tmp_path)
 
 
 def replay(

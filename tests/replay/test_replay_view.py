@@ -4,7 +4,6 @@ the screen shows, and the real command in a pseudo-terminal driven by key presse
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import select
@@ -23,6 +22,7 @@ from hotline.cli.replay_view import KEYS, Outcome, Screen, dispatch
 from hotline.server.replay import Bookmarks, InMemory, Played, Player
 from hotline.server.storage import StoredRecord
 from hotline.testing.harness import AIR, expect, running_server
+from hotline.testing.recorded import Recordings
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, messages_pb2
 
 PATIENCE_S = 30.0
@@ -144,11 +144,10 @@ async def _exercise(data_dir: Path) -> None:
         await control.annotate("strike answered", bookmark="answered")
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("server")
-    asyncio.run(_exercise(data_dir))
-    return data_dir
+@pytest.fixture
+def log(recordings: Recordings, tmp_path: Path) -> Path:
+    """A copy of the recorded log, with the server's verifier key beside it."""
+    return recordings.of(_exercise).copy_log(tmp_path)
 
 
 _ESCAPES = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78])")
@@ -217,8 +216,8 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(recorded: Path) -> Iterator[Terminal]:
-    log, key = recorded / "hotline.sqlite", recorded / "signing.pub"
+def terminal(log: Path) -> Iterator[Terminal]:
+    key = log.parent / "signing.pub"
     terminal = Terminal("replay", str(log), "--key", str(key), "--speed", "0", "--paused")
     try:
         yield terminal

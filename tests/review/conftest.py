@@ -1,5 +1,5 @@
 """Fixtures of the after-action report tests: one exercise recorded through a real
-server for the whole module, a copy of its log per test, and the system Chromium.
+server once, a copy of its log per test, and the system Chromium.
 
 Without Chromium (Debian package ``chromium``) or the ``playwright`` package, the
 browser tests are skipped, except under CI (``$CI`` set), where that is a failure.
@@ -7,7 +7,6 @@ browser tests are skipped, except under CI (``$CI`` set), where that is a failur
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -15,20 +14,20 @@ from pathlib import Path
 import pytest
 from review.report_exercise import Recorded, record_exercise
 
+from hotline.testing.recorded import Recordings
+
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
-    return asyncio.run(record_exercise(tmp_path_factory.mktemp("server")))
+def recorded(recordings: Recordings) -> Recorded:
+    return recordings.of(record_exercise).sent
 
 
 @pytest.fixture
-def log(recorded: Recorded, tmp_path: Path) -> Path:
+def log(recordings: Recordings, tmp_path: Path) -> Path:
     """A copy of the recorded log, with the server's verifier key beside it."""
-    shutil.copy(recorded.data_dir / "hotline.sqlite", tmp_path / "log.sqlite")
-    shutil.copy(recorded.data_dir / "signing.pub", tmp_path / "signing.pub")
-    return tmp_path / "log.sqlite"
+    return recordings.of(record_exercise).copy_log(tmp_path)
 
 
 def _missing(what: str) -> None:

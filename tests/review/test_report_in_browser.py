@@ -7,20 +7,20 @@ none of the report's code: latency from each message's record to the answers to 
 
 from __future__ import annotations
 
-import shutil
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from review.report_exercise import BOOKMARK, LATE_NOTE, LIVE_NOTE, ROZ, Recorded
+from review.report_exercise import BOOKMARK, LATE_NOTE, LIVE_NOTE, ROZ, Recorded, record_exercise
 
 from hotline.cli import main
 from hotline.cli.report import CHROMIUM_FLAGS
 from hotline.server.audit.checkpoint import parse_checkpoint
 from hotline.server.audit.note import parse_note
 from hotline.server.storage import open_backend
+from hotline.testing.recorded import Recordings
 from hotline.v1 import acknowledgments_pb2, log_pb2
 
 A = acknowledgments_pb2
@@ -76,13 +76,12 @@ def expected_from(log: Path) -> Expected:
 
 
 @pytest.fixture(scope="module")
-def report(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def report(recordings: Recordings, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The report of a copy of the recorded log, and the copy."""
     directory = tmp_path_factory.mktemp("report")
-    log = directory / "log.sqlite"
-    shutil.copy(recorded.data_dir / "hotline.sqlite", log)
+    log = recordings.of(record_exercise).copy_log(directory)
     output = directory / "report.html"
-    key = recorded.data_dir / "signing.pub"
+    key = directory / "signing.pub"
     with pytest.raises(SystemExit) as exited:
         main(["report", str(log), "--key", str(key), "-o", str(output)])
     assert exited.value.code == 0

@@ -13,6 +13,8 @@ and ``bench/`` import it by name (it needs the ``dev`` extra: pytest, psutil).
   and PostgreSQL servers from the real binaries;
 - :mod:`~hotline.testing.bridge`, :mod:`~hotline.testing.feeds`: a switchboard with an MQTT
   bridge and no gRPC, and position feeds as a party publishes them;
+- :mod:`~hotline.testing.recorded`: exercises recorded once through a real server, a copy
+  of the log per test;
 - :mod:`~hotline.testing.audit_logs`: log records, audit trails and raw SQL for the tests
   of the log store;
 - :mod:`~hotline.testing.commands`: the ``hotline`` command run in-process;

@@ -1,4 +1,5 @@
-"""The pytest fixtures of the throwaway servers, for a ``conftest.py`` to register::
+"""The pytest fixtures of the throwaway servers and the recorded exercises, for a
+``conftest.py`` to register::
 
     pytest_plugins = ("hotline.testing.fixtures",)
 
@@ -19,6 +20,7 @@ import pytest
 
 from hotline.testing.mosquitto import Mosquitto, mosquitto_broker
 from hotline.testing.postgres import PostgresServer, start_postgres
+from hotline.testing.recorded import Recordings
 
 
 def _missing(error: FileNotFoundError) -> NoReturn:
@@ -56,3 +58,9 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
     """The URL of a new, empty database for this test."""
     return postgres_server.create_database(request.node.name)
+
+
+@pytest.fixture(scope="session")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Recordings:
+    """The exercises recorded through a real server in this session, each once."""
+    return Recordings(tmp_path_factory)

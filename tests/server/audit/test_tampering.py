@@ -8,10 +8,8 @@ first, as an attacker would.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import main
-from hotline.server.app import serve
 from hotline.server.audit import (
     ProblemKind,
     VerificationReport,
@@ -34,10 +31,10 @@ from hotline.server.audit import (
 )
 from hotline.server.audit.stored import verify_stored_log
 from hotline.server.exercise import default_exercise
-from hotline.server.identity import TokenAuthority, load_or_create_secret
-from hotline.server.settings import Settings
 from hotline.server.storage import open_backend
-from hotline.testing.harness import AIR, RELAXED, Harness, expect
+from hotline.testing.audit_logs import drop_triggers
+from hotline.testing.harness import AIR, RELAXED, expect, running_server
+from hotline.testing.recorded import Recordings
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 
@@ -46,17 +43,11 @@ def is_message(message_id: str) -> Callable[[envelope_pb2.Envelope], bool]:
 
 
 async def _exercise_traffic(data_dir: Path) -> None:
-    exercise = default_exercise(RELAXED)
-    settings = Settings(listen="127.0.0.1:0", data_dir=data_dir, checkpoint_every_records=4)
-    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    stop = asyncio.Event()
-    server = asyncio.create_task(
-        serve(settings, exercise=exercise, ready=port.set_result, stop=stop)
-    )
-    await asyncio.wait((server, port), return_when=asyncio.FIRST_COMPLETED)
-    authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
-    harness = Harness(f"127.0.0.1:{port.result()}", data_dir, exercise, authority)
-    async with harness.station("BLUE", AIR) as blue, harness.station("RED", AIR) as red:
+    async with (
+        running_server(data_dir, default_exercise(RELAXED), checkpoint_every_records=4) as server,
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR) as red,
+    ):
         for n in range(3):
             sent = await blue.send(
                 messages_pb2.TextMessage(text=f"Strike at grid 37S DV {n}"),
@@ -64,28 +55,20 @@ async def _exercise_traffic(data_dir: Path) -> None:
             )
             delivery = await expect(red, is_message(sent.message_id))
             await red.acknowledge(delivery, acknowledgments_pb2.ACK_KIND_WILCO)
-    stop.set()
-    await server
-
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("server")
-    asyncio.run(_exercise_traffic(data_dir))
-    return data_dir
 
 
 @pytest.fixture
-def copy(original: Path, tmp_path: Path) -> Path:
+def original(recordings: Recordings) -> Path:
+    """The data directory of the server that wrote the log."""
+    return recordings.of(_exercise_traffic).data_dir
+
+
+@pytest.fixture
+def copy(recordings: Recordings, tmp_path: Path) -> Path:
     """A copy of the log, its triggers dropped, and the server's public key beside it."""
-    shutil.copy(original / "hotline.sqlite", tmp_path / "log.sqlite")
-    shutil.copy(original / "signing.pub", tmp_path / "signing.pub")
-    db = sqlite3.connect(tmp_path / "log.sqlite", isolation_level=None)
-    for trigger in ("log_no_update", "log_no_delete", "checkpoints_no_update"):
-        db.execute(f"DROP TRIGGER {trigger}")
-    db.execute("DROP TRIGGER checkpoints_no_delete")
-    db.close()
-    return tmp_path / "log.sqlite"
+    log = recordings.of(_exercise_traffic).copy_log(tmp_path)
+    drop_triggers(str(log))
+    return log
 
 
 def sql(path: Path, statement: str, *params: object) -> None:
