@@ -8,6 +8,8 @@ event loop only reads the record of the rare retried message no longer in memory
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hotline.server.storage.backend import (
     Backend,
     StoredCheckpoint,
@@ -15,8 +17,8 @@ from hotline.server.storage.backend import (
     StoredRecord,
     StoredSnapshot,
     is_postgres_url,
-    open_backend,
 )
+from hotline.server.storage.sqlite import SqliteBackend
 
 __all__ = [
     "Backend",
@@ -27,3 +29,18 @@ __all__ = [
     "is_postgres_url",
     "open_backend",
 ]
+
+
+def open_backend(location: str, durable: bool = True, *, create: bool = True) -> Backend:
+    """A backend for a ``postgresql://`` URL or a SQLite file path.
+
+    With ``create=False`` the log must already exist (for offline tools reading a copy).
+    Raises :class:`~hotline.server.errors.ConfigurationError` if the location cannot be
+    opened or does not hold a hotline log.
+    """
+    if is_postgres_url(location):
+        # psycopg is imported only by those who keep the log in PostgreSQL.
+        from hotline.server.storage.postgres import PostgresBackend  # noqa: PLC0415
+
+        return PostgresBackend(location, durable=durable, create=create)
+    return SqliteBackend(Path(location), durable=durable, create=create)

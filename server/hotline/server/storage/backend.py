@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 #: A record as the verifier reads it: index, stored bytes, stored leaf hash.
@@ -111,23 +110,6 @@ class Backend(Protocol):
 
 def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
-
-
-def open_backend(location: str, durable: bool = True, *, create: bool = True) -> Backend:
-    """A backend for a ``postgresql://`` URL or a SQLite file path.
-
-    With ``create=False`` the log must already exist (for offline tools reading a copy).
-    Raises :class:`~hotline.server.errors.ConfigurationError` if the location cannot be
-    opened or does not hold a hotline log.
-    """
-    if is_postgres_url(location):
-        from hotline.server.storage.postgres import PostgresBackend  # noqa: PLC0415
-
-        return PostgresBackend(location, durable=durable, create=create)
-
-    from hotline.server.storage.sqlite import SqliteBackend  # noqa: PLC0415
-
-    return SqliteBackend(Path(location), durable=durable, create=create)
 
 
 def pack_hashes(hashes: Sequence[bytes]) -> bytes:
