@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from audit_verify import cpu_model
+from testbed import cpu_model
 
 from hotline.server.audit import Signer
 from hotline.server.audit.trail import AuditTrail, CheckpointPolicy

@@ -23,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from testbed import cpu_model
+
 from hotline.server.audit import (
     Signer,
     SubtreeHasher,
@@ -38,17 +40,6 @@ from hotline.server.audit import (
 
 ORIGIN = "hotline.example/bench"
 TARGET_PER_SECOND = 200_000
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_records(count: int) -> list[bytes]:

@@ -18,71 +18,14 @@ import random
 import time
 from dataclasses import dataclass
 
+from testbed import LAT, LON, PARTIES, cpu_model, random_zone
+
 from hotline.server.deconfliction import DeconflictionEngine
 from hotline.server.deconfliction.geodesy import destination
 from hotline.v1 import acknowledgments_pb2, common_pb2, positions_pb2, zones_pb2
 
 T0 = 1_700_000_000.0
-LAT = (32.5, 37.5)
-LON = (36.0, 42.0)
-PARTIES = ("BLUE", "RED")
-KINDS = (
-    zones_pb2.ZONE_KIND_RESTRICTED_OPERATIONS_ZONE,
-    zones_pb2.ZONE_KIND_KILL_BOX,
-    zones_pb2.ZONE_KIND_AREA_OF_OPERATIONS,
-    zones_pb2.ZONE_KIND_SPECIAL_CAUTION_AREA,
-    zones_pb2.ZONE_KIND_NO_FIRE_AREA,
-    zones_pb2.ZONE_KIND_RESTRICTED_FIRE_AREA,
-)
 EUPHRATES = ((35.95, 39.01), (35.336, 40.141), (35.02, 40.45), (34.45, 40.92))
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def random_zone(rng: random.Random, index: int) -> zones_pb2.Zone:
-    zone = zones_pb2.Zone(
-        zone_id=f"Z{index}",
-        version=1,
-        name=f"Z{index}",
-        kind=rng.choice(KINDS),
-        owner_party=rng.choice(PARTIES),
-        state=zones_pb2.ZONE_STATE_ACCEPTED,
-    )
-    floor = rng.uniform(0, 3000)
-    zone.altitude.floor_m = floor
-    zone.altitude.ceiling_m = floor + rng.uniform(1000, 8000)
-    zone.effective_from.seconds = int(T0 - 3600)
-    zone.effective_until.seconds = int(T0 + 86400)
-    lat, lon = rng.uniform(*LAT), rng.uniform(*LON)
-    shape = rng.random()
-    if shape < 0.4:
-        zone.geometry.circle.center.latitude = lat
-        zone.geometry.circle.center.longitude = lon
-        zone.geometry.circle.radius_m = rng.uniform(1000, 8000)
-    elif shape < 0.8:
-        radius = rng.uniform(2000, 10000)
-        count = rng.randint(4, 8)
-        for k in range(count):
-            vlat, vlon = destination(lat, lon, 360.0 * k / count + rng.uniform(0, 20), radius)
-            zone.geometry.polygon.vertices.add(latitude=vlat, longitude=vlon)
-    else:
-        heading = rng.uniform(0, 360)
-        zone.geometry.corridor.half_width_m = rng.uniform(500, 3000)
-        zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
-        for _ in range(rng.randint(1, 3)):
-            heading += rng.uniform(-40, 40)
-            lat, lon = destination(lat, lon, heading % 360, rng.uniform(5000, 12000))
-            zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
-    return zone
 
 
 def euphrates_line() -> zones_pb2.Zone:
@@ -173,7 +116,7 @@ def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> Row:
     started = time.perf_counter()
     engine.zone_changed(euphrates_line(), T0)
     for i in range(zones):
-        engine.zone_changed(random_zone(rng, i), T0)
+        engine.zone_changed(random_zone(rng, i, T0), T0)
     load_s = time.perf_counter() - started
     feed = reports(rng, aircraft, ground, rounds, 12.0)
     warm = len(feed) // 10  # the first round fills the tracks; time the steady state

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
-from deconfliction import LAT, LON, random_zone
 from testbed import (
     HOST,
+    LAT,
+    LON,
     BenchError,
     Flow,
     RawStation,
@@ -46,6 +47,7 @@ from testbed import (
     hotline_command,
     issue_tokens,
     machine,
+    random_zone,
     spawn,
     write_exercise,
 )
@@ -91,11 +93,9 @@ def proposals(config: Config, seed: int = 1) -> list[zones_pb2.Zone]:
     now = time.time()
     out = []
     for i in range(config.zones):
-        zone = random_zone(rng, i)
+        zone = random_zone(rng, i, now)
         for name in ("version", "state"):
             zone.ClearField(name)
-        zone.effective_from.CopyFrom(timestamp(now - 3600))
-        zone.effective_until.CopyFrom(timestamp(now + 86_400))
         out.append(zone)
     return out
 

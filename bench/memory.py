@@ -28,16 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loads import credentials
-from restart import MIB, code_state, control_token, rss_of
 from testbed import (
     AIR,
+    MIB,
     BenchError,
     RawStation,
     Server,
     Table,
+    code_state,
+    control_token,
     load_average,
     machine,
     position_report,
+    rss_of,
     serve_command,
     spawn,
     text_message,

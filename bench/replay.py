@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from audit_verify import cpu_model
 from exercise_log import VERIFIER_KEY, exercise_log
+from testbed import cpu_model
 
 from hotline.cli import recorded
 from hotline.server.replay import Player

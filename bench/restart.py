@@ -37,7 +37,6 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -50,13 +49,17 @@ from loads import credentials, preload
 from testbed import (
     DASH,
     GENERALS,
+    MIB,
     BenchError,
     Server,
     Table,
+    code_state,
+    control_token,
     load_average,
     machine,
     raw_stations,
     raw_throughput,
+    rss_of,
     serve_command,
     server_pids,
     spawn,
@@ -64,9 +67,7 @@ from testbed import (
 )
 
 from hotline.client import HotlineClient
-from hotline.server.exercise import load_exercise
-from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
-from hotline.v1 import common_pb2, services_pb2
+from hotline.v1 import services_pb2
 
 SIZES = (0, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (0, 2_000, 20_000)
@@ -91,7 +92,6 @@ FIRST_START_LIMIT_S = 1800.0
 RESTART_LIMIT_S = 120.0
 STOP_LIMIT_S = 300.0
 _RECOVERED = re.compile(r"recovered (\d+) records \((\d+) read after the snapshot\)")
-MIB = 1024 * 1024
 
 
 @dataclass
@@ -128,14 +128,6 @@ class Start:
 # ---------------------------------------------------------------------- servers
 
 
-def control_token(data_dir: Path, exercise: Path) -> str:
-    """An exercise control credential, signed with the data directory's token key."""
-    authority = TokenAuthority(
-        load_or_create_secret(data_dir / "token.key"), load_exercise(exercise)
-    )
-    return authority.issue(Credential("bench-restart", common_pb2.ROLE_EXERCISE_CONTROL))
-
-
 def awaiting(status: services_pb2.GetStatusResponse, party: str, hotline: int) -> int:
     for station in status.stations:
         if station.station.ref.party == party and station.station.ref.hotline == hotline:
@@ -151,18 +143,6 @@ def recovered(server_log: Path) -> tuple[int, int]:
         raise BenchError(f"{server_log}: no 'recovered' line")
     total, after = found[-1]
     return int(total), int(after)
-
-
-def rss_of(server: Server) -> tuple[int, int]:
-    """RSS of the server process and of its children (the checks process)."""
-    pids = server_pids(server)
-    sizes = []
-    for pid in pids:
-        try:
-            sizes.append(int(psutil.Process(pid).memory_info().rss))
-        except psutil.Error:
-            sizes.append(0)
-    return sizes[0], sum(sizes[1:])
 
 
 async def stop(server: Server) -> float:
@@ -340,26 +320,6 @@ async def reuse(directory: Path, prepared: Prepared) -> Prepared:
     prepared.prepared_at = time.strftime("%Y-%m-%d %H:%M")
     write_marker(directory, prepared)
     return prepared
-
-
-def code_state() -> str:
-    """The commit of the code measured, and the files of the service changed on top of
-    it (the working tree is what the server runs)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-        return done.stdout
-
-    head = git("log", "-1", "--format=%h").strip() or "unknown commit"
-    changed = [
-        line[3:] for line in git("status", "--porcelain", "--", "server", "proto").splitlines()
-    ]
-    if not changed:
-        return f"code at {head}"
-    return f"code at {head} with uncommitted changes to {', '.join(changed)}"
 
 
 # ---------------------------------------------------------------------- measurement

@@ -1,9 +1,13 @@
-"""What the end-to-end benchmarks share: servers in processes of their own, credentials,
-payloads, stations that drive a server (a bare stub, or the client library), flows of
-deliveries to time, the gRPC echo, CPU and memory of processes, and the printed table.
+"""What the benchmarks share: the machine and the code measured; and for the end-to-end
+benchmarks, servers in processes of their own, credentials, payloads (position reports,
+texts, random zones), stations that drive a server (a bare stub, or the client library),
+flows of deliveries to time, the gRPC echo, CPU and memory of processes, and the printed
+table.
 
-``routing.py``, ``audit_overhead.py`` and ``deconfliction_e2e.py`` build on it. Every
-wait is bounded; everything listens on 127.0.0.1 only.
+Every benchmark imports what it shares with another from here (the benchmarks are
+scripts, not each other's libraries); ``routing.py``, ``audit_overhead.py`` and
+``deconfliction_e2e.py`` build on it most. Every wait is bounded; everything listens on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -27,6 +32,9 @@ import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependen
 
 from hotline.client import StationClient, acknowledgment, envelope
 from hotline.contract import timestamp
+from hotline.server.deconfliction.geodesy import destination
+from hotline.server.exercise import load_exercise
+from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -34,6 +42,7 @@ from hotline.v1 import (
     messages_pb2,
     positions_pb2,
     services_pb2,
+    zones_pb2,
 )
 
 HOST = "127.0.0.1"
@@ -80,6 +89,9 @@ response = "2h"
 """
 
 
+MIB = 1024 * 1024
+
+
 class BenchError(Exception):
     """A run that could not complete (timed out, refused, server gone)."""
 
@@ -105,6 +117,26 @@ def machine() -> str:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def code_state() -> str:
+    """The commit of the code measured, and the files of the service changed on top of
+    it (the working tree is what the server runs)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout
+
+    head = git("log", "-1", "--format=%h").strip() or "unknown commit"
+    changed = [
+        line[3:] for line in git("status", "--porcelain", "--", "server", "proto").splitlines()
+    ]
+    if not changed:
+        return f"code at {head}"
+    return f"code at {head} with uncommitted changes to {', '.join(changed)}"
 
 
 # ---------------------------------------------------------------------- payloads
@@ -144,6 +176,59 @@ def text_message(i: int) -> messages_pb2.TextMessage:
     return messages_pb2.TextMessage(
         text=f"Request confirmation of your flight schedule for sector {i % 40}", language="en"
     )
+
+
+#: The exercise area of the zone and track generators, (south, north) and (west, east):
+#: Syria east of the coast, in degrees.
+LAT = (32.5, 37.5)
+LON = (36.0, 42.0)
+ZONE_KINDS = (
+    zones_pb2.ZONE_KIND_RESTRICTED_OPERATIONS_ZONE,
+    zones_pb2.ZONE_KIND_KILL_BOX,
+    zones_pb2.ZONE_KIND_AREA_OF_OPERATIONS,
+    zones_pb2.ZONE_KIND_SPECIAL_CAUTION_AREA,
+    zones_pb2.ZONE_KIND_NO_FIRE_AREA,
+    zones_pb2.ZONE_KIND_RESTRICTED_FIRE_AREA,
+)
+
+
+def random_zone(rng: random.Random, index: int, around: float) -> zones_pb2.Zone:
+    """An accepted measure somewhere in the area, a circle, polygon or corridor of a few
+    kilometres, in effect from an hour before ``around`` (UNIX seconds) to a day after."""
+    zone = zones_pb2.Zone(
+        zone_id=f"Z{index}",
+        version=1,
+        name=f"Z{index}",
+        kind=rng.choice(ZONE_KINDS),
+        owner_party=rng.choice(PARTIES),
+        state=zones_pb2.ZONE_STATE_ACCEPTED,
+    )
+    floor = rng.uniform(0, 3000)
+    zone.altitude.floor_m = floor
+    zone.altitude.ceiling_m = floor + rng.uniform(1000, 8000)
+    zone.effective_from.seconds = int(around - 3600)
+    zone.effective_until.seconds = int(around + 86400)
+    lat, lon = rng.uniform(*LAT), rng.uniform(*LON)
+    shape = rng.random()
+    if shape < 0.4:
+        zone.geometry.circle.center.latitude = lat
+        zone.geometry.circle.center.longitude = lon
+        zone.geometry.circle.radius_m = rng.uniform(1000, 8000)
+    elif shape < 0.8:
+        radius = rng.uniform(2000, 10000)
+        count = rng.randint(4, 8)
+        for k in range(count):
+            vlat, vlon = destination(lat, lon, 360.0 * k / count + rng.uniform(0, 20), radius)
+            zone.geometry.polygon.vertices.add(latitude=vlat, longitude=vlon)
+    else:
+        heading = rng.uniform(0, 360)
+        zone.geometry.corridor.half_width_m = rng.uniform(500, 3000)
+        zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
+        for _ in range(rng.randint(1, 3)):
+            heading += rng.uniform(-40, 40)
+            lat, lon = destination(lat, lon, heading % 360, rng.uniform(5000, 12000))
+            zone.geometry.corridor.path.add(latitude=lat, longitude=lon)
+    return zone
 
 
 def sent_at(message: envelope_pb2.Envelope) -> float:
@@ -369,6 +454,15 @@ async def issue_tokens(data_dir: Path, exercise: Path) -> Tokens:
     )
 
 
+def control_token(data_dir: Path, exercise: Path) -> str:
+    """An exercise control credential, signed with the data directory's token key (as
+    ``hotline token`` would, without a process of its own)."""
+    authority = TokenAuthority(
+        load_or_create_secret(data_dir / "token.key"), load_exercise(exercise)
+    )
+    return authority.issue(Credential("bench-restart", common_pb2.ROLE_EXERCISE_CONTROL))
+
+
 class CpuMeter:
     """CPU time of the given processes and of this one since creation, per second of
     wall time (this process's last)."""
@@ -397,6 +491,18 @@ def server_pids(server: Server) -> list[int]:
         children = psutil.Process(server.pid).children(recursive=True)
         return [server.pid, *(child.pid for child in children)]
     return [server.pid]
+
+
+def rss_of(server: Server) -> tuple[int, int]:
+    """RSS of the server process and of its children (the checks process)."""
+    pids = server_pids(server)
+    sizes = []
+    for pid in pids:
+        try:
+            sizes.append(int(psutil.Process(pid).memory_info().rss))
+        except psutil.Error:
+            sizes.append(0)
+    return sizes[0], sum(sizes[1:])
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
