@@ -34,12 +34,11 @@ async def test_due_deadlines_fire_in_order_and_cancelled_ones_never() -> None:
     assert timer.cancel("cancelled")
     assert not timer.cancel("cancelled")
     clock.now = 1010.0  # e.g. after a restart: everything overdue fires at once
-    task = asyncio.create_task(timer.run())
-    try:
+    async with asyncio.TaskGroup() as tasks:
+        running = tasks.create_task(timer.run())
         async with asyncio.timeout(5):
             await both.wait()
-    finally:
-        task.cancel()
+        running.cancel()
     assert fired == [("early", 1001.0), ("late", 1005.0)]
     assert "moved" in timer
     assert len(timer) == 1
@@ -50,14 +49,13 @@ async def test_an_earlier_deadline_wakes_the_timer() -> None:
     loop = asyncio.get_running_loop()
     timer: DeadlineTimer[str] = DeadlineTimer(lambda k, due: fired.set(), loop.time)
     timer.schedule("far", loop.time() + 3600)
-    task = asyncio.create_task(timer.run())
-    try:
-        await asyncio.sleep(0)
+    async with asyncio.TaskGroup() as tasks:
+        running = tasks.create_task(timer.run())
+        await asyncio.sleep(0)  # the timer is waiting for the far deadline
         timer.schedule("near", loop.time() + 0.01)
         async with asyncio.timeout(5):
             await fired.wait()
-    finally:
-        task.cancel()
+        running.cancel()
 
 
 def test_holds_a_hundred_thousand_and_compacts_cancelled_entries() -> None:
