@@ -46,12 +46,16 @@ async def test_hotlines_are_separate(server: Harness) -> None:
         server.station("RED", AIR) as red_air,
         server.station("RED", GROUND) as red_ground,
         server.station("BLUE", GROUND) as blue_ground,
+        server.station("BLUE", AIR) as blue_air,
     ):
         await blue_ground.send(text("moving east of the river"))
         delivery = await red_ground.next_delivery(within=10)
         assert delivery.text.text == "moving east of the river"
-        with pytest.raises(TimeoutError):
-            await red_air.next_delivery(within=0.5)
+        # Deliveries come in the order recorded: had the GROUND message reached AIR, it
+        # would come before this later one.
+        await blue_air.send(text("holding west of the river"))
+        first_on_air = await red_air.next_delivery(within=10)
+        assert first_on_air.text.text == "holding west of the river"
 
 
 async def test_deliveries_arrive_in_the_order_recorded(server: Harness) -> None:

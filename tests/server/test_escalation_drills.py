@@ -52,20 +52,49 @@ async def test_a_late_answer_to_the_original_after_escalation_closes_the_chain_a
     assert report.problems == (), [p.message for p in report.problems]
 
 
+@pytest.mark.parametrize("kind", [A.ACK_KIND_WILCO, A.ACK_KIND_ROGER])
 async def test_an_answer_to_the_copy_on_generals_closes_the_original_and_the_log_verifies(
-    tmp_path: Path,
+    tmp_path: Path, kind: A.AckKind.ValueType
 ) -> None:
     async with Drill(tmp_path) as drill:
-        await drill.connect("BLUE", AIR)
+        blue = await drill.connect("BLUE", AIR)
         await drill.connect("RED", AIR)
         red_generals = await drill.connect("RED", GENERALS)
         sent = await drill.text("BLUE", AIR)
         await drill.advance(4.5)
         (copy,) = red_generals.received(lambda e: e.escalation_of == sent.message_id)
-        result = await drill.answer("RED", GENERALS, copy.message_id, A.ACK_KIND_ROGER)
+        result = await drill.answer("RED", GENERALS, copy.message_id, kind)
         assert result.code == 0, result.error
+        answered = len(await drill.records())
         await drill.advance(600)
+        records = await drill.records()
+        # The original sender hears the answer on its own hotline.
+        assert blue.received(
+            lambda e: (
+                e.acknowledgment.message_id == sent.message_id and e.acknowledgment.kind == kind
+            )
+        )
+    # Nothing falls due for the chain after the answer: no second escalation, no alert.
+    after = [r for r in records[answered:] if r.kind != log_pb2.RECORD_KIND_SERVER_STOPPED]
+    assert after == []
     assert drill.verify().problems == ()
+
+
+async def test_an_answer_in_time_raises_nothing(tmp_path: Path) -> None:
+    async with Drill(tmp_path) as drill:
+        blue = await drill.connect("BLUE", AIR)
+        await drill.connect("RED", AIR)
+        sent = await drill.text("BLUE", AIR, priority=common_pb2.PRIORITY_ROUTINE)
+        await drill.advance(0.5)
+        await drill.answer("RED", AIR, sent.message_id, A.ACK_KIND_RECEIPT)
+        await drill.advance(0.5)
+        result = await drill.answer("RED", AIR, sent.message_id, A.ACK_KIND_ROGER)
+        assert result.code == 0, result.error
+        answered = len(await drill.records())
+        await drill.advance(600)
+        records = await drill.records()
+        assert not blue.received(lambda e: e.WhichOneof("body") == "alert")
+    assert [r for r in records[answered:] if r.kind != log_pb2.RECORD_KIND_SERVER_STOPPED] == []
 
 
 @pytest.mark.parametrize("restarts", [1, 3])
@@ -91,6 +120,38 @@ async def test_restarts_do_not_re_fire_a_finished_escalation_chain(
     ids = [r.envelope.message_id for r in after if r.kind == log_pb2.RECORD_KIND_ENVELOPE]
     assert len(ids) == len(set(ids))
     assert drill.verify().problems == ()
+
+
+async def test_what_fell_due_while_a_killed_server_was_down_fires_at_once_at_restart(
+    tmp_path: Path,
+) -> None:
+    async with Drill(tmp_path / "server") as drill:
+        await drill.connect("BLUE", AIR)
+        await drill.connect("RED", AIR)
+        sent = await drill.text("BLUE", AIR, priority=common_pb2.PRIORITY_ROUTINE)
+        await drill.advance(0.5)  # nothing due yet
+        killed = drill.copy(tmp_path / "killed")  # ``kill -9`` now: no clean stop
+    killed.clock.now += 30  # down for half a minute: every deadline of the chain passes
+    back = killed.clock.now
+    async with killed:
+        await killed.advance(0)  # the moment it is back
+        records = await killed.records()
+    missed = [
+        r
+        for r in records
+        if r.kind == log_pb2.RECORD_KIND_DEADLINE_MISSED and r.correlation_id == sent.message_id
+    ]
+    assert [m.deadline_missed.deadline for m in missed] == [
+        log_pb2.DEADLINE_KIND_RECEIPT,
+        log_pb2.DEADLINE_KIND_RESPONSE,
+        log_pb2.DEADLINE_KIND_ESCALATION,
+    ]
+    # All at the moment it came back, none later.
+    assert {m.recorded_at.ToSeconds() for m in missed} == {int(back)}
+    assert alert_summary(records) == [
+        ("ALERT_KIND_ACK_OVERDUE", sent.message_id, AIR),
+        ("ALERT_KIND_ESCALATED", sent.message_id, AIR),
+    ]
 
 
 async def test_what_fell_due_while_the_server_was_down_fires_once_at_restart(
