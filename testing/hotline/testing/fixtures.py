@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -51,7 +50,6 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
-        shutil.rmtree(server.base, ignore_errors=True)
 
 
 @pytest.fixture
