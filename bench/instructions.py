@@ -18,6 +18,9 @@ by up to some ten per cent, less than rates do on this machine. Compare the code
 one run, over several rounds.
 
     .venv/bin/python bench/instructions.py [--reports 3000] [--rounds 3] [--before PATH]
+        [--keep DIR]
+
+``--keep`` keeps Callgrind's files for ``callgrind_annotate``.
 
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``). Everything listens on
 127.0.0.1 only.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -94,13 +98,20 @@ def callgrind_totals(directory: Path, server: int) -> tuple[int, int, int]:
     return main, others, checks
 
 
+def copy_counts(directory: Path, keep: Path) -> None:
+    """Keeps Callgrind's files of one run (for ``callgrind_annotate``)."""
+    keep.mkdir(parents=True, exist_ok=True)
+    for dump in directory.glob("callgrind.*"):
+        shutil.copy(dump, keep / dump.name)
+
+
 def control(server: Server, *args: str) -> None:
     """Tells the server and its checks process, both under Callgrind."""
     for pid in server_pids(server):
         subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
 
 
-async def count(reports: int, checkout: Path | None) -> Count:
+async def count(reports: int, checkout: Path | None, keep: Path | None = None) -> Count:
     with tempfile.TemporaryDirectory(prefix="hotline-instructions-") as tmp:
         data_dir = Path(tmp)
         exercise = data_dir / "exercise.toml"
@@ -145,6 +156,8 @@ async def count(reports: int, checkout: Path | None) -> Count:
             control(server, "--dump")
             control(server, "--instr=off")
             main, others, checks = callgrind_totals(data_dir, server.pid)
+            if keep is not None:
+                copy_counts(data_dir, keep)
     return Count(main / reports, others / reports, checks / reports)
 
 
@@ -162,7 +175,8 @@ async def main_async(args: argparse.Namespace) -> None:
     for r in range(args.rounds):
         # The order is reversed every other round.
         for name, checkout in codes if r % 2 == 0 else codes[::-1]:
-            counted = await count(args.reports, checkout)
+            keep = args.keep / f"{r + 1}-{name.split()[0]}" if args.keep else None
+            counted = await count(args.reports, checkout, keep)
             found[name].append(counted)
             print(
                 f"  round {r + 1}, {name}: {thousands(counted.main)} / "
@@ -207,6 +221,9 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=3_000, help="reports counted")
     parser.add_argument("--before", type=Path, help="a checkout of earlier code to compare")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the order alternating")
+    parser.add_argument(
+        "--keep", type=Path, help="keep Callgrind's files here, a folder a round and code"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

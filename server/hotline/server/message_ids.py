@@ -17,11 +17,10 @@ any time, so the ids cannot all be held in memory. What is held is bounded:
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
-
-from google.protobuf.message import Message
 
 from hotline.contract import ACKNOWLEDGMENT_SERVER_FIELDS
 from hotline.server.exercise import Hotline
@@ -33,6 +32,8 @@ RECENT = 65_536
 #: in 100 from used ones at once at a million ids used, 30 in 100 at ten million).
 FILTER_BITS = 23
 _SIGN = 1 << 63
+#: A key's bytes, read as a signed 64-bit integer.
+_KEY = struct.Struct(">q")
 
 
 def content_digest(envelope: envelope_pb2.Envelope) -> int:
@@ -43,37 +44,31 @@ def content_digest(envelope: envelope_pb2.Envelope) -> int:
     it is worked out again from the record."""
     if envelope.replay_of:
         # Re-injected traffic is the recorded original again, its times moved to now.
-        return _digest(envelope.replay_of.encode())
-    body = envelope.WhichOneof("body") or ""
-    content: Message | None = getattr(envelope, body) if body else None
-    if body == "acknowledgment":
+        return hash(envelope.replay_of)
+    body = envelope.WhichOneof("body")
+    if body is None:
+        content = b""
+    elif body == "acknowledgment":
         ack = envelope.acknowledgment
         # What the server adds to an answer is not part of what the station said.
         if ack.HasField("responder") or ack.HasField("lateness") or ack.operator:
-            content = acknowledgments_pb2.Acknowledgment()
-            content.CopyFrom(ack)
+            said = acknowledgments_pb2.Acknowledgment()
+            said.CopyFrom(ack)
             for name in ACKNOWLEDGMENT_SERVER_FIELDS:
-                content.ClearField(name)
+                said.ClearField(name)
+            ack = said
+        content = ack.SerializeToString(deterministic=True)
+    else:
+        content = getattr(envelope, body).SerializeToString(deterministic=True)
     sender = envelope.sender
-    said = b"%s %d %d %d %s " % (
-        sender.party.encode(),
-        sender.hotline,
-        envelope.hotline,
-        envelope.priority,
-        body.encode(),
-    )
-    return _digest(said + (content.SerializeToString(deterministic=True) if content else b""))
-
-
-def _digest(data: bytes) -> int:
-    return hash(data)
+    return hash((sender.party, sender.hotline, envelope.hotline, envelope.priority, body, content))
 
 
 def message_key(message_id: str) -> int:
     """The key an envelope's record is stored under for its id: 64 bits of a hash of
     the id, as a signed integer (what a database's integer column holds)."""
-    digest = hashlib.blake2b(message_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    key: int = _KEY.unpack(hashlib.blake2b(message_id.encode(), digest_size=8).digest())[0]
+    return key
 
 
 class KnownMessage(NamedTuple):

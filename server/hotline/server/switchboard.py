@@ -418,10 +418,9 @@ class Switchboard:
         hotline = envelope.hotline
         sequence = self._last_sequence[hotline] + 1
         envelope.sequence = sequence
-        set_timestamp(envelope.recorded_at, self._clock())
         envelope.audience[:] = sorted(audience)
         header = self._new_record(log_pb2.RECORD_KIND_ENVELOPE, hotline, actor, envelope.message_id)
-        header.recorded_at.CopyFrom(envelope.recorded_at)
+        envelope.recorded_at.CopyFrom(header.recorded_at)
         payload = envelope.SerializeToString()
         # Fields serialise in number order, so the header's bytes followed by the envelope
         # field are exactly the LogRecord's bytes, without copying the envelope into it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -41,61 +41,64 @@ MAX_CLOCK_AHEAD_S = 300.0
 _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-def _presence(message: type[Message], names: Iterable[str]) -> tuple[tuple[str, bool], ...]:
-    """How to tell whether each field is set: (name, whether it is a message field)."""
+def _any_set(message: type[Message], names: Iterable[str]) -> Callable[[Message], bool]:
+    """A test of whether one of the fields ``names`` is set on a ``message``: one
+    expression, a field at a time (listing every field set would build them all)."""
     fields = message.DESCRIPTOR.fields_by_name
-    return tuple((name, fields[name].message_type is not None) for name in names)
-
-
-def _any_set(message: Message, fields: tuple[tuple[str, bool], ...]) -> bool:
-    """Whether one of ``fields`` (see :func:`_presence`) is set on ``message``."""
-    for name, is_message in fields:
-        if message.HasField(name) if is_message else getattr(message, name):
-            return True
-    return False
+    tests = [
+        f"m.HasField({name!r})" if fields[name].message_type is not None else f"m.{name}"
+        for name in names
+    ]
+    test: Callable[[Message], bool] = eval(f"lambda m: bool({' or '.join(tests)})")
+    return test
 
 
 #: What a station may not set; exercise control re-injecting may set ``replay_of``.
-_STATION_REFUSED = _presence(envelope_pb2.Envelope, SERVER_FIELDS)
-_REPLAY_REFUSED = tuple(f for f in _STATION_REFUSED if f[0] != "replay_of")
+_STATION_REFUSED = _any_set(envelope_pb2.Envelope, SERVER_FIELDS)
+_REPLAY_REFUSED = _any_set(envelope_pb2.Envelope, [f for f in SERVER_FIELDS if f != "replay_of"])
 _SERVER_FIELDS_SET = (
     f"{', '.join(SERVER_FIELDS[:-1])} and {SERVER_FIELDS[-1]} are set by the server; "
     "leave them empty"
 )
-_ACKNOWLEDGMENT_REFUSED = _presence(
-    acknowledgments_pb2.Acknowledgment, ACKNOWLEDGMENT_SERVER_FIELDS
-)
+_ACKNOWLEDGMENT_REFUSED = _any_set(acknowledgments_pb2.Acknowledgment, ACKNOWLEDGMENT_SERVER_FIELDS)
 _ACKNOWLEDGMENT_FIELDS_SET = (
     f"acknowledgment.{', '.join(ACKNOWLEDGMENT_SERVER_FIELDS[:-1])} and "
     f"{ACKNOWLEDGMENT_SERVER_FIELDS[-1]} are set by the server"
 )
 
 
-_ENUM_VALUES: dict[int, frozenset[int]] = {}
+_ENUM_VALUES: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
 
 
-def _enum_values(enum: object) -> frozenset[int]:
+def _enum_values(enum: object, *, required: bool = True) -> frozenset[int]:
+    """The numbers ``enum`` accepts: all its values, or, if ``required``, all but 0."""
     values = _ENUM_VALUES.get(id(enum))
     if values is None:
-        values = _ENUM_VALUES[id(enum)] = frozenset(enum.values())  # type: ignore[attr-defined]
-    return values
+        every = frozenset(enum.values())  # type: ignore[attr-defined]
+        values = _ENUM_VALUES[id(enum)] = (every, every - {0})
+    return values[required]
 
 
 def _enum_problem(value: int, enum: object, *, required: bool = True) -> str | None:
     """Why ``value`` is not one of ``enum``'s (proto3 keeps unknown numbers), or None."""
-    if value not in _enum_values(enum):
+    if value in _enum_values(enum, required=required):
+        return None
+    if value not in _enum_values(enum, required=False):
         return f"unknown value {value}"
-    if required and value == 0:
-        names = ", ".join(n for n in enum.keys()[1:])  # type: ignore[attr-defined]
-        return f"required; one of {names}"
-    return None
+    names = ", ".join(n for n in enum.keys()[1:])  # type: ignore[attr-defined]
+    return f"required; one of {names}"
 
 
 def check_enum(value: int, enum: object, field: str, *, required: bool = True) -> None:
     """Refuses unknown enum numbers (proto3 keeps them) and, if required, the zero value."""
-    problem = _enum_problem(value, enum, required=required)
-    if problem is not None:
-        raise InvalidArgument(f"{field}: {problem}")
+    if value not in _enum_values(enum, required=required):
+        raise InvalidArgument(f"{field}: {_enum_problem(value, enum, required=required)}")
+
+
+#: What every envelope is checked against.
+_HOTLINES = _enum_values(common_pb2.Hotline)
+_PRIORITIES = _enum_values(common_pb2.Priority)
+_DOMAINS = _enum_values(common_pb2.Domain)
 
 
 def check_finite(value: float, field: str) -> None:
@@ -137,11 +140,15 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
         )
     if envelope.message_id.startswith(SERVER_ID_PREFIX):
         raise InvalidArgument(f"message_id: the prefix {SERVER_ID_PREFIX!r} is the server's")
-    if not envelope.HasField("sender") or not envelope.sender.party:
+    sender = envelope.sender
+    if not sender.party:
         raise InvalidArgument("sender.party: required")
-    check_enum(envelope.sender.hotline, common_pb2.Hotline, "sender.hotline")
-    check_enum(envelope.hotline, common_pb2.Hotline, "hotline")
-    check_enum(envelope.priority, common_pb2.Priority, "priority")
+    if sender.hotline not in _HOTLINES:
+        check_enum(sender.hotline, common_pb2.Hotline, "sender.hotline")
+    if envelope.hotline not in _HOTLINES:
+        check_enum(envelope.hotline, common_pb2.Hotline, "hotline")
+    if envelope.priority not in _PRIORITIES:
+        check_enum(envelope.priority, common_pb2.Priority, "priority")
     if not envelope.HasField("sent_at"):
         raise InvalidArgument("sent_at: required")
     sent_at = seconds(envelope.sent_at)
@@ -149,7 +156,7 @@ def check_envelope(envelope: envelope_pb2.Envelope, now: float, *, replay: bool 
         raise InvalidArgument(
             f"sent_at: {sent_at - now:.0f} s in the future; check the station's clock"
         )
-    if _any_set(envelope, _REPLAY_REFUSED if replay else _STATION_REFUSED):
+    if (_REPLAY_REFUSED if replay else _STATION_REFUSED)(envelope):
         raise InvalidArgument(_SERVER_FIELDS_SET)
     if replay and not _MESSAGE_ID.match(envelope.replay_of):
         raise InvalidArgument(
@@ -181,7 +188,7 @@ def _unit_problem(unit: positions_pb2.UnitPosition) -> str | None:
     report carries positions: the common case, all valid, builds no string."""
     if not unit.unit_id:
         return "unit_id: required"
-    if unit.domain not in _enum_values(common_pb2.Domain) or not unit.domain:
+    if unit.domain not in _DOMAINS:
         return f"domain: {_enum_problem(unit.domain, common_pb2.Domain)}"
     latitude, longitude, course = unit.latitude, unit.longitude, unit.course_deg
     speed, accuracy = unit.speed_mps, unit.accuracy_m
@@ -351,7 +358,7 @@ def _acknowledgment(envelope: envelope_pb2.Envelope) -> None:
     check_enum(ack.kind, acknowledgments_pb2.AckKind, "acknowledgment.kind")
     if ack.kind == acknowledgments_pb2.ACK_KIND_UNABLE and not ack.reason:
         raise InvalidArgument("acknowledgment.reason: UNABLE needs a reason")
-    if _any_set(ack, _ACKNOWLEDGMENT_REFUSED):
+    if _ACKNOWLEDGMENT_REFUSED(ack):
         raise InvalidArgument(_ACKNOWLEDGMENT_FIELDS_SET)
 
 
