@@ -57,6 +57,7 @@ from hotline.server.errors import (
     HotlineError,
     InvalidArgument,
     OutOfRange,
+    Unauthenticated,
     Unavailable,
 )
 from hotline.server.escalation import (
@@ -1103,6 +1104,17 @@ class Switchboard:
 
     def close_watch(self, console: Console) -> None:
         self._watchers.close(console)
+
+    def end_sessions(self, ended: Callable[[Credential], bool], reason: str) -> int:
+        """Ends at once, with UNAUTHENTICATED and ``reason``, every station session and
+        watch whose credential ``ended`` picks (e.g. a revoked one); returns how many.
+        Each ended station session is recorded as its disconnection, with the reason."""
+        count = 0
+        for console in [*self._all_consoles(), *self._watchers]:
+            if ended(console.credential):
+                console.close(reason, Unauthenticated)
+                count += 1
+        return count
 
     def _all_consoles(self) -> list[Console]:
         return [c for per in self._consoles.values() for cs in per.values() for c in cs]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hotline.server.api.common import Adapter, Context
+from hotline.server.api.common import Adapter, Context, end_at_expiry
 from hotline.server.consoles import ConsoleClosed
-from hotline.server.errors import InvalidArgument
+from hotline.server.errors import InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
 from hotline.server.validation import check_enum
 from hotline.v1 import common_pb2, services_pb2, zones_pb2
@@ -38,15 +38,22 @@ class ExerciseService(Adapter):
             for i, hotline in enumerate(request.hotlines):
                 check_enum(hotline, common_pb2.Hotline, f"hotlines[{i}]")
             console = self.switchboard.open_watch(credential, request.hotlines, context.peer())
+            expiry = end_at_expiry(
+                credential, lambda reason: console.close(reason, Unauthenticated)
+            )
             try:
                 if request.HasField("resume_after_index"):
                     await self.switchboard.watch_backlog(console, request.resume_after_index)
                 while True:
                     for response in await console.next_responses():
                         await context.write(response)
-            except ConsoleClosed:
+            except ConsoleClosed as closed:
+                if closed.error is not None:
+                    raise closed.error(closed.reason) from None
                 return
             finally:
+                if expiry is not None:
+                    expiry.cancel()
                 self.switchboard.close_watch(console)
 
         await self.call(context, "Watch", action)
