@@ -19,7 +19,8 @@ def add_parser(commands: Any) -> None:
         "serve",
         help="run the service",
         description="Run the hotline service. With no options: the built-in two-party "
-        "exercise, its log in ./hotline-data/hotline.sqlite, listening on 127.0.0.1:50051.",
+        "exercise, its log in ./hotline-data/hotline.sqlite, listening in plaintext on "
+        "127.0.0.1:50051 (loopback only: a network address needs --tls-cert and --tls-key).",
     )
     parser.add_argument("--listen", help="HOST:PORT to listen on (env HOTLINE_LISTEN)")
     parser.add_argument("--data-dir", type=Path, help="data directory (env HOTLINE_DATA_DIR)")
@@ -52,6 +53,24 @@ def add_parser(commands: Any) -> None:
         choices=("json", "protobuf"),
         help="payloads of the published records (env HOTLINE_MQTT_FORMAT; default json)",
     )
+    tls = parser.add_argument_group("transport security (see 'hotline pki')")
+    tls.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="the server's certificate (chain), PEM: listen on TLS only (env HOTLINE_TLS_CERT)",
+    )
+    tls.add_argument("--tls-key", type=Path, help="its private key (env HOTLINE_TLS_KEY)")
+    tls.add_argument(
+        "--client-ca",
+        type=Path,
+        help="require a client certificate from this CA: mutual TLS (env HOTLINE_CLIENT_CA)",
+    )
+    tls.add_argument(
+        "--revocations",
+        type=Path,
+        help="the revocation list from 'hotline pki revoke', re-read when it changes "
+        "(env HOTLINE_REVOCATIONS; needs --client-ca)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -75,6 +94,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, mqtt_url=args.mqtt)
     if args.mqtt_format:
         settings = replace(settings, mqtt_format=args.mqtt_format)
+    for name in ("tls_cert", "tls_key", "client_ca", "revocations"):
+        if getattr(args, name):
+            settings = replace(settings, **{name: getattr(args, name)})
     return settings.checked()
 
 

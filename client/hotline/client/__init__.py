@@ -36,7 +36,7 @@ from hotline.client._errors import (
     TransportError,
 )
 from hotline.client._replay import ReplayEvent, ReplaySession
-from hotline.client._security import Tls, TokenFile
+from hotline.client._security import Tls, TokenFile, TokenSource
 from hotline.client._station import CHANNEL_OPTIONS, StationClient
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "StatusError",
     "Tls",
     "TokenFile",
+    "TokenSource",
     "TransportError",
     "acknowledgment",
     "envelope",
