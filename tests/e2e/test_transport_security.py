@@ -12,11 +12,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from hotline.client import HotlineClient, Refused, SessionFailed, TransportError
+from hotline.client import HotlineClient, Refused, SessionFailed, TokenFile, TransportError
 from hotline.server.exercise import default_exercise
 from hotline.testing.harness import AIR, RELAXED, Harness, expect, running_server
 from hotline.testing.pki import ExercisePki
-from hotline.v1 import log_pb2, messages_pb2
+from hotline.v1 import envelope_pb2, log_pb2, messages_pb2
 
 
 @pytest.fixture
@@ -199,3 +199,48 @@ async def test_openssl_sees_the_servers_chain(tls_server: Harness, pki: Exercise
     assert process.returncode == 0, text
     assert "Verification: OK" in text
     assert "CN = 127.0.0.1" in text or "CN=127.0.0.1" in text
+
+
+# ---------------------------------------------------------------------- credentials that expire
+
+
+async def test_a_credential_that_expires_ends_the_session(server: Harness) -> None:
+    short = server.token("BLUE", AIR, ttl_s=2)
+    async with server.station("BLUE", AIR, token=short) as blue:
+        with pytest.raises(SessionFailed) as caught:
+            await asyncio.wait_for(blue.next_delivery(), 10)
+    assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert "expired during the session" in caught.value.detail
+    async with server.control() as control:
+        (ended,) = await records_of(control, log_pb2.RECORD_KIND_STATION_DISCONNECTED, 1)
+    assert "expired" in ended.station_session.reason
+
+
+async def test_a_renewed_token_file_resumes_with_no_gap_or_duplicate(
+    server: Harness, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "blue.token"
+    token_file.write_text(server.token("BLUE", AIR, ttl_s=2))
+    texts: list[str] = []
+    async with (
+        server.station("RED", AIR) as red,
+        server.station("BLUE", AIR, token=TokenFile(token_file)) as blue,
+        server.control() as control,
+    ):
+        # The operator renews the file while the first token is still good.
+        token_file.write_text(server.token("BLUE", AIR))
+        before = await red.send(messages_pb2.TextMessage(text="before", language="en"))
+        texts.append((await expect(blue, lambda e: e.message_id == before.message_id)).text.text)
+        # The first session ends when its token expires ...
+        await records_of(control, log_pb2.RECORD_KIND_STATION_DISCONNECTED, 1)
+        # ... and what is sent meanwhile arrives on the next, once.
+        during = await red.send(messages_pb2.TextMessage(text="during", language="en"))
+        after = await red.send(messages_pb2.TextMessage(text="after", language="en"))
+        seen: list[envelope_pb2.Envelope] = []
+        last = await expect(blue, lambda e: e.message_id == after.message_id, seen=seen)
+        texts += [e.text.text for e in seen if e.WhichOneof("body") == "text"]
+        texts.append(last.text.text)
+        assert blue.failure is None
+        assert blue.sessions_opened == 2
+        assert during.sequence < after.sequence
+    assert texts == ["before", "during", "after"]
