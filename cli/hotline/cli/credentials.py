@@ -16,7 +16,7 @@ from hotline.server.app import load_settings_exercise
 from hotline.server.errors import ConfigurationError, HotlineError
 from hotline.server.exercise import Exercise, parse_hotline
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
-from hotline.server.pki import write_private
+from hotline.server.private_files import write_private
 from hotline.server.settings import Settings
 from hotline.v1 import common_pb2
 

@@ -29,9 +29,8 @@ from hotline.server.pki import (
     Authority,
     Issued,
     revocation_list,
-    write_private,
-    write_public,
 )
+from hotline.server.private_files import write_private, write_public
 from hotline.v1 import common_pb2
 
 #: Where the revocation list goes in the PKI directory (``hotline serve --revocations``).

@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -28,8 +29,9 @@ from hotline.server.checks import Checks
 from hotline.server.checks_process import ChecksProcess
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
+from hotline.server.private_files import create_private_file, make_private_directory, too_open
 from hotline.server.settings import Settings
-from hotline.server.storage import open_backend
+from hotline.server.storage import is_postgres_url, open_backend
 from hotline.server.switchboard import Switchboard
 from hotline.server.tls import server_credentials
 from hotline.v1 import services_pb2
@@ -52,6 +54,20 @@ def make_checks(exercise: Exercise) -> Checks:
     """The deconfliction checks for the exercise's separation policy, in a child
     process beside the event loop."""
     return ChecksProcess(exercise.policy.separation)
+
+
+def _private_data(settings: Settings) -> None:
+    """Warns of data files other users may read; makes the data directory (0700) and
+    the SQLite log (0600) private if they are new."""
+    location = settings.database_location
+    log_file = None if is_postgres_url(location) else Path(location)
+    sensitive = [settings.token_secret_file, settings.signing_key_file]
+    if log_file is not None:
+        sensitive += [log_file, *(log_file.with_name(log_file.name + s) for s in ("-wal", "-shm"))]
+    too_open(settings.data_dir, sensitive)
+    make_private_directory(settings.data_dir)
+    if log_file is not None:
+        create_private_file(log_file)
 
 
 def make_admission(settings: Settings, exercise: Exercise) -> Admission:
@@ -143,6 +159,7 @@ async def serve(
 ) -> None:
     """Runs the service until ``stop`` is set or the process is told to terminate."""
     exercise = exercise or load_settings_exercise(settings)
+    _private_data(settings)
     admission = make_admission(settings, exercise)
     transport = _transport(settings)
     trail = server_trail(settings, exercise.exercise_id) if settings.audit else None

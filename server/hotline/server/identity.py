@@ -20,6 +20,7 @@ import jwt
 
 from hotline.server.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from hotline.server.exercise import Exercise, Hotline, hotline_name, parse_hotline
+from hotline.server.private_files import make_private_directory
 from hotline.v1 import common_pb2
 
 Role: TypeAlias = common_pb2.Role.ValueType
@@ -86,7 +87,7 @@ def load_or_create_secret(path: Path) -> bytes:
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_directory(path.parent)
         secret = secrets.token_bytes(_SECRET_BYTES)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:

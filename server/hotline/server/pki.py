@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import hotline_name, parse_hotline
 from hotline.server.identity import Credential
+from hotline.server.private_files import write_private, write_public
 from hotline.v1 import common_pb2
 
 __all__ = [
@@ -38,8 +38,6 @@ __all__ = [
     "parse_credential_uri",
     "read_certificate",
     "revocation_list",
-    "write_private",
-    "write_public",
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -109,25 +107,6 @@ def _key_pem(key: PrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Writes a key or a credential readable by its owner alone (0600), replacing any."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".new")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-
-
-def write_public(path: Path, data: bytes) -> None:
-    """Writes a certificate or revocation list (0644: they are meant to be handed out)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".new")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def read_certificate(path: Path) -> x509.Certificate:

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from hotline.client import Tls
 from hotline.server.exercise import Hotline
 from hotline.server.identity import Credential
-from hotline.server.pki import Authority, Issued, write_private, write_public
+from hotline.server.pki import Authority, Issued
+from hotline.server.private_files import write_private, write_public
 from hotline.v1 import common_pb2
 
 
