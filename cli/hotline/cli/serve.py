@@ -46,13 +46,20 @@ def add_parser(commands: Any) -> None:
         "--mqtt",
         metavar="URL",
         help="publish the log to, and take position feeds from, an MQTT broker: "
-        "mqtt://user:password@host:1883 (env HOTLINE_MQTT; see docs/mqtt.md)",
+        "mqtt://user:password@host:1883, or mqtts:// for TLS (env HOTLINE_MQTT; see "
+        "docs/mqtt.md)",
     )
     parser.add_argument(
         "--mqtt-format",
         choices=("json", "protobuf"),
         help="payloads of the published records (env HOTLINE_MQTT_FORMAT; default json)",
     )
+    for option, env, what in (
+        ("--mqtt-ca", "HOTLINE_MQTT_CA", "for mqtts://: the CA of the broker's certificate"),
+        ("--mqtt-cert", "HOTLINE_MQTT_CERT", "the bridge's certificate, if the broker asks"),
+        ("--mqtt-key", "HOTLINE_MQTT_KEY", "its key"),
+    ):
+        parser.add_argument(option, type=Path, help=f"{what} (env {env})")
     tls = parser.add_argument_group("transport security (see 'hotline pki')")
     tls.add_argument(
         "--tls-cert",
@@ -72,6 +79,10 @@ def add_parser(commands: Any) -> None:
         "(env HOTLINE_REVOCATIONS; needs --client-ca)",
     )
     parser.set_defaults(run=run)
+
+
+#: Options naming files, each the Settings field of the same name.
+_FILES = ("tls_cert", "tls_key", "client_ca", "revocations", "mqtt_ca", "mqtt_cert", "mqtt_key")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -94,7 +105,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, mqtt_url=args.mqtt)
     if args.mqtt_format:
         settings = replace(settings, mqtt_format=args.mqtt_format)
-    for name in ("tls_cert", "tls_key", "client_ca", "revocations"):
+    for name in (
+        "tls_cert",
+        "tls_key",
+        "client_ca",
+        "revocations",
+        "mqtt_ca",
+        "mqtt_cert",
+        "mqtt_key",
+    ):
         if getattr(args, name):
             settings = replace(settings, **{name: getattr(args, name)})
     return settings.checked()

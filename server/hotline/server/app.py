@@ -24,7 +24,7 @@ from hotline.server.api.exercise import ExerciseService, ZoneService
 from hotline.server.api.replay import ReplayService
 from hotline.server.api.stations import StationService
 from hotline.server.audit.trail import server_trail
-from hotline.server.bridge import Bridge, parse_broker_url, parse_format
+from hotline.server.bridge import Bridge, parse_format
 from hotline.server.checks import Checks
 from hotline.server.checks_process import ChecksProcess
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
@@ -146,7 +146,7 @@ def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
     if not url:
         return None
     return Bridge(
-        switchboard, parse_broker_url(url), settings.data_dir, parse_format(payload_format)
+        switchboard, settings.broker_address(url), settings.data_dir, parse_format(payload_format)
     )
 
 

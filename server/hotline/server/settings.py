@@ -23,9 +23,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.server.errors import ConfigurationError
 from hotline.server.snapshot import SNAPSHOT_RECORDS
+
+if TYPE_CHECKING:
+    from hotline.server.bridge.address import BrokerAddress
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -55,6 +59,11 @@ class Settings:
     mqtt_url: str = ""
     #: Payloads on the outbound topics: ``json`` (protobuf JSON mapping) or ``protobuf``.
     mqtt_format: str = "json"
+    #: For an ``mqtts://`` broker: the CA of its certificate, and the bridge's own
+    #: certificate and key if the broker requires one.
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
     #: The server's TLS certificate (chain) and key, PEM; without them the listener is
     #: plaintext, which only a loopback address may be.
     tls_cert: Path | None = None
@@ -123,6 +132,9 @@ class Settings:
             tls_key=path("HOTLINE_TLS_KEY"),
             client_ca=path("HOTLINE_CLIENT_CA"),
             revocations=path("HOTLINE_REVOCATIONS"),
+            mqtt_ca=path("HOTLINE_MQTT_CA"),
+            mqtt_cert=path("HOTLINE_MQTT_CERT"),
+            mqtt_key=path("HOTLINE_MQTT_KEY"),
         ).checked()
 
     def checked(self) -> Settings:
@@ -142,12 +154,19 @@ class Settings:
         if self.signing_key is not None and not self.signing_key.is_file():
             raise ConfigurationError(f"signing key file {self.signing_key} does not exist")
         self._check_transport()
-        from hotline.server.bridge.address import parse_broker_url, parse_format  # noqa: PLC0415
+        from hotline.server.bridge.address import parse_format  # noqa: PLC0415
 
         parse_format(self.mqtt_format)
         if self.mqtt_url:
-            parse_broker_url(self.mqtt_url)
+            self.broker_address(self.mqtt_url)
         return self
+
+    def broker_address(self, url: str) -> BrokerAddress:
+        """The broker at ``url`` with the settings' TLS files; ConfigurationError if the
+        URL or the files are not right."""
+        from hotline.server.bridge.address import parse_broker_url  # noqa: PLC0415
+
+        return parse_broker_url(url).with_tls_files(self.mqtt_ca, self.mqtt_cert, self.mqtt_key)
 
     def _check_transport(self) -> None:
         from hotline.server.tls import is_loopback  # noqa: PLC0415
