@@ -4,6 +4,7 @@
     hotline pki issue server --name HOST   the server's certificate and key
     hotline pki issue station --party BLUE --hotline AIR_OPERATIONS [--standby]
     hotline pki issue control --name NAME  exercise control (or observer, admin)
+    hotline pki issue bridge               the MQTT bridge's, for a broker (mqtts://)
     hotline pki revoke ID ...              certificates or tokens, into pki/revoked.crl
 
 Keys are written 0600, the directory 0700. Each certificate's id (its serial number,
@@ -93,6 +94,12 @@ def add_parser(commands: Any) -> None:
     control.add_argument("--name", required=True, help="who holds it")
     control.add_argument("--role", choices=sorted(_ROLES), default="control")
     control.set_defaults(run=_issue_control)
+
+    bridge = kinds.add_parser(
+        "bridge", parents=[issued], help="the MQTT bridge's, for a broker requiring one"
+    )
+    bridge.add_argument("--name", default="hotline-bridge", help="its name (CN)")
+    bridge.set_defaults(run=_issue_bridge)
 
     revoke = actions.add_parser(
         "revoke", parents=[common], help="revoke certificates or tokens by id"
@@ -187,6 +194,16 @@ async def _issue_control(args: argparse.Namespace) -> int:
         lambda: authority.issue_client(credential, algorithm=args.algorithm, days=args.days),
     )
     return _write(args, f"{args.role}-{args.name}", issued)
+
+
+async def _issue_bridge(args: argparse.Namespace) -> int:
+    authority = _authority(args.dir)
+    issued = _issue(
+        args,
+        "bridge",
+        lambda: authority.issue_bridge(args.name, algorithm=args.algorithm, days=args.days),
+    )
+    return _write(args, args.name, issued)
 
 
 async def _revoke(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ A station certificate names its holder in a SAN URI, the same facts a token carr
 ``hotline://EXERCISE/PARTY/HOTLINE/SEAT`` (seat ``primary`` or ``standby``), e.g.
 ``hotline://deir-ezzor-drill/BLUE/AIR_OPERATIONS/primary``; exercise control, observers
 and admins get ``hotline://EXERCISE/ROLE/NAME`` (role ``control``, ``observer`` or
-``admin``). Private keys are written 0600. Everything cryptographic is ``cryptography``'s.
+``admin``). The MQTT bridge's certificate, for a broker, names none. Private keys are
+written 0600. Everything cryptographic is ``cryptography``'s.
 """
 
 from __future__ import annotations
@@ -217,6 +218,13 @@ class Authority:
             except ValueError:
                 alternatives.append(x509.DNSName(name))
         return self._issue(names[0], alternatives, ExtendedKeyUsageOID.SERVER_AUTH, algorithm, days)
+
+    def issue_bridge(self, name: str, *, algorithm: str = "p256", days: float = 90) -> Issued:
+        """A client certificate for the MQTT bridge to present to a broker; it names no
+        hotline identity, so the gRPC server accepts it from nobody."""
+        return self._issue(
+            name, [x509.DNSName(name)], ExtendedKeyUsageOID.CLIENT_AUTH, algorithm, days
+        )
 
     def issue_client(
         self,

@@ -19,7 +19,8 @@ from hotline.v1 import common_pb2
 
 @dataclass
 class ExercisePki:
-    """An exercise CA in ``directory``, with a server certificate for 127.0.0.1."""
+    """An exercise CA in ``directory``, with a server certificate for 127.0.0.1 (or the
+    one made there before)."""
 
     directory: Path
     exercise_id: str = "default"
@@ -28,6 +29,9 @@ class ExercisePki:
     revoked: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        if (self.directory / "ca.key").exists():
+            self.authority = Authority.load(self.directory)
+            return
         self.authority = Authority.create(self.exercise_id, self.algorithm)
         self.authority.save(self.directory)
         server = self.authority.issue_server(["127.0.0.1", "localhost"], algorithm=self.algorithm)
@@ -80,6 +84,11 @@ class ExercisePki:
     def control(self, name: str = "trainer") -> Issued:
         credential = Credential(subject=name, role=common_pb2.ROLE_EXERCISE_CONTROL)
         return self.authority.issue_client(credential, algorithm=self.algorithm)
+
+    def bridge(self) -> tuple[Path, Path]:
+        """The MQTT bridge's certificate and key files."""
+        self.save("bridge", self.authority.issue_bridge("hotline-bridge", algorithm=self.algorithm))
+        return self.directory / "bridge.crt", self.directory / "bridge.key"
 
     def revoke(self, *ids: int | str) -> None:
         """Adds certificate serials or token ids to the revocation list file."""
