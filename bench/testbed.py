@@ -30,7 +30,7 @@ from typing import Any
 import grpc
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 
-from hotline.client import StationClient, acknowledgment, envelope
+from hotline.client import StationClient, Tls, acknowledgment, envelope
 from hotline.contract import timestamp
 from hotline.server.deconfliction.geodesy import destination
 from hotline.server.exercise import load_exercise
@@ -835,11 +835,13 @@ class LibStation:
 
 
 @contextlib.asynccontextmanager
-async def lib_stations(address: str, tokens: Sequence[str]) -> AsyncIterator[list[LibStation]]:
+async def lib_stations(
+    address: str, tokens: Sequence[str], tls: Tls | None = None
+) -> AsyncIterator[list[LibStation]]:
     stations = []
     try:
         for token in tokens:
-            client = StationClient(address, token)
+            client = StationClient(address, token, tls=tls)
             await client.__aenter__()
             stations.append(LibStation(client))
         yield stations
