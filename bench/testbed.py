@@ -388,6 +388,7 @@ async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:
         str(exercise),
         *options,
         stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,  # the credential's id
     )
     out, _ = await asyncio.wait_for(process.communicate(), 60.0)
     if process.returncode != 0:
