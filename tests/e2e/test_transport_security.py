@@ -16,7 +16,7 @@ from hotline.client import HotlineClient, Refused, SessionFailed, TokenFile, Tra
 from hotline.server.exercise import default_exercise
 from hotline.testing.harness import AIR, RELAXED, Harness, expect, running_server
 from hotline.testing.pki import ExercisePki
-from hotline.v1 import envelope_pb2, log_pb2, messages_pb2
+from hotline.v1 import common_pb2, envelope_pb2, log_pb2, messages_pb2
 
 
 @pytest.fixture
@@ -244,3 +244,34 @@ async def test_a_renewed_token_file_resumes_with_no_gap_or_duplicate(
         assert blue.sessions_opened == 2
         assert during.sequence < after.sequence
     assert texts == ["before", "during", "after"]
+
+
+async def test_an_ed25519_exercise_ca_serves_mutual_tls(tmp_path: Path) -> None:
+    """The CA may sign with Ed25519; the keys of the TLS handshake are P-256 (gRPC's
+    TLS does not offer Ed25519 signatures in the handshake)."""
+    pki = ExercisePki(tmp_path / "pki", algorithm="ed25519")
+    async with (
+        running_server(
+            tmp_path / "data",
+            client_tls=pki.tls(pki.control()),
+            **pki.server_settings(mutual=True),
+        ) as server,
+        server.station("BLUE", AIR, token=None, tls=pki.tls(pki.station("BLUE", AIR))) as blue,
+        server.control() as control,
+    ):
+        assert blue.ref.party == "BLUE"
+        assert (await control.status()).log_size > 0
+
+
+async def test_a_watch_ends_when_its_credential_expires(server: Harness) -> None:
+    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=2)
+
+    async def watch_to_the_end() -> None:
+        async with HotlineClient(server.address, token) as observer:
+            async for _ in observer.watch(resume_after_index=0):
+                pass
+
+    with pytest.raises(Refused) as caught:
+        await asyncio.wait_for(watch_to_the_end(), 10)
+    assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert "expired during the session" in caught.value.detail

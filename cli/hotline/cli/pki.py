@@ -57,7 +57,12 @@ def add_parser(commands: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     init = actions.add_parser("init", parents=[common], help="create the exercise CA")
-    init.add_argument("--algorithm", choices=ALGORITHMS, default="p256")
+    init.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="p256",
+        help="the CA's key (default p256); the keys it issues are P-256",
+    )
     init.add_argument("--days", type=float, default=365.0, help="valid for (default 365)")
     init.add_argument("--exercise", help="the server's exercise TOML file (its id)")
     init.add_argument("--data-dir", dest="data_dir", help=argparse.SUPPRESS)
@@ -66,7 +71,6 @@ def add_parser(commands: Any) -> None:
     issue = actions.add_parser("issue", help="issue a certificate and key")
     kinds = issue.add_subparsers(dest="kind", required=True, metavar="KIND")
     issued = argparse.ArgumentParser(add_help=False, parents=[common])
-    issued.add_argument("--algorithm", choices=ALGORITHMS, default="p256")
     issued.add_argument("--days", type=float, default=30.0, help="valid for (default 30)")
     issued.add_argument("-o", "--output", type=Path, help="file stem (default in --dir)")
 
@@ -157,7 +161,7 @@ async def _issue_server(args: argparse.Namespace) -> int:
     issued = _issue(
         args,
         "server",
-        lambda: authority.issue_server(args.name, algorithm=args.algorithm, days=args.days),
+        lambda: authority.issue_server(args.name, days=args.days),
     )
     return _write(args, "server", issued)
 
@@ -179,7 +183,7 @@ async def _issue_station(args: argparse.Namespace) -> int:
     issued = _issue(
         args,
         "station",
-        lambda: authority.issue_client(credential, algorithm=args.algorithm, days=args.days),
+        lambda: authority.issue_client(credential, days=args.days),
     )
     seat = "standby" if args.standby else "primary"
     return _write(args, f"{args.party}-{args.hotline}-{seat}", issued)
@@ -191,7 +195,7 @@ async def _issue_control(args: argparse.Namespace) -> int:
     issued = _issue(
         args,
         "control",
-        lambda: authority.issue_client(credential, algorithm=args.algorithm, days=args.days),
+        lambda: authority.issue_client(credential, days=args.days),
     )
     return _write(args, f"{args.role}-{args.name}", issued)
 
@@ -201,7 +205,7 @@ async def _issue_bridge(args: argparse.Namespace) -> int:
     issued = _issue(
         args,
         "bridge",
-        lambda: authority.issue_bridge(args.name, algorithm=args.algorithm, days=args.days),
+        lambda: authority.issue_bridge(args.name, days=args.days),
     )
     return _write(args, args.name, issued)
 

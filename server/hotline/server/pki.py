@@ -5,8 +5,9 @@ A station certificate names its holder in a SAN URI, the same facts a token carr
 ``hotline://EXERCISE/PARTY/HOTLINE/SEAT`` (seat ``primary`` or ``standby``), e.g.
 ``hotline://deir-ezzor-drill/BLUE/AIR_OPERATIONS/primary``; exercise control, observers
 and admins get ``hotline://EXERCISE/ROLE/NAME`` (role ``control``, ``observer`` or
-``admin``). The MQTT bridge's certificate, for a broker, names none. Private keys are
-written 0600. Everything cryptographic is ``cryptography``'s.
+``admin``). The MQTT bridge's certificate, for a broker, names none. The CA's key is
+P-256 or Ed25519; the keys it issues are P-256 (what gRPC's TLS handshake signs with).
+Private keys are written 0600. Everything cryptographic is ``cryptography``'s.
 """
 
 from __future__ import annotations
@@ -207,9 +208,7 @@ class Authority:
     def certificate_pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
-    def issue_server(
-        self, names: Sequence[str], *, algorithm: str = "p256", days: float = 90
-    ) -> Issued:
+    def issue_server(self, names: Sequence[str], *, days: float = 90) -> Issued:
         """A server certificate valid for the DNS names and IP addresses ``names``."""
         alternatives: list[x509.GeneralName] = []
         for name in names:
@@ -217,20 +216,17 @@ class Authority:
                 alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
             except ValueError:
                 alternatives.append(x509.DNSName(name))
-        return self._issue(names[0], alternatives, ExtendedKeyUsageOID.SERVER_AUTH, algorithm, days)
+        return self._issue(names[0], alternatives, ExtendedKeyUsageOID.SERVER_AUTH, days)
 
-    def issue_bridge(self, name: str, *, algorithm: str = "p256", days: float = 90) -> Issued:
+    def issue_bridge(self, name: str, *, days: float = 90) -> Issued:
         """A client certificate for the MQTT bridge to present to a broker; it names no
         hotline identity, so the gRPC server accepts it from nobody."""
-        return self._issue(
-            name, [x509.DNSName(name)], ExtendedKeyUsageOID.CLIENT_AUTH, algorithm, days
-        )
+        return self._issue(name, [x509.DNSName(name)], ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
     def issue_client(
         self,
         credential: Credential,
         *,
-        algorithm: str = "p256",
         days: float = 30,
         now: dt.datetime | None = None,
     ) -> Issued:
@@ -241,23 +237,23 @@ class Authority:
             credential.station_label,
             [x509.UniformResourceIdentifier(uri)],
             ExtendedKeyUsageOID.CLIENT_AUTH,
-            algorithm,
             days,
             now,
         )
 
-    def _issue(  # noqa: PLR0917 (private; every caller names what it issues)
+    def _issue(
         self,
         common_name: str,
         alternatives: Iterable[x509.GeneralName],
         usage: x509.ObjectIdentifier,
-        algorithm: str,
         days: float,
         now: dt.datetime | None = None,
     ) -> Issued:
         if not days > 0:
             raise ConfigurationError(f"a certificate must be valid for some time, not {days} days")
-        key = _new_key(algorithm)
+        # P-256 whatever the CA's algorithm: gRPC's TLS offers no Ed25519 signatures in
+        # the handshake, though it checks an Ed25519 CA's signature on a certificate.
+        key = _new_key("p256")
         now = now or dt.datetime.now(dt.UTC)
         serial = x509.random_serial_number()
         certificate = (

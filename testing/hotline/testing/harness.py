@@ -98,6 +98,10 @@ class Harness:
     def role_token(self, role: common_pb2.Role.ValueType) -> str:
         return self._authority.issue(Credential(subject="trainer", role=role))
 
+    def role_token_for(self, role: common_pb2.Role.ValueType, *, ttl_s: float) -> str:
+        """A token for ``role`` valid for ``ttl_s`` seconds."""
+        return self._authority.issue(Credential(subject="trainer", role=role), ttl_s)
+
     def station(
         self,
         party: str,

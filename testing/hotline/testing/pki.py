@@ -20,7 +20,7 @@ from hotline.v1 import common_pb2
 @dataclass
 class ExercisePki:
     """An exercise CA in ``directory``, with a server certificate for 127.0.0.1 (or the
-    one made there before)."""
+    one made there before). ``algorithm`` is the CA's; what it issues has P-256 keys."""
 
     directory: Path
     exercise_id: str = "default"
@@ -34,7 +34,7 @@ class ExercisePki:
             return
         self.authority = Authority.create(self.exercise_id, self.algorithm)
         self.authority.save(self.directory)
-        server = self.authority.issue_server(["127.0.0.1", "localhost"], algorithm=self.algorithm)
+        server = self.authority.issue_server(["127.0.0.1", "localhost"])
         self.save("server", server)
 
     @property
@@ -79,15 +79,15 @@ class ExercisePki:
             hotline=hotline,
             operator=operator,
         )
-        return self.authority.issue_client(credential, days=days, algorithm=self.algorithm)
+        return self.authority.issue_client(credential, days=days)
 
     def control(self, name: str = "trainer") -> Issued:
         credential = Credential(subject=name, role=common_pb2.ROLE_EXERCISE_CONTROL)
-        return self.authority.issue_client(credential, algorithm=self.algorithm)
+        return self.authority.issue_client(credential)
 
     def bridge(self) -> tuple[Path, Path]:
         """The MQTT bridge's certificate and key files."""
-        self.save("bridge", self.authority.issue_bridge("hotline-bridge", algorithm=self.algorithm))
+        self.save("bridge", self.authority.issue_bridge("hotline-bridge"))
         return self.directory / "bridge.crt", self.directory / "bridge.key"
 
     def revoke(self, *ids: int | str) -> None:
