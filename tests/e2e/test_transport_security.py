@@ -4,6 +4,7 @@ what is refused, with which status, and recorded."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -43,6 +44,10 @@ async def mtls_server(tmp_path: Path, pki: ExercisePki) -> AsyncIterator[Harness
         **pki.server_settings(mutual=True, revocations=True),
     ) as harness:
         yield harness
+
+
+def stat_mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777
 
 
 async def records_of(
@@ -275,3 +280,51 @@ async def test_a_watch_ends_when_its_credential_expires(server: Harness) -> None
         await asyncio.wait_for(watch_to_the_end(), 10)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert "expired during the session" in caught.value.detail
+
+
+# ---------------------------------------------------------------------- revoked by control
+
+
+async def test_exercise_control_revokes_a_credential_during_the_exercise(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    async with running_server(data) as server:
+        token = server.token("BLUE", AIR)
+        credential_id = server.credential_of(token).credential_id
+        async with server.station("BLUE", AIR, token=token) as blue, server.control() as control:
+            revoked = await control.revoke_credential(credential_id, "laptop lost")
+            assert revoked.sessions_ended == 1
+            with pytest.raises(SessionFailed) as ended:
+                await asyncio.wait_for(blue.next_delivery(), 10)
+            assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED
+            assert f"credential {credential_id} was revoked by exercise control" in (
+                ended.value.detail
+            )
+            (record,) = await records_of(control, log_pb2.RECORD_KIND_CREDENTIAL_REVOKED, 1)
+            assert record.index == revoked.index
+            assert record.actor == "EXERCISE_CONTROL:trainer"
+            assert record.credential_revoked.credential_id == credential_id
+            assert record.credential_revoked.reason == "laptop lost"
+            (gone,) = await records_of(control, log_pb2.RECORD_KIND_STATION_DISCONNECTED, 1)
+            assert "laptop lost" in gone.station_session.reason
+
+    # Refused from then on, after a restart too.
+    async with running_server(data) as restarted, HotlineClient(restarted.address, token) as again:
+        with pytest.raises(Refused) as refused:
+            await again.status()
+    assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert stat_mode(data / "revoked-credentials") == 0o600
+
+
+async def test_only_exercise_control_may_revoke(server: Harness) -> None:
+    token = server.token("BLUE", AIR)
+    async with HotlineClient(server.address, token) as blue:
+        with pytest.raises(Refused) as refused:
+            await blue.revoke_credential(server.credential_of(token).credential_id)
+    assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+    async with server.control() as control:
+        with pytest.raises(Refused) as bad:
+            await control.revoke_credential("not-an-id")
+    assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "credential_id" in bad.value.detail

@@ -7,6 +7,7 @@
     hotline send text "..."        one-shot messages of every kind
     hotline status                 stations, hotlines, time lost
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
+    hotline revoke ID              revoke a credential now (exercise control)
     hotline audit verify LOG ...   offline verification of a copied log
     hotline replay LOG --key ...   play a recorded exercise back (read-only)
     hotline export LOG --format F  GeoJSON, KML, CSV, CoT or Tacview ACMI of a log
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         pki,
         replay,
         report,
+        revoke,
         send,
         serve,
         status,
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_parser(commands, connected)
     status.add_parser(commands, connected)
     annotate.add_parser(commands, connected)
+    revoke.add_parser(commands, connected)
     return parser
 
 

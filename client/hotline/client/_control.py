@@ -143,6 +143,16 @@ class HotlineClient:
         response = await self._unary(self._exercise.Annotate(request, metadata=self._metadata))
         return response.index
 
+    async def revoke_credential(
+        self, credential_id: str, reason: str = ""
+    ) -> services_pb2.RevokeCredentialResponse:
+        """Revokes a credential by its id (exercise control): its open sessions end at
+        once with UNAUTHENTICATED and it is refused from then on; recorded. Returns how
+        many sessions ended and the record's index. INVALID_ARGUMENT for an id that is
+        not one."""
+        request = services_pb2.RevokeCredentialRequest(credential_id=credential_id, reason=reason)
+        return await self._unary(self._exercise.RevokeCredential(request, metadata=self._metadata))
+
     async def watch(
         self,
         hotlines: Iterable[common_pb2.Hotline.ValueType] = (),

@@ -6,8 +6,10 @@ checked against each other and against the revocation list.
   (see :mod:`hotline.server.pki`).
 - Both: they must name the same station, seat and role, else PERMISSION_DENIED.
 
-A credential whose id (token id or certificate serial) is on the revocation list is
-refused with UNAUTHENTICATED; the list is re-read when its file changes.
+A credential whose id (token id or certificate serial) is revoked is refused with
+UNAUTHENTICATED: on the exercise CA's revocation list (``hotline pki revoke``, re-read
+when its file changes), or revoked by exercise control during the exercise
+(:class:`RevokedIds`, kept in the data directory).
 """
 
 from __future__ import annotations
@@ -22,16 +24,26 @@ from typing import Any
 
 from cryptography import x509
 
-from hotline.server.errors import ConfigurationError, PermissionDenied, Unauthenticated
+from hotline.server.errors import (
+    ConfigurationError,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
 from hotline.server.exercise import Exercise, hotline_name
 from hotline.server.identity import Credential, TokenAuthority, bearer_token
 from hotline.server.pki import parse_credential_uri, read_certificate, revocation_list
+from hotline.server.private_files import create_private_file
 from hotline.server.tls import peer_certificate
 from hotline.v1 import common_pb2
 
-__all__ = ["Admission", "Revocations"]
+__all__ = ["Admission", "Revocations", "RevokedIds", "parse_credential_id"]
 
 log = logging.getLogger(__name__)
+
+#: Certificate serial numbers have at most 20 bytes.
+_MAX_ID_DIGITS = 40
 
 
 class Revocations:
@@ -71,11 +83,42 @@ class Revocations:
         self._stamp, self.revoked = stamp, revoked
         return True
 
-    def is_revoked(self, credential_id: str) -> bool:
+
+def parse_credential_id(text: str) -> int:
+    """A credential id (hexadecimal); InvalidArgument if it is not one."""
+    try:
+        value = int(text, 16)
+    except ValueError:
+        value = -1
+    if value < 0 or not text or len(text) > _MAX_ID_DIGITS:
+        raise InvalidArgument(
+            f"credential_id: {text[:64]!r} is not a credential id (hexadecimal, as "
+            "'hotline token' and 'hotline pki issue' print it)"
+        )
+    return value
+
+
+class RevokedIds:
+    """Credentials exercise control revoked during the exercise, one id per line in a
+    file of the data directory (0600), so that a restart keeps them revoked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         try:
-            return int(credential_id, 16) in self.revoked
-        except ValueError:
-            return False
+            lines = path.read_text(encoding="ascii").split()
+        except FileNotFoundError:
+            lines = []
+        self.ids = {int(line, 16) for line in lines}
+
+    def add(self, credential_id: int) -> None:
+        if credential_id in self.ids:
+            return
+        self.ids.add(credential_id)
+        create_private_file(self.path)
+        with self.path.open("a", encoding="ascii") as handle:
+            handle.write(f"{credential_id:x}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def _seat(credential: Credential) -> str:
@@ -93,10 +136,12 @@ class Admission:
         tokens: TokenAuthority,
         exercise: Exercise,
         revocations: Revocations | None = None,
+        revoked: RevokedIds | None = None,
     ) -> None:
         self.tokens = tokens
         self.exercise = exercise
         self.revocations = revocations
+        self.revoked = revoked
 
     def admit(
         self,
@@ -160,7 +205,7 @@ class Admission:
         )
 
     def _checked(self, credential: Credential) -> Credential:
-        if self.revocations is not None and self.revocations.is_revoked(credential.credential_id):
+        if self.is_revoked(credential):
             raise Unauthenticated(
                 f"credential {credential.credential_id} has been revoked; ask exercise "
                 "control for a new one"
@@ -168,6 +213,18 @@ class Admission:
         return credential
 
     def is_revoked(self, credential: Credential) -> bool:
-        return self.revocations is not None and self.revocations.is_revoked(
-            credential.credential_id
+        """Whether ``credential`` is on the revocation list or was revoked by exercise
+        control."""
+        try:
+            value = int(credential.credential_id, 16)
+        except ValueError:
+            return False
+        return (self.revocations is not None and value in self.revocations.revoked) or (
+            self.revoked is not None and value in self.revoked.ids
         )
+
+    def revoke(self, credential_id: int) -> None:
+        """Revokes a credential from now on (exercise control, during the exercise)."""
+        if self.revoked is None:
+            raise FailedPrecondition("this server keeps no revocations")
+        self.revoked.add(credential_id)

@@ -18,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from hotline.server.admission import Admission, Revocations
+from hotline.server.admission import Admission, Revocations, RevokedIds
 from hotline.server.api.common import service_handler
 from hotline.server.api.exercise import ExerciseService, ZoneService
 from hotline.server.api.replay import ReplayService
@@ -61,7 +61,7 @@ def _private_data(settings: Settings) -> None:
     the SQLite log (0600) private if they are new."""
     location = settings.database_location
     log_file = None if is_postgres_url(location) else Path(location)
-    sensitive = [settings.token_secret_file, settings.signing_key_file]
+    sensitive = [settings.token_secret_file, settings.signing_key_file, settings.revoked_ids_file]
     if log_file is not None:
         sensitive += [log_file, *(log_file.with_name(log_file.name + s) for s in ("-wal", "-shm"))]
     too_open(settings.data_dir, sensitive)
@@ -77,7 +77,7 @@ def make_admission(settings: Settings, exercise: Exercise) -> Admission:
     revocations = None
     if settings.revocations is not None and settings.client_ca is not None:
         revocations = Revocations(settings.revocations, settings.client_ca)
-    return Admission(tokens, exercise, revocations)
+    return Admission(tokens, exercise, revocations, RevokedIds(settings.revoked_ids_file))
 
 
 def _transport(settings: Settings) -> grpc.ServerCredentials | None:

@@ -96,6 +96,11 @@ class Settings:
     def token_secret_file(self) -> Path:
         return self.data_dir / "token.key"
 
+    @property
+    def revoked_ids_file(self) -> Path:
+        """The credentials exercise control revoked during the exercise."""
+        return self.data_dir / "revoked-credentials"
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
         settings = cls()

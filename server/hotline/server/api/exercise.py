@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hotline.server.admission import parse_credential_id
 from hotline.server.api.common import Adapter, Context, end_at_expiry
 from hotline.server.consoles import ConsoleClosed
 from hotline.server.errors import InvalidArgument, Unauthenticated
@@ -96,6 +97,22 @@ class ExerciseService(Adapter):
             return services_pb2.AnnotateResponse(index=index)
 
         return await self.call(context, "Annotate", action)
+
+    async def RevokeCredential(
+        self, request: services_pb2.RevokeCredentialRequest, context: Context
+    ) -> services_pb2.RevokeCredentialResponse:
+        async def action(credential: Credential) -> services_pb2.RevokeCredentialResponse:
+            credential.require_control("revoking a credential")
+            credential_id = parse_credential_id(request.credential_id.strip().lower())
+            self.admission.revoke(credential_id)
+            reason = f"credential {credential_id:x} was revoked by exercise control" + (
+                f": {request.reason}" if request.reason else ""
+            )
+            ended = self.switchboard.end_sessions(self.admission.is_revoked, reason)
+            index = self.switchboard.revoke(credential, f"{credential_id:x}", request.reason, ended)
+            return services_pb2.RevokeCredentialResponse(sessions_ended=ended, index=index)
+
+        return await self.call(context, "RevokeCredential", action)
 
 
 class ZoneService(Adapter):
