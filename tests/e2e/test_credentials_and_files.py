@@ -9,8 +9,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from hotline.server.errors import ConfigurationError
+from hotline.server.pki import Authority
 from hotline.server.settings import Settings
 from hotline.testing.commands import run_hotline
 from hotline.testing.harness import AIR, running_server
@@ -113,3 +115,50 @@ def test_plaintext_is_refused_off_loopback(tmp_path: Path) -> None:
         Settings(tls_cert=pki.directory / "server.crt").checked()
     with pytest.raises(ConfigurationError, match="needs the server's own"):
         Settings(client_ca=pki.ca_file).checked()
+
+
+async def test_the_pki_commands_make_a_ca_certificates_and_a_revocation_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (await run_hotline(capsys, "pki", "init"))[0] == 0
+    code, _, err = await run_hotline(capsys, "pki", "init")
+    assert code == 1
+    assert "exists; keep the CA you have" in err
+    code, out, _ = await run_hotline(
+        capsys, "pki", "issue", "server", "--name", "localhost", "--name", "127.0.0.1"
+    )
+    assert code == 0
+    assert "pki/server.crt and pki/server.key" in out
+    code, out, _ = await run_hotline(
+        capsys, "pki", "issue", "station", "--party", "BLUE", "--hotline", "AIR_OPERATIONS"
+    )
+    assert code == 0
+    serial = out.split("certificate ")[-1].strip()
+    code, _, err = await run_hotline(
+        capsys, "pki", "issue", "station", "--party", "GREEN", "--hotline", "AIR_OPERATIONS"
+    )
+    assert code == 1
+    assert "has no GREEN station on AIR_OPERATIONS" in err
+    assert (await run_hotline(capsys, "pki", "issue", "control", "--name", "evans"))[0] == 0
+
+    pki = tmp_path / "pki"
+    assert mode(pki) == 0o700
+    for key in pki.glob("*.key"):
+        assert mode(key) == 0o600, key.name
+    authority = Authority.load(pki)
+    certificate = x509.load_pem_x509_certificate(
+        (pki / "BLUE-AIR_OPERATIONS-primary.crt").read_bytes()
+    )
+    certificate.verify_directly_issued_by(authority.certificate)
+    uris = certificate.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    ).value.get_values_for_type(x509.UniformResourceIdentifier)
+    assert uris == ["hotline://default/BLUE/AIR_OPERATIONS/primary"]
+
+    code, _, err = await run_hotline(capsys, "pki", "revoke", serial, "abc123")
+    assert code == 0
+    assert "2 revoked (2 new)" in err
+    await run_hotline(capsys, "pki", "revoke", serial)
+    crl = x509.load_pem_x509_crl((pki / "revoked.crl").read_bytes())
+    assert sorted(entry.serial_number for entry in crl) == sorted([int(serial, 16), 0xABC123])
