@@ -75,6 +75,7 @@ async def test_a_plaintext_client_cannot_use_the_tls_port(tls_server: Harness) -
         with pytest.raises(TransportError) as caught:
             await plain.status()
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "it may be on TLS, which a plaintext client cannot use" in caught.value.detail
 
 
 async def test_a_client_that_does_not_trust_the_server_cannot_connect(
@@ -141,8 +142,9 @@ async def test_without_a_client_certificate_nothing_gets_through(
 ) -> None:
     token = mtls_server.token("BLUE", AIR)
     async with HotlineClient(mtls_server.address, token, tls=pki.tls()) as client:
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError) as caught:
             await client.status()
+    assert "require a client certificate from the exercise CA" in caught.value.detail
 
 
 async def test_a_revoked_certificate_ends_its_session_at_once_and_is_refused_after(

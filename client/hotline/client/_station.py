@@ -192,6 +192,8 @@ class StationClient:
         self.operator: common_pb2.Operator.ValueType = common_pb2.OPERATOR_UNSPECIFIED
         #: Sessions opened so far (1 + reconnections).
         self.sessions_opened = 0
+        # Why the last attempt failed, for a connection that never opens.
+        self._last_error: HotlineClientError | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -202,6 +204,12 @@ class StationClient:
         self._runner = tasks.create_task(self._maintain(), name="station-session")
         try:
             await asyncio.wait_for(self._wait_opened(), self._connect_timeout)
+        except TimeoutError:
+            await self.close()
+            why = f": {self._last_error}" if self._last_error else ""
+            raise TimeoutError(
+                f"no session opened with {self.address} within {self._connect_timeout:g} s{why}"
+            ) from None
         except BaseException:
             await self.close()
             raise
@@ -360,6 +368,7 @@ class StationClient:
                 elif isinstance(error, Refused) and error.code in FATAL:
                     fatal = SessionFailed(error.code, error.detail)
                 else:
+                    self._last_error = error
                     log.info("session to %s lost (%s); reconnecting", self.address, error.code.name)
             except* HotlineClientError as group:
                 # The credential could not be read (a token file gone or empty).
