@@ -15,7 +15,9 @@ feeds from; default none, the bridge is off) and
 ``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``), ``HOTLINE_TLS_CERT``
 and ``HOTLINE_TLS_KEY`` (the server's certificate and key: listen on TLS only),
 ``HOTLINE_CLIENT_CA`` (require a client certificate from this CA: mutual TLS) and
-``HOTLINE_REVOCATIONS`` (the exercise CA's revocation list, re-read when it changes).
+``HOTLINE_REVOCATIONS`` (the exercise CA's revocation list, re-read when it changes),
+``HOTLINE_MQTT_CA``, ``HOTLINE_MQTT_CERT`` and ``HOTLINE_MQTT_KEY`` (for an ``mqtts://``
+broker: its CA, and the bridge's certificate and key).
 """
 
 from __future__ import annotations
