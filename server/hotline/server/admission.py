@@ -105,12 +105,14 @@ class RevokedIds:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            lines = path.read_text(encoding="ascii").split()
+            self.ids = {int(line, 16) for line in path.read_text(encoding="ascii").split()}
         except FileNotFoundError:
-            lines = []
-        self.ids = {int(line, 16) for line in lines}
+            self.ids = set()
+        except (OSError, ValueError) as error:
+            raise ConfigurationError(f"revoked credentials {path}: {error}") from None
 
     def add(self, credential_id: int) -> None:
+        """Revokes ``credential_id``, on disk before this returns."""
         if credential_id in self.ids:
             return
         self.ids.add(credential_id)
