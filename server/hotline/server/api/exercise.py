@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotline.server.admission import parse_credential_id
-from hotline.server.api.common import Adapter, Context, end_at_expiry
+from hotline.server.api.common import Adapter, Context, abort, end_at_expiry
 from hotline.server.consoles import ConsoleClosed
 from hotline.server.errors import InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
@@ -49,8 +49,9 @@ class ExerciseService(Adapter):
                     for response in await console.next_responses():
                         await context.write(response)
             except ConsoleClosed as closed:
-                if closed.error is not None:
-                    raise closed.error(closed.reason) from None
+                if closed.error is Unauthenticated:
+                    # The credential expired or was revoked: the watcher is told why.
+                    await abort(context, Unauthenticated(closed.reason))
                 return
             finally:
                 if expiry is not None:
