@@ -162,3 +162,29 @@ async def test_the_pki_commands_make_a_ca_certificates_and_a_revocation_list(
     await run_hotline(capsys, "pki", "revoke", serial)
     crl = x509.load_pem_x509_crl((pki / "revoked.crl").read_bytes())
     assert sorted(entry.serial_number for entry in crl) == sorted([int(serial, 16), 0xABC123])
+
+
+async def test_commands_connect_with_tls_and_with_a_certificate_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki = ExercisePki(tmp_path / "pki")
+    control = pki.control("evans")
+    pki.save("evans", control)
+    async with running_server(tmp_path / "data", **pki.server_settings(mutual=True)) as server:
+        token = tmp_path / "control.token"
+        token.write_text(server.role_token(common_pb2.ROLE_EXERCISE_CONTROL))
+        certificate = ["--cert", str(pki.directory / "evans.crt")]
+        key = ["--key", str(pki.directory / "evans.key")]
+        at = ["--address", server.address, "--ca", str(pki.ca_file)]
+        # A token with the certificate of the same role, and the certificate alone.
+        code, out, err = await run_hotline(
+            capsys, "status", *at, *certificate, *key, "--token-file", str(token)
+        )
+        assert code == 0, err
+        assert "exercise default" in out
+        code, out, err = await run_hotline(capsys, "status", *at, *certificate, *key)
+        assert code == 0, err
+        # Without a certificate the server closes the connection, and says why.
+        code, _, err = await run_hotline(capsys, "status", *at, "--token-file", str(token))
+        assert code == 1
+        assert "require a client certificate" in err
