@@ -17,7 +17,7 @@ from hotline.client import HotlineClient, Refused, SessionFailed, TokenFile, Tra
 from hotline.server.exercise import default_exercise
 from hotline.testing.harness import AIR, RELAXED, Harness, expect, running_server
 from hotline.testing.pki import ExercisePki
-from hotline.v1 import common_pb2, envelope_pb2, log_pb2, messages_pb2
+from hotline.v1 import common_pb2, envelope_pb2, log_pb2, messages_pb2, services_pb2
 
 
 @pytest.fixture
@@ -330,3 +330,20 @@ async def test_only_exercise_control_may_revoke(server: Harness) -> None:
             await control.revoke_credential("not-an-id")
     assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "credential_id" in bad.value.detail
+
+
+async def test_a_replay_ends_when_its_credential_expires(server: Harness) -> None:
+    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=2)
+
+    async def replay_to_the_end() -> None:
+        async with (
+            HotlineClient(server.address, token) as observer,
+            observer.replay(services_pb2.ReplayStart(paused=True)) as session,
+        ):
+            async for _ in session:
+                pass
+
+    with pytest.raises(Refused) as caught:
+        await asyncio.wait_for(replay_to_the_end(), 10)
+    assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert "expired during the session" in caught.value.detail
