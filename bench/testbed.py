@@ -30,7 +30,7 @@ from typing import Any
 import grpc
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 
-from hotline.client import StationClient, acknowledgment, envelope
+from hotline.client import StationClient, Tls, acknowledgment, envelope
 from hotline.contract import timestamp
 from hotline.server.deconfliction.geodesy import destination
 from hotline.server.exercise import load_exercise
@@ -388,6 +388,7 @@ async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:
         str(exercise),
         *options,
         stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,  # the credential's id
     )
     out, _ = await asyncio.wait_for(process.communicate(), 60.0)
     if process.returncode != 0:
@@ -835,11 +836,13 @@ class LibStation:
 
 
 @contextlib.asynccontextmanager
-async def lib_stations(address: str, tokens: Sequence[str]) -> AsyncIterator[list[LibStation]]:
+async def lib_stations(
+    address: str, tokens: Sequence[str], tls: Tls | None = None
+) -> AsyncIterator[list[LibStation]]:
     stations = []
     try:
         for token in tokens:
-            client = StationClient(address, token)
+            client = StationClient(address, token, tls=tls)
             await client.__aenter__()
             stations.append(LibStation(client))
         yield stations

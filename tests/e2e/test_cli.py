@@ -32,9 +32,9 @@ class Console:
         self.lines: list[str] = []
 
     @classmethod
-    async def start(cls, address: str, token: str) -> Console:
+    async def start(cls, address: str, token_file: Path) -> Console:
         process = await asyncio.create_subprocess_exec(
-            *HOTLINE, "station", "--address", address, "--token", token,
+            *HOTLINE, "station", "--address", address, "--token-file", str(token_file),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
@@ -76,12 +76,15 @@ async def test_two_air_operations_officers_exchange_and_acknowledge_a_message(
     served: tuple[ServerProcess, Path],
 ) -> None:
     server, data = served
-    blue_token = hotline(
-        "token", "--data-dir", str(data), "--party", "BLUE", "--hotline", "AIR_OPERATIONS"
-    )
-    red_token = hotline(
-        "token", "--data-dir", str(data), "--party", "RED", "--hotline", "air-operations"
-    )
+    blue_token, red_token = data.parent / "blue.token", data.parent / "red.token"
+    hotline(
+        "token", "--data-dir", str(data), "--party", "BLUE", "--hotline", "AIR_OPERATIONS",
+        "-o", str(blue_token),
+    )  # fmt: skip
+    hotline(
+        "token", "--data-dir", str(data), "--party", "RED", "--hotline", "air-operations",
+        "-o", str(red_token),
+    )  # fmt: skip
 
     red = await Console.start(server.address, red_token)
     blue = await Console.start(server.address, blue_token)
@@ -110,8 +113,9 @@ async def test_two_air_operations_officers_exchange_and_acknowledge_a_message(
     assert await red.quit() == 0
     assert await blue.quit() == 0
 
-    control = hotline("token", "--data-dir", str(data), "--role", "control")
-    status = hotline("status", "--address", server.address, "--token", control)
+    control = data.parent / "control.token"
+    hotline("token", "--data-dir", str(data), "--role", "control", "-o", str(control))
+    status = hotline("status", "--address", server.address, "--token-file", str(control))
     assert "AIR_OPERATIONS" in status
     assert "answered" in status
     # RED's primary seat gave the one answer.

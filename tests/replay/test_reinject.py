@@ -32,6 +32,7 @@ from hotline.testing.harness import (
     is_alert,
     running_server,
 )
+from hotline.testing.pki import ExercisePki
 from hotline.testing.recorded import Recorded, Recordings
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -100,10 +101,11 @@ def digest(path: Path) -> str:
 
 
 def reinjection(log: Path, sandbox: Harness, *options: str) -> list[str]:
-    control = sandbox.role_token(common_pb2.ROLE_EXERCISE_CONTROL)
+    control = log.parent / "control.token"
+    control.write_text(sandbox.role_token(common_pb2.ROLE_EXERCISE_CONTROL) + "\n")
     return [
         "replay", str(log), "--key", str(log.parent / "signing.pub"), "--speed", "0",
-        "--into", sandbox.address, "--token", control, *options,
+        "--into", sandbox.address, "--token-file", str(control), *options,
     ]  # fmt: skip
 
 
@@ -111,6 +113,25 @@ def reinjection(log: Path, sandbox: Harness, *options: str) -> list[str]:
 def recorded(recordings: Recordings) -> Recorded[tuple[str, str, str]]:
     """Server A's exercise: the ids of both notices and RED's report."""
     return recordings.of(record_exercise)
+
+
+async def test_a_sandbox_on_tls_takes_the_replay(
+    recorded: Recorded[tuple[str, str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, _, _ = recorded.sent
+    log = recorded.copy_log(tmp_path)
+    pki = ExercisePki(tmp_path / "pki")
+    async with (
+        running_server(
+            tmp_path / "b", default_exercise(SHORT), client_tls=pki.tls(), **pki.server_settings()
+        ) as sandbox,
+        sandbox.station("RED", AIR) as red,
+    ):
+        options = reinjection(log, sandbox, "--into-ca", str(pki.ca_file))
+        code, out, err = await run_hotline(capsys, *options)
+        assert code == 0, err
+        assert "0 refused" in out.splitlines()[-1]
+        await expect(red, lambda e: e.replay_of == first)
 
 
 async def test_recorded_traffic_replays_into_a_second_server_as_new_messages(

@@ -1,19 +1,23 @@
 """The ``hotline`` command.
 
     hotline serve                  run the service (embedded SQLite, no broker needed)
-    hotline token --party BLUE --hotline AIR_OPERATIONS
+    hotline token --party BLUE --hotline AIR_OPERATIONS -o blue.token
+    hotline pki init|issue|revoke  the exercise's certificates (TLS, mutual TLS)
     hotline station                a participant's console
     hotline send text "..."        one-shot messages of every kind
     hotline status                 stations, hotlines, time lost
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
+    hotline revoke ID              revoke a credential now (exercise control)
     hotline audit verify LOG ...   offline verification of a copied log
     hotline replay LOG --key ...   play a recorded exercise back (read-only)
     hotline export LOG --format F  GeoJSON, KML, CSV, CoT or Tacview ACMI of a log
     hotline report LOG --key ... -o report.html   after-action report (or .png / .pdf)
     hotline audit verify LOG --key signing.pub   check a log offline
 
-The server address and credential come from ``--address``/``--token`` or the
-``HOTLINE_ADDRESS``/``HOTLINE_TOKEN`` environment variables.
+The server address, credential and TLS settings come from ``--address``,
+``--token-file``, ``--ca``, ``--cert``/``--key`` or the ``HOTLINE_ADDRESS``,
+``HOTLINE_TOKEN_FILE``, ``HOTLINE_CA``, ``HOTLINE_CERT``/``HOTLINE_KEY`` environment
+variables (see :func:`hotline.cli.options.add_connection`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from hotline.cli.options import add_connection, resolve_connection
 from hotline.client import HotlineClientError
-
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         console,
         credentials,
         export,
+        pki,
         replay,
         report,
+        revoke,
         send,
         serve,
         status,
@@ -53,25 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(commands)
     credentials.add_parser(commands)
+    pki.add_parser(commands)
     audit.add_parser(commands)
     replay.add_parser(commands)
     export.add_parser(commands)
     report.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
-    connected.add_argument(
-        "--address",
-        default=os.environ.get("HOTLINE_ADDRESS", DEFAULT_ADDRESS),
-        help="server HOST:PORT (env HOTLINE_ADDRESS; default %(default)s)",
-    )
-    connected.add_argument(
-        "--token",
-        default=os.environ.get("HOTLINE_TOKEN", ""),
-        help="credential from 'hotline token' (env HOTLINE_TOKEN)",
-    )
+    add_connection(connected, os.environ)
     console.add_parser(commands, connected)
     send.add_parser(commands, connected)
     status.add_parser(commands, connected)
     annotate.add_parser(commands, connected)
+    revoke.add_parser(commands, connected)
     return parser
 
 
@@ -82,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if getattr(args, "token", None) == "":
-        raise SystemExit("hotline: no credential; pass --token or set HOTLINE_TOKEN")
     try:
+        if hasattr(args, "token_file"):
+            resolve_connection(args)
         code = asyncio.run(args.run(args))
     except (HotlineClientError, argparse.ArgumentTypeError) as error:
         raise SystemExit(f"hotline: {error}") from None

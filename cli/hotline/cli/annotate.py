@@ -58,7 +58,7 @@ async def run(args: argparse.Namespace) -> int:
         )
     about_index: int | None = args.about if isinstance(args.about, int) else None
     about_time: Timestamp | None = timestamp(args.about) if isinstance(args.about, float) else None
-    async with HotlineClient(args.address, args.token) as client:
+    async with HotlineClient(args.address, args.token, tls=args.tls) as client:
         index = await client.annotate(
             args.text,
             args.bookmark,

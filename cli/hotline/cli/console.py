@@ -105,7 +105,7 @@ class Console:
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with StationClient(args.address, args.token) as station:
+    async with StationClient(args.address, args.token, tls=args.tls) as station:
         assert station.station is not None
         seat = "standby" if station.operator == common_pb2.OPERATOR_STANDBY else "primary"
         say(

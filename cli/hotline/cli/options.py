@@ -1,11 +1,14 @@
-"""Parsing of command-line values shared by the commands: geometry, times, enums."""
+"""Parsing of command-line values shared by the commands: geometry, times, enums, and
+how to reach the server (address, credential, TLS)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import re
+from collections.abc import Mapping
 
+from hotline.client import HotlineClientError, Tls, TokenFile
 from hotline.contract import timestamp
 from hotline.v1 import common_pb2, zones_pb2
 
@@ -82,3 +85,67 @@ def enum_value(enum: object, prefix: str, text: str) -> int:
     except ValueError:
         names = ", ".join(n.removeprefix(prefix) for n in enum.keys()[1:])  # type: ignore[attr-defined]
         raise argparse.ArgumentTypeError(f"{text!r}: choose one of {names}") from None
+
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+def add_connection(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """The options of every command that talks to the server; defaults from ``environ``."""
+    parser.add_argument(
+        "--address",
+        default=environ.get("HOTLINE_ADDRESS", DEFAULT_ADDRESS),
+        help="server HOST:PORT (env HOTLINE_ADDRESS; default %(default)s)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=environ.get("HOTLINE_TOKEN_FILE", ""),
+        help="file holding the credential from 'hotline token' (env HOTLINE_TOKEN_FILE); "
+        "re-read when a session reopens, so a renewed file takes over",
+    )
+    parser.add_argument(
+        "--token",
+        default=environ.get("HOTLINE_TOKEN", ""),
+        help="the credential itself (env HOTLINE_TOKEN); prefer --token-file: a command "
+        "line is visible to every user of the machine",
+    )
+    parser.add_argument(
+        "--ca",
+        default=environ.get("HOTLINE_CA", ""),
+        help="connect with TLS: the exercise CA certificate the server's must come from "
+        "(env HOTLINE_CA); without it, plaintext (a server on loopback only)",
+    )
+    parser.add_argument(
+        "--cert",
+        default=environ.get("HOTLINE_CERT", ""),
+        help="this station's certificate, for a server that requires mutual TLS "
+        "(env HOTLINE_CERT; with --key)",
+    )
+    parser.add_argument(
+        "--key", default=environ.get("HOTLINE_KEY", ""), help="its key (env HOTLINE_KEY)"
+    )
+
+
+def resolve_connection(args: argparse.Namespace) -> None:
+    """Turns the connection options into ``args.token`` (a token, a :class:`TokenFile`,
+    or None for a client certificate alone) and ``args.tls`` (None: plaintext)."""
+    if args.token_file:
+        args.token = TokenFile(args.token_file)
+        args.token()  # a file that cannot be read fails now, not at the first session
+    elif not args.token:
+        if not args.cert:
+            raise HotlineClientError(
+                "no credential: pass --token-file (or set HOTLINE_TOKEN_FILE), or a "
+                "client certificate with --cert and --key"
+            )
+        args.token = None
+    tls = None
+    if args.ca or args.cert or args.key:
+        tls = Tls.from_files(args.ca or None, args.cert or None, args.key or None)
+    args.tls = tls
+
+
+def token_text(args: argparse.Namespace) -> str:
+    """The token the connection options give now ("" for none)."""
+    token = args.token
+    return token() if callable(token) else token or ""

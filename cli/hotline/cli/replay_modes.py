@@ -1,7 +1,7 @@
 """The after-action modes of ``hotline replay`` besides showing the log: re-injection
 into a sandbox exercise and re-evaluation of the alerts.
 
-    hotline replay LOG --key KEY --into SANDBOX --token CONTROL_TOKEN [--speed 10]
+    hotline replay LOG --key KEY --into SANDBOX --token-file CONTROL_TOKEN [--speed 10]
                    [--from T|N] [--to T|N] [--hotline H] [--party P] [--json]
     hotline replay LOG --key KEY --reevaluate [--exercise FILE] [--json]
 
@@ -33,7 +33,7 @@ from typing import Any
 
 from hotline.cli import recorded, render
 from hotline.cli.reinject import Reinjected, reinject
-from hotline.client import HotlineClient, Refused, TransportError
+from hotline.client import HotlineClient, Refused, Tls, TokenFile, TransportError
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import Exercise, Separation, load_exercise
 from hotline.server.replay import Player, Selection
@@ -57,10 +57,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "messages marked as replays of the originals",
     )
     into.add_argument(
+        "--token-file",
+        dest="into_token_file",
+        default=os.environ.get("HOTLINE_TOKEN_FILE") or None,
+        help="file holding the sandbox's exercise-control credential (env HOTLINE_TOKEN_FILE)",
+    )
+    into.add_argument(
         "--token",
         default=os.environ.get("HOTLINE_TOKEN") or None,
-        help="the sandbox's exercise-control credential (env HOTLINE_TOKEN)",
+        help="the credential itself (env HOTLINE_TOKEN); prefer --token-file",
     )
+    # --key is the log's verifier key here: the TLS options name the sandbox.
+    into.add_argument("--into-ca", help="connect to the sandbox with TLS: the exercise CA")
+    into.add_argument("--into-cert", help="for mutual TLS: this client's certificate")
+    into.add_argument("--into-key", help="and its key")
     again = parser.add_argument_group("re-evaluation of the alerts")
     again.add_argument(
         "--reevaluate",
@@ -98,10 +108,12 @@ async def run(args: argparse.Namespace, backend: Backend, selection: Selection) 
             )
         return _reevaluation(args, backend)
     if args.into:
-        if not args.token:
+        if args.into_token_file:
+            args.token = TokenFile(args.into_token_file)()
+        if not args.token and not args.into_cert:
             raise SystemExit(
                 "hotline replay: --into needs the sandbox's exercise-control credential "
-                "(--token or HOTLINE_TOKEN)"
+                "(--token-file or HOTLINE_TOKEN_FILE, or --into-cert and --into-key)"
             )
         return await _reinjection(args, backend, selection)
     return None
@@ -238,7 +250,10 @@ async def _reinjection(args: argparse.Namespace, backend: Backend, selection: Se
     counts = {"new": 0, "already there": 0, "refused": 0, "skipped": 0}
     out = sys.stdout
     try:
-        async with HotlineClient(args.into, args.token) as sandbox:
+        tls = None
+        if args.into_ca or args.into_cert or args.into_key:
+            tls = Tls.from_files(args.into_ca, args.into_cert, args.into_key)
+        async with HotlineClient(args.into, args.token, tls=tls) as sandbox:
             async for outcome in reinject(player, sandbox):
                 counts[_state(outcome)] += 1
                 out.write(_reinjected_json(outcome) if args.json else _reinjected_line(outcome))

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 
 from hotline.cli import render
-from hotline.cli.options import add_geometry, enum_value, geometry, stamp, when
+from hotline.cli.options import add_geometry, enum_value, geometry, stamp, token_text, when
 from hotline.client import Body, HotlineClient, acknowledgment, envelope
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -228,8 +228,8 @@ def _ack(args: argparse.Namespace) -> Body:
 
 async def run(args: argparse.Namespace) -> int:
     priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
-    message = envelope(_station_of(args.token), args.body(args), priority, args.message_id)  # type: ignore[arg-type]
-    async with HotlineClient(args.address, args.token) as client:
+    message = envelope(_station_of(token_text(args)), args.body(args), priority, args.message_id)  # type: ignore[arg-type]
+    async with HotlineClient(args.address, args.token, tls=args.tls) as client:
         result = await client.send(message)
     again = " (already recorded: this was a retry)" if result.duplicate else ""
     print(

@@ -19,7 +19,8 @@ def add_parser(commands: Any) -> None:
         "serve",
         help="run the service",
         description="Run the hotline service. With no options: the built-in two-party "
-        "exercise, its log in ./hotline-data/hotline.sqlite, listening on 127.0.0.1:50051.",
+        "exercise, its log in ./hotline-data/hotline.sqlite, listening in plaintext on "
+        "127.0.0.1:50051 (loopback only: a network address needs --tls-cert and --tls-key).",
     )
     parser.add_argument("--listen", help="HOST:PORT to listen on (env HOTLINE_LISTEN)")
     parser.add_argument("--data-dir", type=Path, help="data directory (env HOTLINE_DATA_DIR)")
@@ -45,14 +46,43 @@ def add_parser(commands: Any) -> None:
         "--mqtt",
         metavar="URL",
         help="publish the log to, and take position feeds from, an MQTT broker: "
-        "mqtt://user:password@host:1883 (env HOTLINE_MQTT; see docs/mqtt.md)",
+        "mqtt://user:password@host:1883, or mqtts:// for TLS (env HOTLINE_MQTT; see "
+        "docs/mqtt.md)",
     )
     parser.add_argument(
         "--mqtt-format",
         choices=("json", "protobuf"),
         help="payloads of the published records (env HOTLINE_MQTT_FORMAT; default json)",
     )
+    for option, env, what in (
+        ("--mqtt-ca", "HOTLINE_MQTT_CA", "for mqtts://: the CA of the broker's certificate"),
+        ("--mqtt-cert", "HOTLINE_MQTT_CERT", "the bridge's certificate, if the broker asks"),
+        ("--mqtt-key", "HOTLINE_MQTT_KEY", "its key"),
+    ):
+        parser.add_argument(option, type=Path, help=f"{what} (env {env})")
+    tls = parser.add_argument_group("transport security (see 'hotline pki')")
+    tls.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="the server's certificate (chain), PEM: listen on TLS only (env HOTLINE_TLS_CERT)",
+    )
+    tls.add_argument("--tls-key", type=Path, help="its private key (env HOTLINE_TLS_KEY)")
+    tls.add_argument(
+        "--client-ca",
+        type=Path,
+        help="require a client certificate from this CA: mutual TLS (env HOTLINE_CLIENT_CA)",
+    )
+    tls.add_argument(
+        "--revocations",
+        type=Path,
+        help="the revocation list from 'hotline pki revoke', re-read when it changes "
+        "(env HOTLINE_REVOCATIONS; needs --client-ca)",
+    )
     parser.set_defaults(run=run)
+
+
+#: Options naming files, each the Settings field of the same name.
+_FILES = ("tls_cert", "tls_key", "client_ca", "revocations", "mqtt_ca", "mqtt_cert", "mqtt_key")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -75,6 +105,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, mqtt_url=args.mqtt)
     if args.mqtt_format:
         settings = replace(settings, mqtt_format=args.mqtt_format)
+    for name in (
+        "tls_cert",
+        "tls_key",
+        "client_ca",
+        "revocations",
+        "mqtt_ca",
+        "mqtt_cert",
+        "mqtt_key",
+    ):
+        if getattr(args, name):
+            settings = replace(settings, **{name: getattr(args, name)})
     return settings.checked()
 
 

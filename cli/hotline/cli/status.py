@@ -22,7 +22,7 @@ def _seconds(duration: Duration) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with HotlineClient(args.address, args.token) as client:
+    async with HotlineClient(args.address, args.token, tls=args.tls) as client:
         exercise = (await client.exercise()).exercise
         status = await client.status()
     print(f"exercise {exercise.exercise_id}: {exercise.name} ({status.log_size} records)")

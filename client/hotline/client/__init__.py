@@ -11,6 +11,8 @@ acknowledge; watch, steer and replay the exercise.
 - :class:`HotlineClient`: one-shot calls (send, status, zones) and, for exercise
   control and observers, watching, steering and replaying the exercise
   (:class:`ReplaySession`).
+- :class:`Tls` and :class:`TokenFile`: TLS (and mutual TLS) to the server, and a
+  token read from a file each time a session opens.
 - :func:`envelope`, :func:`acknowledgment`, :func:`new_message_id`: building what is
   sent. The messages themselves are in ``hotline.v1``; the rules both sides follow
   (which messages need an answer, times to and from ``Timestamp``) in
@@ -34,6 +36,7 @@ from hotline.client._errors import (
     TransportError,
 )
 from hotline.client._replay import ReplayEvent, ReplaySession
+from hotline.client._security import Tls, TokenFile, TokenSource
 from hotline.client._station import CHANNEL_OPTIONS, StationClient
 
 __all__ = [
@@ -48,6 +51,9 @@ __all__ = [
     "SessionFailed",
     "StationClient",
     "StatusError",
+    "Tls",
+    "TokenFile",
+    "TokenSource",
     "TransportError",
     "acknowledgment",
     "envelope",

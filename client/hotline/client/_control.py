@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.client._errors import from_rpc_error
 from hotline.client._replay import ReplaySession
+from hotline.client._security import Tls, TokenSource, metadata, open_channel, read_token
 from hotline.client._station import CHANNEL_OPTIONS
 from hotline.v1 import (
     common_pb2,
@@ -38,13 +39,15 @@ class HotlineClient:
     credential ``token``.
 
     Use it as ``async with HotlineClient(address, token) as client``; the channel is
-    opened lazily, so a server that cannot be reached shows at the first call.
+    opened lazily, so a server that cannot be reached shows at the first call. ``token``
+    and ``tls`` are as for :class:`~hotline.client.StationClient` (the token is read
+    once, here).
     """
 
-    def __init__(self, address: str, token: str) -> None:
+    def __init__(self, address: str, token: TokenSource, *, tls: Tls | None = None) -> None:
         self.address = address
-        self._metadata = (("authorization", f"Bearer {token}"),)
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._metadata = metadata(read_token(token))
+        self._channel = open_channel(address, CHANNEL_OPTIONS, tls)
         self._stations = services_pb2_grpc.StationServiceStub(self._channel)
         self._exercise = services_pb2_grpc.ExerciseServiceStub(self._channel)
         self._zones = services_pb2_grpc.ZoneServiceStub(self._channel)
@@ -139,6 +142,16 @@ class HotlineClient:
         )
         response = await self._unary(self._exercise.Annotate(request, metadata=self._metadata))
         return response.index
+
+    async def revoke_credential(
+        self, credential_id: str, reason: str = ""
+    ) -> services_pb2.RevokeCredentialResponse:
+        """Revokes a credential by its id (exercise control): its open sessions end at
+        once with UNAUTHENTICATED and it is refused from then on; recorded. Returns how
+        many sessions ended and the record's index. INVALID_ARGUMENT for an id that is
+        not one."""
+        request = services_pb2.RevokeCredentialRequest(credential_id=credential_id, reason=reason)
+        return await self._unary(self._exercise.RevokeCredential(request, metadata=self._metadata))
 
     async def watch(
         self,

@@ -85,9 +85,20 @@ FATAL = frozenset(
 )
 
 
+#: What gRPC says when the server closes a connection during the TLS handshake.
+_CLOSED = "Socket closed"
+_CLOSED_HINT = (
+    " (the server closed the connection: it may be on TLS, which a plaintext client "
+    "cannot use (give the exercise CA: --ca, Tls), or require a client certificate from "
+    "the exercise CA (--cert and --key), or not accept the one presented)"
+)
+
+
 def from_status(code: grpc.StatusCode, detail: str) -> Refused | TransportError:
     """The error for a call that ended with ``code`` and ``detail``."""
     if code in TRANSPORT_CODES:
+        if detail.endswith(_CLOSED):
+            detail += _CLOSED_HINT
         return TransportError(code, detail)
     return Refused(code, detail)
 

@@ -36,6 +36,7 @@ from hotline.client._errors import (
     SessionFailed,
     from_rpc_error,
 )
+from hotline.client._security import Tls, TokenSource, metadata, open_channel, read_token
 from hotline.contract import needs_receipt, status_code
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -116,6 +117,13 @@ class StationClient:
     """One station console's session with the hotline server at ``address``, as the
     station and seat (primary or standby) the credential ``token`` names.
 
+    ``token`` is the token itself or what reads it each time a session opens (a
+    :class:`~hotline.client.TokenFile`); with mutual TLS it may be None, the client
+    certificate of ``tls`` (a :class:`~hotline.client.Tls`; None: plaintext, loopback
+    only) alone naming the station. When the server ends the session because the
+    credential expired, a renewed token (the file rewritten) opens the next session at
+    once, with no gap or duplicate.
+
     ``async with StationClient(address, token) as station`` opens the session and waits
     for the server to accept it: :class:`TimeoutError` if no session opens within
     ``connect_timeout`` seconds (no server there, or none answering),
@@ -133,8 +141,9 @@ class StationClient:
     def __init__(
         self,
         address: str,
-        token: str,
+        token: TokenSource,
         *,
+        tls: Tls | None = None,
         resume_after: int | None = None,
         connect_timeout: float = 15.0,
         max_backoff: float = 5.0,
@@ -144,7 +153,9 @@ class StationClient:
     ) -> None:
         self.address = address
         self._channel_options = channel_options
-        self._metadata = (("authorization", f"Bearer {token}"),)
+        self._tls = tls
+        self._token_source = token
+        self._token = ""
         self._connect_timeout = connect_timeout
         self._max_backoff = max_backoff
         self._heartbeat_interval = heartbeat_interval
@@ -181,16 +192,24 @@ class StationClient:
         self.operator: common_pb2.Operator.ValueType = common_pb2.OPERATOR_UNSPECIFIED
         #: Sessions opened so far (1 + reconnections).
         self.sessions_opened = 0
+        # Why the last attempt failed, for a connection that never opens.
+        self._last_error: HotlineClientError | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> StationClient:
-        self._channel = grpc.aio.insecure_channel(self.address, options=self._channel_options)
+        self._channel = open_channel(self.address, self._channel_options, self._tls)
         self._stack.push_async_callback(self._channel.close)
         tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
         self._runner = tasks.create_task(self._maintain(), name="station-session")
         try:
             await asyncio.wait_for(self._wait_opened(), self._connect_timeout)
+        except TimeoutError:
+            await self.close()
+            why = f": {self._last_error}" if self._last_error else ""
+            raise TimeoutError(
+                f"no session opened with {self.address} within {self._connect_timeout:g} s{why}"
+            ) from None
         except BaseException:
             await self.close()
             raise
@@ -343,20 +362,36 @@ class StationClient:
                 rpc_error = group.exceptions[0]
                 assert isinstance(rpc_error, grpc.aio.AioRpcError)
                 error = from_rpc_error(rpc_error)
-                if isinstance(error, Refused) and error.code in FATAL:
+                if error.code == grpc.StatusCode.UNAUTHENTICATED and self._renewed():
+                    log.info("%s; reconnecting with the renewed credential", error.detail)
+                    backoff = 0.0
+                elif isinstance(error, Refused) and error.code in FATAL:
                     fatal = SessionFailed(error.code, error.detail)
                 else:
+                    self._last_error = error
                     log.info("session to %s lost (%s); reconnecting", self.address, error.code.name)
+            except* HotlineClientError as group:
+                # The credential could not be read (a token file gone or empty).
+                fatal = SessionFailed(grpc.StatusCode.UNAUTHENTICATED, str(group.exceptions[0]))
             except* (_StreamEnded, asyncio.InvalidStateError):
                 # InvalidStateError: a write raced the end of the call.
                 log.info("the server ended the session; reconnecting")
             if fatal is not None:
                 self._fail(fatal)
                 return
-            if self.sessions_opened > opened_before:
+            if self.sessions_opened > opened_before and backoff:
                 backoff = 0.1
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, self._max_backoff)
+            backoff = min(max(backoff * 2, 0.1), self._max_backoff)
+
+    def _renewed(self) -> bool:
+        """Whether the token source now gives another token than the session used."""
+        if not callable(self._token_source):
+            return False
+        try:
+            return read_token(self._token_source) != self._token
+        except HotlineClientError:
+            return False
 
     def _fail(self, failure: HotlineClientError) -> None:
         self._failure = failure
@@ -372,7 +407,8 @@ class StationClient:
     async def _session(self) -> None:
         assert self._channel is not None
         stub = services_pb2_grpc.StationServiceStub(self._channel)
-        call = self._call = stub.Session(metadata=self._metadata)
+        self._token = read_token(self._token_source)
+        call = self._call = stub.Session(metadata=metadata(self._token))
         try:
             await call.write(services_pb2.SessionRequest(open=self._open_request()))
             first = await call.read()

@@ -44,6 +44,8 @@ class _RecordKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordKind
     RECORD_KIND_HOTLINE_RESUMED: _RecordKind.ValueType  # 9
     RECORD_KIND_ANNOTATION: _RecordKind.ValueType  # 10
     RECORD_KIND_SERVER_STOPPED: _RecordKind.ValueType  # 11
+    RECORD_KIND_CREDENTIAL_REVOKED: _RecordKind.ValueType  # 12
+    """Exercise control revoked a credential."""
 
 class RecordKind(_RecordKind, metaclass=_RecordKindEnumTypeWrapper):
     """What a record of the log stands for."""
@@ -65,6 +67,8 @@ RECORD_KIND_HOTLINE_SUSPENDED: RecordKind.ValueType  # 8
 RECORD_KIND_HOTLINE_RESUMED: RecordKind.ValueType  # 9
 RECORD_KIND_ANNOTATION: RecordKind.ValueType  # 10
 RECORD_KIND_SERVER_STOPPED: RecordKind.ValueType  # 11
+RECORD_KIND_CREDENTIAL_REVOKED: RecordKind.ValueType  # 12
+"""Exercise control revoked a credential."""
 Global___RecordKind: _TypeAlias = RecordKind  # noqa: Y015
 
 class _DeadlineKind:
@@ -230,6 +234,35 @@ class Annotation(_message.Message):
 Global___Annotation: _TypeAlias = Annotation  # noqa: Y015
 
 @_typing.final
+class CredentialRevoked(_message.Message):
+    """A credential revoked during the exercise: refused from then on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SESSIONS_ENDED_FIELD_NUMBER: _builtins.int
+    credential_id: _builtins.str
+    """A token's id or a certificate's serial number, hexadecimal."""
+    reason: _builtins.str
+    sessions_ended: _builtins.int
+    """Open sessions of the credential that ended."""
+    def __init__(
+        self,
+        *,
+        credential_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        sessions_ended: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "reason", b"reason", "sessions_ended", b"sessions_ended"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CredentialRevoked: _TypeAlias = CredentialRevoked  # noqa: Y015
+
+@_typing.final
 class LogRecord(_message.Message):
     """One record of the append-only log. The stored bytes of this message are what the
     audit trail hashes, so every field that matters, timestamps included, is inside.
@@ -249,6 +282,7 @@ class LogRecord(_message.Message):
     STATION_SESSION_FIELD_NUMBER: _builtins.int
     REFUSED_REQUEST_FIELD_NUMBER: _builtins.int
     ANNOTATION_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_REVOKED_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """0-based position in the log."""
     kind: Global___RecordKind.ValueType
@@ -271,6 +305,8 @@ class LogRecord(_message.Message):
     def refused_request(self) -> Global___RefusedRequest: ...
     @_builtins.property
     def annotation(self) -> Global___Annotation: ...
+    @_builtins.property
+    def credential_revoked(self) -> Global___CredentialRevoked: ...
     def __init__(
         self,
         *,
@@ -286,12 +322,13 @@ class LogRecord(_message.Message):
         station_session: Global___StationSession | None = ...,
         refused_request: Global___RefusedRequest | None = ...,
         annotation: Global___Annotation | None = ...,
+        credential_revoked: Global___CredentialRevoked | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["annotation", b"annotation", "deadline_missed", b"deadline_missed", "envelope", b"envelope", "exercise", b"exercise", "payload", b"payload", "recorded_at", b"recorded_at", "refused_request", b"refused_request", "station_session", b"station_session"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["annotation", b"annotation", "credential_revoked", b"credential_revoked", "deadline_missed", b"deadline_missed", "envelope", b"envelope", "exercise", b"exercise", "payload", b"payload", "recorded_at", b"recorded_at", "refused_request", b"refused_request", "station_session", b"station_session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "annotation", b"annotation", "correlation_id", b"correlation_id", "deadline_missed", b"deadline_missed", "envelope", b"envelope", "exercise", b"exercise", "hotline", b"hotline", "index", b"index", "kind", b"kind", "payload", b"payload", "recorded_at", b"recorded_at", "refused_request", b"refused_request", "station_session", b"station_session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "annotation", b"annotation", "correlation_id", b"correlation_id", "credential_revoked", b"credential_revoked", "deadline_missed", b"deadline_missed", "envelope", b"envelope", "exercise", b"exercise", "hotline", b"hotline", "index", b"index", "kind", b"kind", "payload", b"payload", "recorded_at", b"recorded_at", "refused_request", b"refused_request", "station_session", b"station_session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["exercise", "envelope", "deadline_missed", "station_session", "refused_request", "annotation"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["exercise", "envelope", "deadline_missed", "station_session", "refused_request", "annotation", "credential_revoked"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

@@ -607,6 +607,53 @@ class ResumeHotlineResponse(_message.Message):
 Global___ResumeHotlineResponse: _TypeAlias = ResumeHotlineResponse  # noqa: Y015
 
 @_typing.final
+class RevokeCredentialRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    credential_id: _builtins.str
+    """The credential's id, hexadecimal, as `hotline token` and `hotline pki issue` print it."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        credential_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeCredentialRequest: _TypeAlias = RevokeCredentialRequest  # noqa: Y015
+
+@_typing.final
+class RevokeCredentialResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSIONS_ENDED_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    sessions_ended: _builtins.int
+    """The sessions (station sessions and watches) the revocation ended."""
+    index: _builtins.int
+    """The log index of the revocation's record."""
+    def __init__(
+        self,
+        *,
+        sessions_ended: _builtins.int = ...,
+        index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "sessions_ended", b"sessions_ended"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeCredentialResponse: _TypeAlias = RevokeCredentialResponse  # noqa: Y015
+
+@_typing.final
 class AnnotateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

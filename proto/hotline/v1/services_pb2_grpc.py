@@ -307,6 +307,11 @@ class ExerciseServiceStub:
                 request_serializer=hotline_dot_v1_dot_services__pb2.AnnotateRequest.SerializeToString,
                 response_deserializer=hotline_dot_v1_dot_services__pb2.AnnotateResponse.FromString,
                 _registered_method=True)
+        self.RevokeCredential = channel.unary_unary(
+                '/hotline.v1.ExerciseService/RevokeCredential',
+                request_serializer=hotline_dot_v1_dot_services__pb2.RevokeCredentialRequest.SerializeToString,
+                response_deserializer=hotline_dot_v1_dot_services__pb2.RevokeCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class ExerciseServiceServicer:
@@ -350,6 +355,15 @@ class ExerciseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeCredential(self, request, context):
+        """Exercise control revokes a credential (a token's id or a certificate's serial
+        number): its open sessions end at once with UNAUTHENTICATED, and it is refused from
+        then on. Recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExerciseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -382,6 +396,11 @@ def add_ExerciseServiceServicer_to_server(servicer, server):
                     servicer.Annotate,
                     request_deserializer=hotline_dot_v1_dot_services__pb2.AnnotateRequest.FromString,
                     response_serializer=hotline_dot_v1_dot_services__pb2.AnnotateResponse.SerializeToString,
+            ),
+            'RevokeCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeCredential,
+                    request_deserializer=hotline_dot_v1_dot_services__pb2.RevokeCredentialRequest.FromString,
+                    response_serializer=hotline_dot_v1_dot_services__pb2.RevokeCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -547,6 +566,33 @@ class ExerciseService:
             '/hotline.v1.ExerciseService/Annotate',
             hotline_dot_v1_dot_services__pb2.AnnotateRequest.SerializeToString,
             hotline_dot_v1_dot_services__pb2.AnnotateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.v1.ExerciseService/RevokeCredential',
+            hotline_dot_v1_dot_services__pb2.RevokeCredentialRequest.SerializeToString,
+            hotline_dot_v1_dot_services__pb2.RevokeCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

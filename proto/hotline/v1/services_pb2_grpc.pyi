@@ -132,6 +132,11 @@ class ExerciseServiceStub:
     SuspendHotline: _grpc.UnaryUnaryMultiCallable[_services_pb2.SuspendHotlineRequest, _services_pb2.SuspendHotlineResponse]
     ResumeHotline: _grpc.UnaryUnaryMultiCallable[_services_pb2.ResumeHotlineRequest, _services_pb2.ResumeHotlineResponse]
     Annotate: _grpc.UnaryUnaryMultiCallable[_services_pb2.AnnotateRequest, _services_pb2.AnnotateResponse]
+    RevokeCredential: _grpc.UnaryUnaryMultiCallable[_services_pb2.RevokeCredentialRequest, _services_pb2.RevokeCredentialResponse]
+    """Exercise control revokes a credential (a token's id or a certificate's serial
+    number): its open sessions end at once with UNAUTHENTICATED, and it is refused from
+    then on. Recorded.
+    """
 
 @_typing.type_check_only
 class ExerciseServiceAsyncStub(ExerciseServiceStub):
@@ -145,6 +150,11 @@ class ExerciseServiceAsyncStub(ExerciseServiceStub):
     SuspendHotline: _aio.UnaryUnaryMultiCallable[_services_pb2.SuspendHotlineRequest, _services_pb2.SuspendHotlineResponse]  # type: ignore[assignment]
     ResumeHotline: _aio.UnaryUnaryMultiCallable[_services_pb2.ResumeHotlineRequest, _services_pb2.ResumeHotlineResponse]  # type: ignore[assignment]
     Annotate: _aio.UnaryUnaryMultiCallable[_services_pb2.AnnotateRequest, _services_pb2.AnnotateResponse]  # type: ignore[assignment]
+    RevokeCredential: _aio.UnaryUnaryMultiCallable[_services_pb2.RevokeCredentialRequest, _services_pb2.RevokeCredentialResponse]  # type: ignore[assignment]
+    """Exercise control revokes a credential (a token's id or a certificate's serial
+    number): its open sessions end at once with UNAUTHENTICATED, and it is refused from
+    then on. Recorded.
+    """
 
 class ExerciseServiceServicer(metaclass=_abc_1.ABCMeta):
     """The exercise, its status, and exercise control."""
@@ -191,6 +201,17 @@ class ExerciseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _services_pb2.AnnotateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_services_pb2.AnnotateResponse, _abc.Awaitable[_services_pb2.AnnotateResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeCredential(
+        self,
+        request: _services_pb2.RevokeCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_services_pb2.RevokeCredentialResponse, _abc.Awaitable[_services_pb2.RevokeCredentialResponse]]:
+        """Exercise control revokes a credential (a token's id or a certificate's serial
+        number): its open sessions end at once with UNAUTHENTICATED, and it is refused from
+        then on. Recorded.
+        """
 
 def add_ExerciseServiceServicer_to_server(servicer: ExerciseServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -9,26 +9,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
+from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from hotline.server.admission import Admission, Revocations, RevokedIds
 from hotline.server.api.common import service_handler
 from hotline.server.api.exercise import ExerciseService, ZoneService
 from hotline.server.api.replay import ReplayService
 from hotline.server.api.stations import StationService
 from hotline.server.audit.trail import server_trail
-from hotline.server.bridge import Bridge, parse_broker_url, parse_format
+from hotline.server.bridge import Bridge, parse_format
 from hotline.server.checks import Checks
 from hotline.server.checks_process import ChecksProcess
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
+from hotline.server.private_files import create_private_file, make_private_directory, too_open
 from hotline.server.settings import Settings
-from hotline.server.storage import open_backend
+from hotline.server.storage import is_postgres_url, open_backend
 from hotline.server.switchboard import Switchboard
+from hotline.server.tls import server_credentials
 from hotline.v1 import services_pb2
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,86 @@ def make_checks(exercise: Exercise) -> Checks:
     return ChecksProcess(exercise.policy.separation)
 
 
+def _private_data(settings: Settings) -> None:
+    """Warns of data files other users may read; makes the data directory (0700) and
+    the SQLite log (0600) private if they are new."""
+    location = settings.database_location
+    log_file = None if is_postgres_url(location) else Path(location)
+    sensitive = [settings.token_secret_file, settings.signing_key_file, settings.revoked_ids_file]
+    if log_file is not None:
+        sensitive += [log_file, *(log_file.with_name(log_file.name + s) for s in ("-wal", "-shm"))]
+    too_open(settings.data_dir, sensitive)
+    make_private_directory(settings.data_dir)
+    if log_file is not None:
+        create_private_file(log_file)
+
+
+def make_admission(settings: Settings, exercise: Exercise) -> Admission:
+    """How the server authenticates callers: the exercise's token key, and with mutual
+    TLS the client CA's revocation list."""
+    tokens = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+    revocations = None
+    if settings.revocations is not None and settings.client_ca is not None:
+        revocations = Revocations(settings.revocations, settings.client_ca)
+    return Admission(tokens, exercise, revocations, RevokedIds(settings.revoked_ids_file))
+
+
+def _transport(settings: Settings) -> grpc.ServerCredentials | None:
+    """The listener's TLS credentials, None for plaintext (on loopback only)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    return server_credentials(settings.tls_cert, settings.tls_key, settings.client_ca)
+
+
+def _listen(
+    server: grpc.aio.Server, settings: Settings, credentials: grpc.ServerCredentials | None
+) -> int:
+    """Opens the listener: TLS (mutual with a client CA) or, on loopback, plaintext."""
+    if credentials is None:
+        log.warning(
+            "listening in plaintext on loopback %s: only processes on this machine can "
+            "connect; give --tls-cert and --tls-key to serve a network",
+            settings.listen,
+        )
+        return server.add_insecure_port(settings.listen)
+    log.info(
+        "listening on TLS%s",
+        " with client certificates required (mutual TLS)" if settings.client_ca else "",
+    )
+    return server.add_secure_port(settings.listen, credentials)
+
+
+async def _watch_revocations(
+    admission: Admission, switchboard: Switchboard, interval: float
+) -> None:
+    """Re-reads the revocation list when it changes and ends the revoked credentials'
+    open sessions at once."""
+    revocations = admission.revocations
+    assert revocations is not None
+    while True:
+        await asyncio.sleep(interval)
+        before = revocations.revoked
+        revocations.refresh()
+        if revocations.revoked - before:
+            ended = switchboard.end_sessions(
+                admission.is_revoked, "the credential was revoked by exercise control"
+            )
+            log.info("revocation list changed: %d open sessions ended", ended)
+
+
+def _helpers(
+    settings: Settings, admission: Admission, switchboard: Switchboard, bridge: Bridge | None
+) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """What runs beside the switchboard: the MQTT bridge, the revocation list's watch."""
+    helpers: list[tuple[str, Coroutine[Any, Any, None]]] = []
+    if bridge is not None:
+        helpers.append(("mqtt-bridge", bridge.run()))
+    if admission.revocations is not None:
+        watch = _watch_revocations(admission, switchboard, settings.revocation_check_s)
+        helpers.append(("revocations", watch))
+    return helpers
+
+
 def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
     """The MQTT bridge if a broker is configured (by the server's settings, else by the
     exercise file), attached to the switchboard."""
@@ -61,7 +146,7 @@ def _mqtt_bridge(settings: Settings, switchboard: Switchboard) -> Bridge | None:
     if not url:
         return None
     return Bridge(
-        switchboard, parse_broker_url(url), settings.data_dir, parse_format(payload_format)
+        switchboard, settings.broker_address(url), settings.data_dir, parse_format(payload_format)
     )
 
 
@@ -74,7 +159,9 @@ async def serve(
 ) -> None:
     """Runs the service until ``stop`` is set or the process is told to terminate."""
     exercise = exercise or load_settings_exercise(settings)
-    authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
+    _private_data(settings)
+    admission = make_admission(settings, exercise)
+    transport = _transport(settings)
     trail = server_trail(settings, exercise.exercise_id) if settings.audit else None
     backend = open_backend(settings.database_location, durable=settings.durable)
     switchboard = Switchboard(
@@ -98,10 +185,10 @@ async def serve(
     )
     server.add_generic_rpc_handlers(
         (
-            service_handler(StationService(switchboard, authority), "StationService"),
-            service_handler(ExerciseService(switchboard, authority), "ExerciseService"),
-            service_handler(ZoneService(switchboard, authority), "ZoneService"),
-            service_handler(ReplayService(switchboard, authority), "ReplayService"),
+            service_handler(StationService(switchboard, admission), "StationService"),
+            service_handler(ExerciseService(switchboard, admission), "ExerciseService"),
+            service_handler(ZoneService(switchboard, admission), "ZoneService"),
+            service_handler(ReplayService(switchboard, admission), "ReplayService"),
         )
     )
     health_servicer = health.aio.HealthServicer()
@@ -115,7 +202,7 @@ async def serve(
         ),
         server,
     )
-    port = server.add_insecure_port(settings.listen)
+    port = _listen(server, settings, transport)
     await server.start()
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -139,14 +226,14 @@ async def serve(
             running = tasks.create_task(switchboard.run(), name="switchboard")
             stopped = tasks.create_task(stop.wait(), name="stop")
             failed = tasks.create_task(switchboard.failed.wait(), name="log-failure")
-            if bridge is not None:
-                # Owned here and cancelled with the rest; it never holds up the hotlines.
-                bridged = tasks.create_task(bridge.run(), name="mqtt-bridge")
+            # Owned here and cancelled with the rest; none of them holds up the hotlines.
+            helpers = [
+                tasks.create_task(work, name=name)
+                for name, work in _helpers(settings, admission, switchboard, bridge)
+            ]
             await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
-            for task in (running, stopped, failed):
+            for task in (running, stopped, failed, *helpers):
                 task.cancel()
-            if bridge is not None:
-                bridged.cancel()
     finally:
         await health_servicer.enter_graceful_shutdown()
         switchboard.begin_shutdown()

@@ -12,14 +12,15 @@ import os
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import jwt
 
-from hotline.server.errors import PermissionDenied, Unauthenticated
+from hotline.server.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from hotline.server.exercise import Exercise, Hotline, hotline_name, parse_hotline
+from hotline.server.private_files import make_private_directory
 from hotline.v1 import common_pb2
 
 Role: TypeAlias = common_pb2.Role.ValueType
@@ -27,6 +28,9 @@ Operator: TypeAlias = common_pb2.Operator.ValueType
 
 _ALGORITHM = "HS256"
 _SECRET_BYTES = 32
+#: Token ids are drawn like certificate serial numbers, so that one revocation list
+#: holds both.
+_ID_BITS = 120
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class Credential:
     party: str = ""
     hotline: Hotline = common_pb2.HOTLINE_UNSPECIFIED
     operator: Operator = common_pb2.OPERATOR_PRIMARY
+    #: The token's id or the certificate's serial number (hex), as revoked by
+    #: ``hotline pki revoke``; empty for a credential made in code.
+    credential_id: str = field(default="", compare=False)
+    #: UNIX seconds when the credential stops being valid; 0: never.
+    expires_at: float = field(default=0.0, compare=False)
 
     @property
     def is_participant(self) -> bool:
@@ -78,7 +87,7 @@ def load_or_create_secret(path: Path) -> bytes:
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_directory(path.parent)
         secret = secrets.token_bytes(_SECRET_BYTES)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
@@ -94,7 +103,10 @@ class TokenAuthority:
         self._exercise = exercise
 
     def issue(self, credential: Credential, ttl_s: float = 7 * 24 * 3600) -> str:
-        """A token for ``credential``; refuses a participant whose station does not exist."""
+        """A token for ``credential``, valid for ``ttl_s`` seconds; refuses a participant
+        whose station does not exist, and a lifetime that is not positive."""
+        if not ttl_s > 0:
+            raise InvalidArgument(f"a credential must be valid for some time, not {ttl_s} s")
         if credential.is_participant and not self._exercise.station(
             credential.party, credential.hotline
         ):
@@ -107,7 +119,8 @@ class TokenAuthority:
             "sub": credential.subject,
             "aud": self._exercise.exercise_id,
             "iat": now,
-            "exp": now + int(ttl_s),
+            "exp": now + max(1, round(ttl_s)),
+            "jti": format(secrets.randbits(_ID_BITS), "x"),
             "role": common_pb2.Role.Name(credential.role),
             "op": common_pb2.Operator.Name(credential.operator),
         }
@@ -137,12 +150,16 @@ class TokenAuthority:
         try:
             role = common_pb2.Role.Value(claims["role"])
             operator = common_pb2.Operator.Value(claims.get("op", "OPERATOR_PRIMARY"))
-            credential = Credential(subject=str(claims["sub"]), role=role, operator=operator)
+            credential = Credential(
+                subject=str(claims["sub"]),
+                role=role,
+                operator=operator,
+                credential_id=str(claims.get("jti", "")),
+                expires_at=float(claims["exp"]),
+            )
             if credential.is_participant:
-                credential = Credential(
-                    subject=credential.subject,
-                    role=role,
-                    operator=operator,
+                credential = replace(
+                    credential,
                     party=str(claims["party"]),
                     hotline=parse_hotline(str(claims["hotline"])),
                 )

@@ -12,7 +12,12 @@ so many records, and at least this often while records are unsigned; default 100
 records, so that a restart reads at most that many; default 5000), ``HOTLINE_MQTT``
 (``mqtt://user:password@host:port`` of a broker to publish the log to and take position
 feeds from; default none, the bridge is off) and
-``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``).
+``HOTLINE_MQTT_FORMAT`` (``json`` or ``protobuf``; default ``json``), ``HOTLINE_TLS_CERT``
+and ``HOTLINE_TLS_KEY`` (the server's certificate and key: listen on TLS only),
+``HOTLINE_CLIENT_CA`` (require a client certificate from this CA: mutual TLS) and
+``HOTLINE_REVOCATIONS`` (the exercise CA's revocation list, re-read when it changes),
+``HOTLINE_MQTT_CA``, ``HOTLINE_MQTT_CERT`` and ``HOTLINE_MQTT_KEY`` (for an ``mqtts://``
+broker: its CA, and the bridge's certificate and key).
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.server.errors import ConfigurationError
 from hotline.server.snapshot import SNAPSHOT_RECORDS
+
+if TYPE_CHECKING:
+    from hotline.server.bridge.address import BrokerAddress
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -52,6 +61,25 @@ class Settings:
     mqtt_url: str = ""
     #: Payloads on the outbound topics: ``json`` (protobuf JSON mapping) or ``protobuf``.
     mqtt_format: str = "json"
+    #: For an ``mqtts://`` broker: the CA of its certificate, and the bridge's own
+    #: certificate and key if the broker requires one.
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+    #: The server's TLS certificate (chain) and key, PEM; without them the listener is
+    #: plaintext, which only a loopback address may be.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Require every caller to present a certificate from this CA (mutual TLS).
+    client_ca: Path | None = None
+    #: The revocation list (a CRL from ``hotline pki revoke``), signed by ``client_ca``.
+    revocations: Path | None = None
+    #: How often the revocation list file is checked for changes.
+    revocation_check_s: float = 1.0
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def signing_key_file(self) -> Path:
@@ -69,6 +97,11 @@ class Settings:
     @property
     def token_secret_file(self) -> Path:
         return self.data_dir / "token.key"
+
+    @property
+    def revoked_ids_file(self) -> Path:
+        """The credentials exercise control revoked during the exercise."""
+        return self.data_dir / "revoked-credentials"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -96,7 +129,20 @@ class Settings:
             settings = replace(settings, mqtt_url=environ["HOTLINE_MQTT"])
         if "HOTLINE_MQTT_FORMAT" in environ:
             settings = replace(settings, mqtt_format=environ["HOTLINE_MQTT_FORMAT"])
-        return settings.checked()
+
+        def path(name: str) -> Path | None:
+            return Path(environ[name]) if environ.get(name) else None
+
+        return replace(
+            settings,
+            tls_cert=path("HOTLINE_TLS_CERT"),
+            tls_key=path("HOTLINE_TLS_KEY"),
+            client_ca=path("HOTLINE_CLIENT_CA"),
+            revocations=path("HOTLINE_REVOCATIONS"),
+            mqtt_ca=path("HOTLINE_MQTT_CA"),
+            mqtt_cert=path("HOTLINE_MQTT_CERT"),
+            mqtt_key=path("HOTLINE_MQTT_KEY"),
+        ).checked()
 
     def checked(self) -> Settings:
         host, _, port = self.listen.rpartition(":")
@@ -114,12 +160,51 @@ class Settings:
             raise ConfigurationError("snapshots: the record count must be positive")
         if self.signing_key is not None and not self.signing_key.is_file():
             raise ConfigurationError(f"signing key file {self.signing_key} does not exist")
-        from hotline.server.bridge.address import parse_broker_url, parse_format  # noqa: PLC0415
+        self._check_transport()
+        from hotline.server.bridge.address import parse_format  # noqa: PLC0415
 
         parse_format(self.mqtt_format)
         if self.mqtt_url:
-            parse_broker_url(self.mqtt_url)
+            self.broker_address(self.mqtt_url)
         return self
+
+    def broker_address(self, url: str) -> BrokerAddress:
+        """The broker at ``url`` with the settings' TLS files; ConfigurationError if the
+        URL or the files are not right."""
+        from hotline.server.bridge.address import parse_broker_url  # noqa: PLC0415
+
+        return parse_broker_url(url).with_tls_files(self.mqtt_ca, self.mqtt_cert, self.mqtt_key)
+
+    def _check_transport(self) -> None:
+        from hotline.server.tls import is_loopback  # noqa: PLC0415
+
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError(
+                "TLS needs both a certificate (--tls-cert) and its key (--tls-key)"
+            )
+        for what, path in (
+            ("TLS certificate", self.tls_cert),
+            ("TLS key", self.tls_key),
+            ("client CA", self.client_ca),
+        ):
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"{what} file {path} does not exist")
+        if self.client_ca is not None and not self.tls:
+            raise ConfigurationError(
+                "--client-ca (mutual TLS) needs the server's own --tls-cert and --tls-key"
+            )
+        if self.revocations is not None and self.client_ca is None:
+            raise ConfigurationError(
+                "--revocations needs --client-ca: the list is checked against the exercise CA"
+            )
+        if not self.tls and not is_loopback(self.listen):
+            raise ConfigurationError(
+                f"listen address {self.listen!r} is not loopback: a plaintext listener is "
+                "only allowed on 127.0.0.1 or ::1; give the server a certificate with "
+                "--tls-cert and --tls-key (see 'hotline pki')"
+            )
+        if not self.revocation_check_s > 0:
+            raise ConfigurationError("the revocation list check interval must be positive")
 
 
 def _number(environ: Mapping[str, str], name: str) -> float:

@@ -57,6 +57,7 @@ from hotline.server.errors import (
     HotlineError,
     InvalidArgument,
     OutOfRange,
+    Unauthenticated,
     Unavailable,
 )
 from hotline.server.escalation import (
@@ -1102,6 +1103,35 @@ class Switchboard:
 
     def close_watch(self, console: Console) -> None:
         self._watchers.close(console)
+
+    def revoke(self, credential: Credential, credential_id: str, reason: str, ended: int) -> int:
+        """Records that exercise control (``credential``) revoked ``credential_id``,
+        ending ``ended`` sessions; returns the record's index."""
+        credential.require_control("revoking a credential")
+        revoked = log_pb2.CredentialRevoked(
+            credential_id=credential_id, reason=reason, sessions_ended=ended
+        )
+        stored = self._append(
+            self._new_record(
+                log_pb2.RECORD_KIND_CREDENTIAL_REVOKED,
+                common_pb2.HOTLINE_UNSPECIFIED,
+                credential.station_label,
+                credential_id,
+                credential_revoked=revoked,
+            )
+        )
+        return stored.index
+
+    def end_sessions(self, ended: Callable[[Credential], bool], reason: str) -> int:
+        """Ends at once, with UNAUTHENTICATED and ``reason``, every station session and
+        watch whose credential ``ended`` picks (e.g. a revoked one); returns how many.
+        Each ended station session is recorded as its disconnection, with the reason."""
+        count = 0
+        for console in [*self._all_consoles(), *self._watchers]:
+            if ended(console.credential):
+                console.close(reason, Unauthenticated)
+                count += 1
+        return count
 
     def _all_consoles(self) -> list[Console]:
         return [c for per in self._consoles.values() for cs in per.values() for c in cs]

@@ -18,6 +18,7 @@ from typing import NoReturn
 import pytest
 
 from hotline.testing.mosquitto import Mosquitto, mosquitto_broker
+from hotline.testing.pki import ExercisePki
 from hotline.testing.postgres import PostgresServer, start_postgres
 from hotline.testing.recorded import Recordings
 
@@ -34,6 +35,21 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     with contextlib.ExitStack() as stack:
         try:
             broker = stack.enter_context(mosquitto_broker(tmp_path / "mosquitto"))
+        except FileNotFoundError as error:
+            _missing(error)
+        yield broker
+
+
+@pytest.fixture
+def mosquitto_tls(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh broker with a TLS listener too, its certificates from an exercise PKI in
+    ``tmp_path / "mqtt-pki"`` (:class:`~hotline.testing.pki.ExercisePki`)."""
+    pki = ExercisePki(tmp_path / "mqtt-pki")
+    with contextlib.ExitStack() as stack:
+        try:
+            broker = stack.enter_context(
+                mosquitto_broker(tmp_path / "mosquitto", tls_directory=pki.directory)
+            )
         except FileNotFoundError as error:
             _missing(error)
         yield broker

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hotline.client import CHANNEL_OPTIONS, HotlineClient, StationClient
+from hotline.client import CHANNEL_OPTIONS, HotlineClient, StationClient, Tls, TokenSource
 from hotline.server.app import serve
 from hotline.server.exercise import (
     Deadlines,
@@ -66,6 +66,9 @@ class Harness:
     data_dir: Path
     exercise: Exercise
     _authority: TokenAuthority = field(repr=False)
+    #: How the harness's own clients secure their channel (None: plaintext); with mutual
+    #: TLS, exercise control's certificate.
+    tls: Tls | None = None
 
     def token(
         self,
@@ -73,6 +76,7 @@ class Harness:
         hotline: common_pb2.Hotline.ValueType | str,
         *,
         standby: bool = False,
+        ttl_s: float = 7 * 24 * 3600,
     ) -> str:
         if isinstance(hotline, str):
             hotline = parse_hotline(hotline)
@@ -83,11 +87,20 @@ class Harness:
                 party=party,
                 hotline=hotline,
                 operator=common_pb2.OPERATOR_STANDBY if standby else common_pb2.OPERATOR_PRIMARY,
-            )
+            ),
+            ttl_s,
         )
+
+    def credential_of(self, token: str) -> Credential:
+        """What the server reads from ``token`` (its id, its expiry ...)."""
+        return self._authority.verify(token)
 
     def role_token(self, role: common_pb2.Role.ValueType) -> str:
         return self._authority.issue(Credential(subject="trainer", role=role))
+
+    def role_token_for(self, role: common_pb2.Role.ValueType, *, ttl_s: float) -> str:
+        """A token for ``role`` valid for ``ttl_s`` seconds."""
+        return self._authority.issue(Credential(subject="trainer", role=role), ttl_s)
 
     def station(
         self,
@@ -98,10 +111,15 @@ class Harness:
         resume_after: int | None = None,
         max_queued: int = 10_000,
         channel_options: Sequence[tuple[str, int | str]] = CHANNEL_OPTIONS,
+        token: TokenSource = "",
+        tls: Tls | None = None,
     ) -> StationClient:
+        """A station client, with a fresh token unless ``token`` is given, and the
+        harness's TLS settings unless ``tls`` is given."""
         return StationClient(
             self.address,
-            self.token(party, hotline, standby=standby),
+            token if token != "" else self.token(party, hotline, standby=standby),
+            tls=tls or self.tls,
             resume_after=resume_after,
             max_backoff=0.5,
             max_queued=max_queued,
@@ -109,16 +127,24 @@ class Harness:
         )
 
     def control(self) -> HotlineClient:
-        return HotlineClient(self.address, self.role_token(common_pb2.ROLE_EXERCISE_CONTROL))
+        return HotlineClient(
+            self.address, self.role_token(common_pb2.ROLE_EXERCISE_CONTROL), tls=self.tls
+        )
 
 
 @contextlib.asynccontextmanager
 async def running_server(
-    data_dir: Path, exercise: Exercise | None = None, **overrides: Any
+    data_dir: Path,
+    exercise: Exercise | None = None,
+    *,
+    client_tls: Tls | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """Serves in this event loop until the block ends (then a graceful stop).
 
-    ``overrides`` are :class:`Settings` fields, e.g. ``database="postgresql://..."``.
+    ``overrides`` are :class:`Settings` fields, e.g. ``database="postgresql://..."`` or
+    ``tls_cert=...`` (see :class:`~hotline.testing.pki.ExercisePki`); ``client_tls`` is
+    what the harness's clients use then.
     """
     exercise = exercise or default_exercise(RELAXED)
     settings = replace(Settings(listen="127.0.0.1:0", data_dir=data_dir), **overrides)
@@ -130,7 +156,7 @@ async def running_server(
         if task.done():
             task.result()
         authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)
-        yield Harness(f"127.0.0.1:{port.result()}", data_dir, exercise, authority)
+        yield Harness(f"127.0.0.1:{port.result()}", data_dir, exercise, authority, client_tls)
     finally:
         stop.set()
         await task

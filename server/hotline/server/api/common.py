@@ -12,7 +12,9 @@ call ends with INTERNAL, never with gRPC's UNKNOWN.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeAlias, TypeVar
@@ -21,9 +23,10 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 
+from hotline.server.admission import Admission
 from hotline.server.errors import HotlineError, InvalidArgument
 from hotline.server.field_ranges import check_ranges
-from hotline.server.identity import Credential, TokenAuthority, bearer_token
+from hotline.server.identity import Credential
 from hotline.server.switchboard import Switchboard
 from hotline.v1 import envelope_pb2, services_pb2
 
@@ -36,13 +39,13 @@ Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 class Adapter:
     """Base of the servicers: authenticates calls and reports refusals precisely."""
 
-    def __init__(self, switchboard: Switchboard, authority: TokenAuthority) -> None:
+    def __init__(self, switchboard: Switchboard, admission: Admission) -> None:
         self.switchboard = switchboard
-        self.authority = authority
+        self.admission = admission
 
     async def authenticate(self, context: Context, method: str) -> Credential:
         try:
-            return self.authority.verify(bearer_token(context.invocation_metadata()))
+            return self.admission.admit(context.invocation_metadata(), context.auth_context())
         except HotlineError as error:
             self.switchboard.record_refusal(None, error, method, peer=context.peer())
             await abort(context, error)
@@ -68,6 +71,20 @@ class Adapter:
         except HotlineError as error:
             self.switchboard.record_refusal(credential, error, method, peer=context.peer())
             await abort(context, error)
+
+
+def end_at_expiry(credential: Credential, end: Callable[[str], None]) -> asyncio.TimerHandle | None:
+    """Calls ``end`` with the reason when ``credential`` expires (a long-lived stream
+    ends then with UNAUTHENTICATED); the handle cancels it. None for one that never does."""
+    if not credential.expires_at:
+        return None
+    loop = asyncio.get_running_loop()
+    reason = (
+        f"credential {credential.credential_id or credential.subject} expired during the "
+        "session; reconnect with a renewed one"
+    )
+    delay = max(0.0, credential.expires_at - time.time())
+    return loop.call_later(delay, end, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,4 +191,11 @@ async def abort(context: Context, error: HotlineError) -> NoReturn:
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
-__all__ = ["Adapter", "BadRequest", "Context", "abort", "service_handler"]
+__all__ = [
+    "Adapter",
+    "BadRequest",
+    "Context",
+    "abort",
+    "end_at_expiry",
+    "service_handler",
+]

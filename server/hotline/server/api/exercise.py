@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hotline.server.api.common import Adapter, Context
+from hotline.server.admission import parse_credential_id
+from hotline.server.api.common import Adapter, Context, abort, end_at_expiry
 from hotline.server.consoles import ConsoleClosed
-from hotline.server.errors import InvalidArgument
+from hotline.server.errors import InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
 from hotline.server.validation import check_enum
 from hotline.v1 import common_pb2, services_pb2, zones_pb2
@@ -38,15 +39,23 @@ class ExerciseService(Adapter):
             for i, hotline in enumerate(request.hotlines):
                 check_enum(hotline, common_pb2.Hotline, f"hotlines[{i}]")
             console = self.switchboard.open_watch(credential, request.hotlines, context.peer())
+            expiry = end_at_expiry(
+                credential, lambda reason: console.close(reason, Unauthenticated)
+            )
             try:
                 if request.HasField("resume_after_index"):
                     await self.switchboard.watch_backlog(console, request.resume_after_index)
                 while True:
                     for response in await console.next_responses():
                         await context.write(response)
-            except ConsoleClosed:
+            except ConsoleClosed as closed:
+                if closed.error is Unauthenticated:
+                    # The credential expired or was revoked: the watcher is told why.
+                    await abort(context, Unauthenticated(closed.reason))
                 return
             finally:
+                if expiry is not None:
+                    expiry.cancel()
                 self.switchboard.close_watch(console)
 
         await self.call(context, "Watch", action)
@@ -89,6 +98,22 @@ class ExerciseService(Adapter):
             return services_pb2.AnnotateResponse(index=index)
 
         return await self.call(context, "Annotate", action)
+
+    async def RevokeCredential(
+        self, request: services_pb2.RevokeCredentialRequest, context: Context
+    ) -> services_pb2.RevokeCredentialResponse:
+        async def action(credential: Credential) -> services_pb2.RevokeCredentialResponse:
+            credential.require_control("revoking a credential")
+            credential_id = parse_credential_id(request.credential_id.strip().lower())
+            self.admission.revoke(credential_id)
+            reason = f"credential {credential_id:x} was revoked by exercise control" + (
+                f": {request.reason}" if request.reason else ""
+            )
+            ended = self.switchboard.end_sessions(self.admission.is_revoked, reason)
+            index = self.switchboard.revoke(credential, f"{credential_id:x}", request.reason, ended)
+            return services_pb2.RevokeCredentialResponse(sessions_ended=ended, index=index)
+
+        return await self.call(context, "RevokeCredential", action)
 
 
 class ZoneService(Adapter):

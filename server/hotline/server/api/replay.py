@@ -16,8 +16,8 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator
 
 from hotline.contract import duration, seconds, status_number
-from hotline.server.api.common import Adapter, Context
-from hotline.server.errors import HotlineError, InvalidArgument
+from hotline.server.api.common import Adapter, Context, abort, end_at_expiry
+from hotline.server.errors import HotlineError, InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
 from hotline.server.replay import Bookmarks, Played, Player, ReaderSource, Selection
 from hotline.server.validation import check_enum
@@ -215,6 +215,24 @@ class ReplayService(Adapter):
                 paused=start.paused,
                 bookmarks=await Bookmarks.scan(source),
             )
-            await _Replay(player, source, context).run(requests)
+            replay = asyncio.create_task(_Replay(player, source, context).run(requests))
+            expired: list[str] = []
+
+            def end(reason: str) -> None:
+                expired.append(reason)
+                replay.cancel()
+
+            expiry = end_at_expiry(credential, end)
+            try:
+                await replay
+            except asyncio.CancelledError:
+                if not expired:
+                    raise
+                # The credential expired during the replay.
+                await abort(context, Unauthenticated(expired[0]))
+            finally:
+                replay.cancel()
+                if expiry is not None:
+                    expiry.cancel()
 
         await self.call(context, "Replay", action)

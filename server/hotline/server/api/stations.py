@@ -6,9 +6,14 @@ import asyncio
 import logging
 
 from hotline.contract import status_code
-from hotline.server.api.common import Adapter, BadRequest, Context, abort
+from hotline.server.api.common import Adapter, BadRequest, Context, abort, end_at_expiry
 from hotline.server.consoles import Console, ConsoleClosed
-from hotline.server.errors import HotlineError, InvalidArgument, PermissionDenied
+from hotline.server.errors import (
+    HotlineError,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
 from hotline.server.exercise import station_proto
 from hotline.server.identity import Credential
 from hotline.v1 import services_pb2
@@ -45,7 +50,12 @@ class StationService(Adapter):
         except HotlineError as error:
             self.switchboard.record_refusal(credential, error, "Session", peer=context.peer())
             await abort(context, error)
-        ended = await self._exchange(credential, console, context)
+        expiry = end_at_expiry(credential, lambda reason: console.close(reason, Unauthenticated))
+        try:
+            ended = await self._exchange(credential, console, context)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
         if ended is not None:
             await abort(context, ended)
 

@@ -24,6 +24,7 @@ from hotline.server.audit.errors import AuditError
 from hotline.server.audit.merkle import MerkleTree
 from hotline.server.audit.note import Signer, generate_key, parse_signer_key
 from hotline.server.errors import ConfigurationError
+from hotline.server.private_files import make_private_directory
 from hotline.server.settings import Settings
 from hotline.server.storage import Backend, StoredCheckpoint, StoredRecord
 from hotline.v1 import log_pb2
@@ -74,7 +75,7 @@ def load_or_create_signer(path: Path, name: str, *, create: bool = True) -> Sign
     except AuditError as error:
         raise ConfigurationError(f"signing key {path}: {error.message}") from None
     signer, _ = generate_key(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_directory(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

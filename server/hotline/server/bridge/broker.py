@@ -40,11 +40,26 @@ def client(address: BrokerAddress, identifier: str, status_topic: str) -> aiomqt
         timeout=CONNECT_TIMEOUT_S,
         will=aiomqtt.Will(status_topic, BRIDGE_OFFLINE, qos=1, retain=True),
         max_inflight_messages=MAX_IN_FLIGHT,
+        tls_params=_tls(address),
     )
     mqtt.pending_calls_threshold = 2 * MAX_IN_FLIGHT
     # PUBACK for an ingested message goes out only once it is recorded: see acknowledge.
     mqtt._client.manual_ack_set(True)  # private: no public API for manual acks
     return mqtt
+
+
+def _tls(address: BrokerAddress) -> aiomqtt.TLSParameters | None:
+    """TLS for ``mqtts://``: the broker's certificate checked against the CA (and its
+    host name), the bridge's certificate presented if one is configured."""
+    if not address.tls:
+        return None
+
+    def name(path: object) -> str | None:
+        return None if path is None else str(path)
+
+    return aiomqtt.TLSParameters(
+        ca_certs=name(address.ca), certfile=name(address.certificate), keyfile=name(address.key)
+    )
 
 
 def acknowledge(mqtt: aiomqtt.Client, mid: int, qos: int) -> None:
