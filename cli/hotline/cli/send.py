@@ -34,13 +34,41 @@ def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("send", help="send one message")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     common = argparse.ArgumentParser(add_help=False, parents=[connected])
-    common.add_argument("--priority", default="ROUTINE", help="FLASH, IMMEDIATE, PRIORITY, ROUTINE")
-    common.add_argument("--message-id", help="choose the id (a retry with it takes effect once)")
+    add_common_options(common)
+    add_kinds(kinds, common)
+    parser.set_defaults(run=run)
 
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--priority`` and ``--message-id``, which every kind takes."""
+    parser.add_argument(
+        "--priority",
+        help="FLASH, IMMEDIATE, PRIORITY or ROUTINE (default ROUTINE; a stop request is "
+        "always FLASH)",
+    )
+    parser.add_argument("--message-id", help="choose the id (a retry with it takes effect once)")
+
+
+def add_kinds(kinds: Any, common: argparse.ArgumentParser) -> None:
+    """A sub-command per message kind (``text``, ``position``, ``zone-propose`` ...),
+    each with ``common``'s options; also used by the station console's ``send``."""
     _add_messages(kinds, common)
     _add_zones(kinds, common)
     _add_warnings(kinds, common)
-    parser.set_defaults(run=run)
+
+
+def priority_of(args: argparse.Namespace, body: Body) -> common_pb2.Priority.ValueType:
+    """The priority ``--priority`` asks for; raises ArgumentTypeError for a stop request
+    at anything but FLASH (it is refused, not silently upgraded)."""
+    stop = isinstance(body, messages_pb2.StopRequest)
+    if args.priority is None:
+        return common_pb2.PRIORITY_FLASH if stop else common_pb2.PRIORITY_ROUTINE
+    priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
+    if stop and priority != common_pb2.PRIORITY_FLASH:
+        raise argparse.ArgumentTypeError(
+            f"--priority {args.priority}: a stop request is always FLASH; leave --priority out"
+        )
+    return priority  # type: ignore[return-value]
 
 
 def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
@@ -227,8 +255,8 @@ def _ack(args: argparse.Namespace) -> Body:
 
 
 async def run(args: argparse.Namespace) -> int:
-    priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
-    message = envelope(_station_of(args.token), args.body(args), priority, args.message_id)  # type: ignore[arg-type]
+    body = args.body(args)
+    message = envelope(_station_of(args.token), body, priority_of(args, body), args.message_id)
     async with HotlineClient(args.address, args.token) as client:
         result = await client.send(message)
     again = " (already recorded: this was a retry)" if result.duplicate else ""
