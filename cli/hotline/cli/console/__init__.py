@@ -147,26 +147,38 @@ class Console:
             typed.put_nowait(None)
 
     async def _first_contact(self, typed: Typed) -> exercise_pb2.Policy | None:
-        """The exercise's policy once the server answers; None if the input ends first.
-        Says once that there is no server yet; raises :class:`GaveUp` after ``give_up``
-        seconds, or at once if the server refuses the credential."""
+        """The exercise's policy once the server answers; None if the input ends first
+        with nothing to do. Says once that there is no server yet; raises
+        :class:`GaveUp` after ``give_up`` seconds, or at once if the server refuses the
+        credential. Lines typed meanwhile are refused on a terminal; a script's wait,
+        and are put back on ``typed`` to be carried out once connected."""
+        held: list[str | None] = []
         reaching = asyncio.create_task(self._reach(), name="first-contact")
         try:
-            while True:
+            while None not in held:
                 getting = asyncio.create_task(typed.get())
                 await asyncio.wait((reaching, getting), return_when=asyncio.FIRST_COMPLETED)
                 if not getting.done():
                     getting.cancel()
-                    return reaching.result()
+                    break
                 line = getting.result()
-                if line is None:
+                if line is None and not held:
                     self.io.say("-- end of input: leaving without having connected")
                     return None
-                if line.strip():
+                if self.io.holds_early_lines or line is None:
+                    held.append(line)
+                elif line.strip():
                     self.io.say(f"?? not connected yet: no server at {self.address}; not sent")
+            policy = await reaching
         finally:
             reaching.cancel()
             await asyncio.gather(reaching, return_exceptions=True)
+        # What was typed meanwhile goes first.
+        while not typed.empty():
+            held.append(typed.get_nowait())
+        for line in held:
+            typed.put_nowait(line)
+        return policy
 
     async def _reach(self) -> exercise_pb2.Policy:
         loop = asyncio.get_running_loop()

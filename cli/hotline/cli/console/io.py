@@ -27,6 +27,10 @@ _RESET = "\x1b[0m"
 
 
 class ConsoleIO(Protocol):
+    #: Whether lines typed before the server is reached wait for it (a script's) or
+    #: are refused at once (an officer's, who sees that nothing is connected).
+    holds_early_lines: bool
+
     def say(self, text: str, loud: bool = False) -> None:
         """Prints a line (``loud``: a page or an escalation, which must not go unseen)."""
 
@@ -36,6 +40,8 @@ class ConsoleIO(Protocol):
 
 class PlainLines:
     """Lines from standard input, lines to standard output: for scripts and pipes."""
+
+    holds_early_lines = True
 
     def say(self, text: str, loud: bool = False) -> None:
         print(text, flush=True)
@@ -78,6 +84,8 @@ class Terminal:
     editing, completion (Tab) and a bar of what the station owes; whatever the
     console prints goes above the line being typed, which stays as it was."""
 
+    holds_early_lines = False
+
     def __init__(self, words: Iterable[str]) -> None:
         self.book: Book | None = None
         self._session: PromptSession[str] = PromptSession(
@@ -85,6 +93,7 @@ class Terminal:
             completer=_Completion(words, self._owed_references),
             bottom_toolbar=self._toolbar,
             refresh_interval=1.0,
+            complete_while_typing=False,
         )
 
     def say(self, text: str, loud: bool = False) -> None:
