@@ -38,6 +38,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--days", type=float, default=7.0, help="valid for (default 7)")
     parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
     parser.add_argument("--exercise", help="the server's exercise TOML file")
+    parser.add_argument(
+        "--new-key",
+        action="store_true",
+        help="create the data directory's token key if it has none (for a server yet to "
+        "start there); without it a directory with no key is refused",
+    )
     parser.set_defaults(run=run)
 
 
@@ -51,10 +57,20 @@ async def run(args: argparse.Namespace) -> int:
         exercise = load_settings_exercise(settings.checked())
     except ConfigurationError as error:
         raise SystemExit(f"hotline token: {error}") from None
+    key = settings.token_secret_file
+    if not args.new_key and not key.exists():
+        raise SystemExit(
+            f"hotline token: no token key at {key}: {settings.data_dir} is not the data "
+            "directory of a server that has run; give the server's with --data-dir, or "
+            "--new-key to create one there for a server yet to start"
+        )
     role = _ROLES[args.role]
     if role == common_pb2.ROLE_PARTICIPANT:
         if not args.party or not args.hotline:
             raise SystemExit("hotline token: a participant needs --party and --hotline")
+        # Party ids as the exercise spells them, whatever the case typed.
+        spelled = {party.party_id.upper(): party.party_id for party in exercise.parties}
+        args.party = spelled.get(args.party.upper(), args.party)
         try:
             hotline = parse_hotline(args.hotline)
         except ValueError as error:

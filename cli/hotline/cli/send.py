@@ -8,7 +8,15 @@ from typing import Any
 import jwt
 
 from hotline.cli import render
-from hotline.cli.options import add_geometry, enum_value, geometry, stamp, when
+from hotline.cli.options import (
+    ZONE_KINDS_HELP,
+    add_geometry,
+    enum_value,
+    geometry,
+    stamp,
+    when,
+    zone_kind,
+)
 from hotline.client import Body, HotlineClient, acknowledgment, envelope
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -81,11 +89,11 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
     text.set_defaults(body=_text)
 
     position = kinds.add_parser("position", parents=[common], help="an own-unit position")
-    position.add_argument("--unit", required=True)
-    position.add_argument("--callsign", default="")
-    position.add_argument("--domain", default="AIR", help="AIR, GROUND or SEA")
-    position.add_argument("--lat", type=float, required=True)
-    position.add_argument("--lon", type=float, required=True)
+    position.add_argument("--unit", required=True, help="the unit's id, e.g. B-COY-1")
+    position.add_argument("--callsign", default="", help="(default: the unit's id)")
+    position.add_argument("--domain", default="AIR", help="AIR, GROUND or SEA (default AIR)")
+    position.add_argument("--lat", type=float, required=True, help="latitude, WGS-84 degrees")
+    position.add_argument("--lon", type=float, required=True, help="longitude, WGS-84 degrees")
     position.add_argument("--alt", type=float, default=0.0, help="metres MSL")
     position.add_argument("--course", type=float, default=0.0, help="degrees true")
     position.add_argument("--speed", type=float, default=0.0, help="m/s")
@@ -102,9 +110,18 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
 def _zone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone-id", required=True)
     parser.add_argument("--name", default="")
-    parser.add_argument("--kind", default="RESTRICTED_OPERATIONS_ZONE")
-    parser.add_argument("--floor", type=float, default=0.0)
-    parser.add_argument("--ceiling", type=float, default=15000.0)
+    parser.add_argument(
+        "--kind", type=zone_kind, default="ROZ", help=f"{ZONE_KINDS_HELP} (default ROZ)"
+    )
+    parser.add_argument(
+        "--floor", type=float, default=0.0, help="lowest altitude, metres MSL (default 0)"
+    )
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        default=15000.0,
+        help="highest altitude, metres MSL (default 15000)",
+    )
     parser.add_argument("--from", dest="start", type=when, help="ISO time or +10m")
     parser.add_argument("--until", type=when, help="ISO time or +2h")
     add_geometry(parser)
@@ -188,7 +205,7 @@ def _zone(args: argparse.Namespace) -> zones_pb2.Zone:
     zone = zones_pb2.Zone(
         zone_id=args.zone_id,
         name=args.name or args.zone_id,
-        kind=enum_value(zones_pb2.ZoneKind, "ZONE_KIND_", args.kind),  # type: ignore[arg-type]
+        kind=args.kind,
         geometry=geometry(args),
         altitude=zones_pb2.AltitudeBand(floor_m=args.floor, ceiling_m=args.ceiling),
     )
@@ -211,6 +228,26 @@ _DECISIONS = {
 
 
 def _zone_decision(args: argparse.Namespace) -> Body:
+    if args.decision != "counter":
+        given = [
+            option
+            for option, value in (
+                ("--circle", args.circle),
+                ("--polygon", args.polygon),
+                ("--corridor", args.corridor),
+                ("--name", args.name),
+                ("--from", args.start),
+                ("--until", args.until),
+            )
+            if value
+        ]
+        if given:
+            raise argparse.ArgumentTypeError(
+                f"{', '.join(given)}: only a counter proposal has a zone; "
+                f"'{args.decision}' takes --zone-id, --version and --reason"
+            )
+    if args.decision == "accept" and args.reason:
+        raise argparse.ArgumentTypeError("--reason: an acceptance gives none")
     decision = zones_pb2.ZoneDecision(
         zone_id=args.zone_id,
         version=args.version,
