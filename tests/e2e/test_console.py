@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
-from hotline.testing.harness import AIR, Harness, expect, is_ack, is_alert
+from hotline.testing.harness import AIR, GROUND, Harness, ServerProcess, expect, is_ack, is_alert
 from hotline.testing.terminal import CTRL_D, ENTER, TAB, UP, TerminalConsole
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -227,6 +229,57 @@ async def test_no_server_yet_is_said_and_end_of_input_leaves() -> None:
         console.type(CTRL_D)
         await console.expect("-- end of input: leaving without having connected")
         assert await console.ended() == 0
+
+
+async def test_a_lost_connection_is_told_apart_and_resumed(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{_free_port()}"
+    server = ServerProcess(tmp_path / "data", options=("--listen", address))
+    server.start()
+    try:
+        red_token = _token(tmp_path / "data", "RED")
+        async with TerminalConsole.at(address, red_token) as red:
+            await red.expect("connected as RED")
+            server.kill()
+            await red.expect(f"-- session to {address} lost (UNAVAILABLE); reconnecting")
+            server.start()
+            await red.expect(f"-- session to {address} open again")
+            red.enter("say back on the line")
+            await red.expect("-> recorded as #")
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            assert server.terminate() == 0
+
+
+def _token(data: Path, party: str) -> str:
+    return subprocess.run(
+        [*HOTLINE, "token", "--data-dir", str(data), "--party", party,
+         "--hotline", "air_operations"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+
+
+async def test_every_kind_can_be_sent_from_the_console(server: Harness) -> None:
+    async with (
+        server.station("RED", GROUND) as red,
+        TerminalConsole.at(server.address, server.token("BLUE", GROUND)) as blue,
+    ):
+        await blue.expect("connected as BLUE")
+        blue.enter(
+            "send zone-propose --zone-id NFA-KHASHAM --kind nfa --name 'Conoco plant' "
+            "--circle 35.29,40.26,4000 --priority immediate"
+        )
+        await blue.expect("zone proposal NFA-KHASHAM: Conoco plant")
+        proposal = await expect(red, lambda e: e.WhichOneof("body") == "zone_proposal")
+        assert proposal.zone_proposal.zone.kind == Z.ZONE_KIND_NO_FIRE_AREA
+        assert proposal.priority == IMMEDIATE
+        blue.enter("send position --unit B-COY-1 --domain ground --lat 35.30 --lon 40.20")
+        await blue.expect("positions: B-COY-1 35.3000,40.2000 0 m")
+        blue.enter("send stop 'Cease fire' --priority routine")
+        await blue.expect(
+            "?? send stop: --priority routine: a stop request is always FLASH; leave --priority out"
+        )
+        blue.enter("send zone-propose --circle 35.29,40.26,4000")
+        await blue.expect("?? send zone-propose: the following arguments are required: --zone-id")
 
 
 async def test_no_server_within_the_time_given_is_an_error() -> None:
