@@ -71,17 +71,17 @@ async def test_a_note_written_after_the_exercise_is_appended_and_nothing_is_edit
                 "RED answered within the minute",
                 "--bookmark",
                 "strike-1",
-                "--about",
+                "--record",
                 str(strike_index),
             ),
         )
         assert code == 0, err
-        assert out.startswith("annotation recorded as #")
-        note_index = int(out.strip().rsplit("#", 1)[1])
+        assert out.startswith("annotation recorded as log record ")
+        note_index = int(out.strip().rsplit(" ", 1)[1])
         assert note_index >= len(before)
 
         code, out, err = await run_hotline(
-            capsys, *annotate(server, "too late", "--about", "100000")
+            capsys, *annotate(server, "too late", "--record", "100000")
         )
         assert code != 0
         assert "OUT_OF_RANGE" in err
@@ -106,14 +106,14 @@ async def test_a_note_about_a_moment_records_the_moment(
         *annotate(
             server,
             "Strike window opened",
-            "--about",
+            "--at",
             "2026-01-05T06:00Z",
             "--hotline",
             "AIR_OPERATIONS",
         ),
     )
     assert code == 0, err
-    index = int(out.strip().rsplit("#", 1)[1])
+    index = int(out.strip().rsplit(" ", 1)[1])
     async with server.control() as control:
         async for record in control.watch(resume_after_index=index - 1):
             if record.index == index:
@@ -124,7 +124,7 @@ async def test_a_note_about_a_moment_records_the_moment(
     assert record.hotline == AIR
 
     code, _, err = await run_hotline(
-        capsys, *annotate(server, "later", "--about", "2999-01-01T00:00Z")
+        capsys, *annotate(server, "later", "--at", "2999-01-01T00:00Z")
     )
     assert code != 0
     assert "about_time" in err
