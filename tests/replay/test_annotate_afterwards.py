@@ -59,7 +59,7 @@ async def test_a_note_written_after_the_exercise_is_appended_and_nothing_is_edit
     strike_index = next(
         i
         for i, d in enumerate(await replayed(capsys, data))
-        if d["correlation_id"] == strike.message_id
+        if d.get("correlationId") == strike.message_id
     )
 
     # Afterwards: the trainer serves the same data directory again and annotates.
@@ -89,9 +89,9 @@ async def test_a_note_written_after_the_exercise_is_appended_and_nothing_is_edit
 
     documents = await replayed(capsys, data)
     assert stored(data / "hotline.sqlite")[: len(before)] == before
-    notes = [d for d in documents if d["kind"] == "ANNOTATION"]
-    assert [d["index"] for d in notes] == [note_index]
-    annotation = notes[0]["payload"]["annotation"]
+    notes = [d for d in documents if d["kind"] == "RECORD_KIND_ANNOTATION"]
+    assert [d["index"] for d in notes] == [str(note_index)]
+    annotation = notes[0]["annotation"]
     assert annotation["text"] == "RED answered within the minute"
     assert annotation["bookmark"] == "strike-1"
     assert annotation["aboutIndex"] == str(strike_index)
