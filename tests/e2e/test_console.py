@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from hotline.testing.harness import AIR, GROUND, Harness, ServerProcess, expect, is_ack, is_alert
+from hotline.testing.harness import (
+    AIR,
+    GENERALS,
+    GROUND,
+    Harness,
+    ServerProcess,
+    expect,
+    is_ack,
+    is_alert,
+)
 from hotline.testing.terminal import CTRL_D, ENTER, TAB, UP, TerminalConsole
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -212,6 +221,30 @@ async def test_a_page_rings_the_bell(short_server: Harness) -> None:
         assert page is not None
         standby.enter(f"wilco #{sent.sequence}")
         await standby.expect(f"-> WILCO for #{sent.sequence} recorded as #")
+
+
+async def test_an_escalation_stands_out_and_is_answered_where_it_lands(
+    short_server: Harness,
+) -> None:
+    server = short_server
+    generals = server.token("RED", GENERALS)
+    async with (
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR) as red,
+        TerminalConsole.at(server.address, generals) as general,
+    ):
+        await general.expect("connected as RED generals (RED/GENERALS, primary)")
+        sent = await blue.send(messages_pb2.TextMessage(text="Strike at 0600Z"), IMMEDIATE)
+        await expect(red, lambda e: e.message_id == sent.message_id)
+        # RED's air operations never answer: the message goes up to the generals.
+        copy = await general.expect_pattern(
+            r"\x07\x1b\[[0-9;]*m!!! ESCALATED #(\d+) IMMEDIATE [A-Z]+ "
+            rf"\(escalated from {sent.message_id[:8]}\) \[[^\]]+\] text: Strike at 0600Z"
+        )
+        general.enter(f"wilco #{copy.group(1)}")
+        await general.expect(f"-> WILCO for #{copy.group(1)} recorded as #")
+        # The answer on GENERALS answers the original, and BLUE hears it on its own line.
+        await expect(blue, is_ack(sent.message_id, A.ACK_KIND_WILCO))
 
 
 def _free_port() -> int:
