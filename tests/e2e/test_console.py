@@ -130,6 +130,9 @@ async def test_an_unknown_command_is_named_with_a_suggestion(red: TerminalConsol
     )
     red.enter("xyzzy")
     await red.expect("?? unknown command 'xyzzy' (type 'help' for commands)")
+    # Ctrl-D ends the console.
+    red.type(CTRL_D)
+    assert await red.ended() == 0
 
 
 def proposal(zone_id: str, radius_m: float = 5000) -> zones_pb2.ZoneProposal:
