@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hotline.server.storage import open_backend
+from hotline.testing.audit_logs import execute
 from hotline.testing.commands import run_hotline
 from hotline.testing.harness import AIR, Harness, expect, is_ack, running_server
 from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2
@@ -129,3 +130,37 @@ async def test_a_note_about_a_moment_records_the_moment(
     assert code != 0
     assert "about_time" in err
     assert "future" in err
+
+
+@pytest.mark.parametrize("from_snapshot", [True, False], ids=["snapshot", "whole-log"])
+async def test_a_bookmark_name_marks_one_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], from_snapshot: bool
+) -> None:
+    data = tmp_path / "data"
+    async with running_server(data) as server:
+        code, out, err = await run_hotline(
+            capsys, *annotate(server, "first strike", "--bookmark", "strike-1")
+        )
+        assert code == 0, err
+        first = int(out.strip().rsplit(" ", 1)[1])
+        code, _, err = await run_hotline(
+            capsys, *annotate(server, "again", "--bookmark", "strike-1")
+        )
+        assert code == 1
+        assert err.strip() == (
+            f"hotline: ALREADY_EXISTS: bookmark: 'strike-1' is set already (log record "
+            f"{first}); a name marks one place: choose another"
+        )
+    if not from_snapshot:
+        execute(str(data / "hotline.sqlite"), "DELETE FROM snapshots")
+    # After a restart (from a snapshot, or reading the whole log) the name is still taken.
+    async with running_server(data) as server:
+        code, _, err = await run_hotline(
+            capsys, *annotate(server, "again", "--bookmark", "strike-1")
+        )
+        assert code == 1
+        assert "ALREADY_EXISTS" in err
+        code, _, err = await run_hotline(
+            capsys, *annotate(server, "the second", "--bookmark", "strike-2")
+        )
+        assert code == 0, err
