@@ -318,6 +318,36 @@ async def test_every_kind_can_be_sent_from_the_console(server: Harness) -> None:
         await blue.expect("?? send zone-propose: the following arguments are required: --zone-id")
 
 
+async def test_send_alone_asks_for_each_field(server: Harness) -> None:
+    async with (
+        server.station("RED", GROUND) as red,
+        TerminalConsole.at(server.address, server.token("BLUE", GROUND)) as blue,
+    ):
+        await blue.expect("connected as BLUE")
+        blue.enter("send stop")
+        await blue.expect("-- send stop: reason?")
+        blue.enter("You are hitting our people at Khasham")
+        await blue.expect("-> recorded as #")
+        stop = await expect(red, lambda e: e.WhichOneof("body") == "stop_request")
+        assert stop.stop_request.reason == "You are hitting our people at Khasham"
+        assert stop.priority == common_pb2.PRIORITY_FLASH
+
+        blue.enter("send zone-propose")
+        await blue.expect("-- send zone-propose: --zone-id?")
+        blue.enter("NFA-CONOCO")
+        await blue.expect("-- send zone-propose: area? LAT,LON,RADIUS_M for a circle")
+        blue.enter("35.29,40.26,3000")
+        await blue.expect("zone proposal NFA-CONOCO: NFA-CONOCO")
+        zone = await expect(red, lambda e: e.WhichOneof("body") == "zone_proposal")
+        assert zone.zone_proposal.zone.geometry.circle.radius_m == 3000
+
+        # An empty answer sends nothing.
+        blue.enter("send incident")
+        await blue.expect("-- send incident: description?")
+        blue.enter("")
+        await blue.expect("?? send cancelled: nothing sent")
+
+
 async def test_no_server_within_the_time_given_is_an_error() -> None:
     address = f"127.0.0.1:{_free_port()}"
     async with TerminalConsole.at(address, "any-token", "--give-up", "0.5") as console:

@@ -9,7 +9,8 @@ message is shown with its number on the hotline (#N), which names it in answers:
     accept #N | reject #N REASON | counter #N --circle LAT,LON,RADIUS_M ...
                           decide a zone proposal
     stop REASON           stop request, always FLASH
-    send KIND ...         any kind of message, as 'hotline send KIND'
+    send KIND ...         any kind of message, as 'hotline send KIND' (alone: asks
+                          for each field)
     owed                  what this station still owes, with the time left
     quit                  leave (also Ctrl-D, or the end of the input)
 
@@ -31,6 +32,7 @@ from hotline.cli.console.book import Book
 from hotline.cli.console.commands import WORDS, Commands
 from hotline.cli.console.io import ConsoleIO, PlainLines, Terminal, Typed
 from hotline.cli.console.lines import delivery
+from hotline.cli.console.prompts import Ask
 from hotline.client import (
     HotlineClient,
     HotlineClientError,
@@ -126,7 +128,7 @@ class Console:
             book = Book(station.ref.party, policy)
             if isinstance(self.io, Terminal):
                 self.io.book = book
-            commands = Commands(station, control, book, self.io.say)
+            commands = Commands(station, control, book, self.io.say, self._asker(typed))
             async with asyncio.TaskGroup() as tasks:
                 shown = tasks.create_task(self._show(station, book, typed), name="deliveries")
                 while (line := await typed.get()) is not None:
@@ -134,6 +136,22 @@ class Console:
                         break
                 shown.cancel()
         return 1 if self.failed else 0
+
+    def _asker(self, typed: Typed) -> Ask | None:
+        """Questions for the officer at a terminal; None for a script, which is never
+        asked anything."""
+        if self.io.holds_early_lines:
+            return None
+
+        async def ask(question: str) -> str | None:
+            self.io.say(question)
+            answer = await typed.get()
+            if answer is None:
+                # The end of the input ends the console too.
+                typed.put_nowait(None)
+            return answer
+
+        return ask
 
     async def _show(self, station: StationClient, book: Book, typed: Typed) -> None:
         try:

@@ -17,6 +17,7 @@ from typing import NoReturn
 from hotline.cli import send
 from hotline.cli.console.book import Book, UnknownReference, countdown, is_zone_change
 from hotline.cli.console.lines import answer_hint, describe
+from hotline.cli.console.prompts import Ask, Cancelled, ask_fields
 from hotline.cli.options import add_geometry, geometry, stamp, when
 from hotline.client import Body, HotlineClient, Refused, StationClient, envelope
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2, zones_pb2
@@ -38,7 +39,8 @@ commands (a message is named #N as shown, or by the start of its id):
                               the proposal); what is not given is kept from the proposal
   stop REASON                 stop request, always FLASH
   send KIND ...               any message kind, with the options of 'hotline send KIND'
-                              ('send --help', 'send KIND --help')
+                              ('send --help', 'send KIND --help'); 'send KIND' alone
+                              asks for each field
   owed                        what this station still owes an answer to, and the time left
   help                        this text
   quit                        leave (also Ctrl-D, or the end of the input)"""
@@ -85,13 +87,14 @@ def _counter_parser() -> _Parser:
     return parser
 
 
-def _send_parser() -> _Parser:
+def _send_parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The parser of ``send KIND ...``, and the parser of each kind."""
     parser = _Parser(prog="send", description="Send one message of any kind.")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     common = _Parser(add_help=False)
     send.add_common_options(common)
     send.add_kinds(kinds, common)
-    return parser
+    return parser, kinds.choices
 
 
 class Commands:
@@ -103,13 +106,17 @@ class Commands:
         control: HotlineClient,
         book: Book,
         say: Callable[[str], None],
+        ask: Ask | None = None,
     ) -> None:
+        """``ask`` puts a question to the officer (on a terminal): ``send KIND`` alone
+        then asks for the kind's fields; without it such a line is refused."""
         self.station = station
         self.control = control
         self.book = book
         self.say = say
+        self.ask = ask
         self._counter = _counter_parser()
-        self._send = _send_parser()
+        self._send, self._kinds = _send_parser()
 
     async def run(self, line: str) -> bool:
         """Carries out one typed line; False when the officer leaves."""
@@ -240,9 +247,15 @@ class Commands:
 
     async def _send_kind(self, rest: str) -> None:
         try:
-            args = self._send.parse_args(shlex.split(rest))
+            words = shlex.split(rest)
         except ValueError as error:
             raise CommandError(f"send: {error}") from None
+        if len(words) == 1 and words[0] in self._kinds and self.ask is not None:
+            try:
+                words += await ask_fields(words[0], self._kinds[words[0]], self.ask)
+            except Cancelled:
+                raise CommandError("send cancelled: nothing sent") from None
+        args = self._send.parse_args(words)
         try:
             body = args.body(args)
             priority = send.priority_of(args, body)
