@@ -164,3 +164,36 @@ async def test_a_bookmark_name_marks_one_place(
             capsys, *annotate(server, "the second", "--bookmark", "strike-2")
         )
         assert code == 0, err
+
+
+async def test_a_note_about_a_consoles_number_is_tied_to_that_messages_record(
+    server: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with server.station("BLUE", AIR) as blue:
+        await blue.send(messages_pb2.TextMessage(text="first"))
+        sent = await blue.send(messages_pb2.TextMessage(text="Strike at 0600Z"))
+    code, out, err = await run_hotline(
+        capsys,
+        *annotate(
+            server, "the strike notice", "--seq", str(sent.sequence), "--hotline", "air_operations"
+        ),
+    )
+    assert code == 0, err
+    index = int(out.strip().rsplit(" ", 1)[1])
+    async with server.control() as control:
+        records = {}
+        async for record in control.watch(resume_after_index=0):
+            records[record.index] = record
+            if record.index == index:
+                break
+    note = records[index].annotation
+    about = records[note.about_index]
+    assert (about.envelope.message_id, about.envelope.sequence) == (sent.message_id, sent.sequence)
+
+    code, _, err = await run_hotline(capsys, *annotate(server, "which?", "--seq", "2"))
+    assert (code, err.strip()) == (1, "hotline annotate: --seq counts on a hotline; give --hotline")
+    code, _, err = await run_hotline(
+        capsys, *annotate(server, "later", "--seq", "999", "--hotline", "AIR_OPERATIONS")
+    )
+    assert code == 1
+    assert "OUT_OF_RANGE: about_sequence: AIR_OPERATIONS has no #999; its last is #" in err

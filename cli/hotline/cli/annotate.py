@@ -1,13 +1,15 @@
 """``hotline annotate``: a trainer's note or bookmark, live or after the fact.
 
     hotline annotate "BLUE never answered" [--bookmark strike-1] [--record 42]
+    hotline annotate "RED's WILCO came late" --seq 12 --hotline AIR_OPERATIONS
     hotline annotate "Strike window opens" --at 2026-11-21T06:00Z --hotline AIR_OPERATIONS
 
 The note is appended to the exercise's log as its own record; nothing recorded is ever
 edited. After the exercise, run ``hotline serve`` again on its data directory and
 annotate: ``--record`` ties the note to a record of the log by its index (as ``audit
-show`` and ``replay`` number them: not the #N a console shows, which counts the records
-of one hotline), ``--at`` to a moment. Needs an exercise-control credential.
+show`` and ``replay`` number them), ``--seq`` with ``--hotline`` to the message a
+console shows as #N (the records of one hotline are numbered apart), ``--at`` to a
+moment. Needs an exercise-control credential.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
         "'replay' number records; not a console's #N, which counts one hotline's)",
     )
     about.add_argument(
+        "--seq",
+        type=_index,
+        metavar="N",
+        help="the message numbered N on --hotline (the #N a station's console shows)",
+    )
+    about.add_argument(
         "--at",
         type=lambda text: iso_time(text, "an ISO 8601 time (2026-11-21T06:00Z)"),
         metavar="TIME",
@@ -65,12 +73,15 @@ async def run(args: argparse.Namespace) -> int:
             enum_value(common_pb2.Hotline, "HOTLINE_", args.hotline)
         )
     about_time: Timestamp | None = timestamp(args.at) if args.at is not None else None
+    if args.seq is not None and not args.hotline:
+        raise SystemExit("hotline annotate: --seq counts on a hotline; give --hotline")
     async with HotlineClient(args.address, args.token) as client:
         index = await client.annotate(
             args.text,
             args.bookmark,
             hotline,
             about_index=args.record,
+            about_sequence=args.seq,
             about_time=about_time,
         )
     print(f"annotation recorded as log record {index}")

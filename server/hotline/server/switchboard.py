@@ -1141,6 +1141,19 @@ class Switchboard:
             for message, party in self._chains.to_reroute(hotline):
                 self._escalate(message, party, envelope_pb2.ESCALATION_REASON_LINE_SUSPENDED)
 
+    async def index_of(self, hotline: Hotline, sequence: int) -> int:
+        """The log index of the record numbered ``sequence`` on ``hotline`` (a console's
+        #N); InvalidArgument without a hotline, OutOfRange if it has no such number."""
+        if hotline == common_pb2.HOTLINE_UNSPECIFIED:
+            raise InvalidArgument("about_sequence: counts on a hotline; give the hotline")
+        stored = await self._log.at_sequence(hotline, sequence)
+        if stored is None:
+            raise OutOfRange(
+                f"about_sequence: {hotline_name(hotline)} has no #{sequence}; its last is "
+                f"#{self._last_sequence[hotline]}"
+            )
+        return stored.index
+
     def annotate(
         self,
         credential: Credential,
