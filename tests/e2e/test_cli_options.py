@@ -130,3 +130,12 @@ async def test_options_a_decision_does_not_take_are_refused(server: Harness) -> 
         "--zone-id", "ROZ-1", "--version", "1", "--reason", "fine",
     )  # fmt: skip
     assert (code, err) == (1, "hotline: --reason: an acceptance gives none")
+
+
+async def test_an_answers_reason_only_with_unable(server: Harness) -> None:
+    token = server.token("RED", AIR)
+    at = ("--address", server.address, "--token", token)
+    code, out, err = await hotline("send", "ack", "0123abcd", "wilco", *at, "--reason", "why")
+    assert (code, out, err) == (1, "", "hotline: --reason: only UNABLE gives one, not wilco")
+    code, out, err = await hotline("send", "ack", "0123abcd", "unable", *at)
+    assert (code, out, err) == (1, "", "hotline: unable: give the reason with --reason")

@@ -287,6 +287,10 @@ def _incident(args: argparse.Namespace) -> Body:
 
 
 def _ack(args: argparse.Namespace) -> Body:
+    if args.answer == "unable" and not args.reason:
+        raise argparse.ArgumentTypeError("unable: give the reason with --reason")
+    if args.answer != "unable" and args.reason:
+        raise argparse.ArgumentTypeError(f"--reason: only UNABLE gives one, not {args.answer}")
     kind = enum_value(acknowledgments_pb2.AckKind, "ACK_KIND_", args.answer)
     return acknowledgment(args.answered, kind, args.reason)  # type: ignore[arg-type]
 
