@@ -19,7 +19,14 @@ from hotline.cli.console.book import Book, UnknownReference, countdown, is_zone_
 from hotline.cli.console.lines import answer_hint, describe
 from hotline.cli.console.prompts import Ask, Cancelled, ask_fields
 from hotline.cli.options import add_geometry, geometry, stamp, when
-from hotline.client import Body, HotlineClient, Refused, StationClient, envelope
+from hotline.client import (
+    Body,
+    HotlineClient,
+    HotlineClientError,
+    Refused,
+    StationClient,
+    envelope,
+)
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2, zones_pb2
 
 A = acknowledgments_pb2
@@ -133,6 +140,9 @@ class Commands:
                 self.say(f"?? {error}")
         except Refused as refused:
             self.say(f"?? refused: {refused}")
+        except HotlineClientError as error:
+            # The session failed for good, or the server cannot be reached for a query.
+            self.say(f"?? not done: {error}")
         return True
 
     async def _dispatch(self, word: str, rest: str) -> None:
