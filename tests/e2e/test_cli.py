@@ -97,13 +97,14 @@ async def test_two_air_operations_officers_exchange_and_acknowledge_a_message(
 
     delivery = await red.read_until("Strike package over Deir Ezzor")
     assert f"#{sequence} IMMEDIATE BLUE" in delivery
-    assert "answer: wilco" in delivery
-    await blue.read_until("RECEIPT for")
+    assert f"(answer: wilco #{sequence} | roger #{sequence} | unable #{sequence} REASON)" in (
+        delivery
+    )
+    await blue.read_until(f"RECEIPT for #{sequence} from RED")
 
     await red.type(f"wilco {sequence}")
-    await red.read_until("-> WILCO recorded")
-    wilco = await blue.read_until("WILCO for")
-    assert "from RED" in wilco
+    await red.read_until(f"-> WILCO for #{sequence} recorded as #")
+    await blue.read_until(f"WILCO for #{sequence} from RED")
 
     # A mistake at the keyboard is refused, and the console goes on.
     await red.type(f"roger {sequence}")
@@ -171,3 +172,21 @@ def test_zones_by_one_shot_commands(served: tuple[ServerProcess, Path]) -> None:
     assert current.zone.version == 3  # type: ignore[attr-defined]
     assert current.zone.geometry.circle.radius_m == 6000  # type: ignore[attr-defined]
     assert current.zone.state == zones_pb2.ZONE_STATE_ACTIVE  # type: ignore[attr-defined]
+
+
+def test_a_second_server_on_a_port_in_use_fails_in_one_line_and_writes_nothing(
+    served: tuple[ServerProcess, Path], tmp_path: Path
+) -> None:
+    server, _ = served
+    fresh = tmp_path / "second"
+    second = subprocess.run(
+        [*HOTLINE, "serve", "--listen", server.address, "--data-dir", str(fresh)],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert second.stdout == ""
+    assert (
+        second.stderr
+        == f"hotline serve: cannot listen on {server.address}: address already in use\n"
+    )
+    assert not fresh.exists()

@@ -178,15 +178,25 @@ async def test_notice(server: Harness) -> None:
     assert delivery.priority == common_pb2.PRIORITY_PRIORITY
 
 
-async def test_stop_goes_flash_whatever_the_priority_asked(server: Harness) -> None:
+async def test_stop_goes_flash(server: Harness) -> None:
     async with server.station("RED", GROUND) as red:
-        sent = await send(
-            server, "BLUE", GROUND, "stop", "You are hitting our people at Khasham",
-            "--priority", "routine",
-        )  # fmt: skip
+        sent = await send(server, "BLUE", GROUND, "stop", "You are hitting our people at Khasham")
         delivery = await received(server, red, sent, "stop_request")
     assert delivery.stop_request.reason == "You are hitting our people at Khasham"
     assert delivery.priority == common_pb2.PRIORITY_FLASH
+
+
+async def test_a_stop_request_at_another_priority_is_refused_not_upgraded(server: Harness) -> None:
+    token = server.token("BLUE", GROUND)
+    code, out, err = await run(server, token, "stop", "Cease fire", "--priority", "routine")
+    assert code != 0
+    assert out == ""
+    assert err == (
+        "hotline: --priority routine: a stop request is always FLASH; leave --priority out"
+    )
+    code, out, _ = await run(server, token, "stop", "Cease fire", "--priority", "flash")
+    assert code == 0
+    assert out.startswith("recorded on GROUND_COMMANDERS as #")
 
 
 async def test_incident(server: Harness) -> None:

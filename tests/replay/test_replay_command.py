@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline.cli import main, replay_shards
 from hotline.server.storage import open_backend
@@ -91,7 +92,14 @@ def size(log: Path) -> int:
 
 
 def text_of(document: dict[str, Any]) -> str:
-    return str(document["payload"].get("envelope", {}).get("text", {}).get("text", ""))
+    return str(document.get("envelope", {}).get("text", {}).get("text", ""))
+
+
+def at(document: dict[str, Any]) -> int:
+    """When the record was recorded, in nanoseconds."""
+    moment = Timestamp()
+    moment.FromJsonString(document["recordedAt"])
+    return moment.ToNanoseconds()
 
 
 def test_the_whole_exercise_is_replayed_in_order_one_line_per_record(
@@ -116,21 +124,36 @@ def test_json_lines_carry_the_record_and_its_payload(
     capsys: pytest.CaptureFixture[str], log: Path
 ) -> None:
     documents = records(capsys, log)
-    assert [d["index"] for d in documents] == list(range(size(log)))
+    # The protobuf JSON mapping of the log record, as 'audit show --json' and MQTT write it.
+    assert [d["index"] for d in documents] == [str(i) for i in range(size(log))]
+    payloads = {"exercise", "envelope", "deadlineMissed", "stationSession", "refusedRequest",
+                "annotation"}  # fmt: skip
     for document in documents:
-        assert set(document) == {
-            "index", "recorded_at", "kind", "hotline", "actor", "correlation_id", "payload",
-        }  # fmt: skip
-        dt.datetime.fromisoformat(document["recorded_at"].replace("Z", "+00:00"))
+        assert list(document)[:3] == ["index", "recordedAt", "kind"]
+        assert set(document) <= {"index", "recordedAt", "kind", "hotline", "actor",
+                                 "correlationId", *payloads}  # fmt: skip
+        assert len(set(document) & payloads) <= 1, document
+        dt.datetime.fromisoformat(document["recordedAt"].replace("Z", "+00:00"))
     strike = next(d for d in documents if text_of(d) == "Strike at grid 37S DV 1")
-    assert strike["kind"] == "ENVELOPE"
-    assert strike["hotline"] == "AIR_OPERATIONS"
+    assert strike["kind"] == "RECORD_KIND_ENVELOPE"
+    assert strike["hotline"] == "HOTLINE_AIR_OPERATIONS"
     assert strike["actor"] == "BLUE/AIR_OPERATIONS"
-    envelope = strike["payload"]["envelope"]
-    assert strike["correlation_id"] == envelope["messageId"]
+    envelope = strike["envelope"]
+    assert strike["correlationId"] == envelope["messageId"]
     assert envelope["priority"] == "PRIORITY_IMMEDIATE"
-    assert documents[0]["kind"] == "EXERCISE_STARTED"
-    assert "exercise" in documents[0]["payload"]
+    assert documents[0]["kind"] == "RECORD_KIND_EXERCISE_STARTED"
+    assert "exercise" in documents[0]
+
+
+def test_replay_and_audit_show_write_records_in_one_shape(
+    capsys: pytest.CaptureFixture[str], log: Path
+) -> None:
+    replayed = records(capsys, log)
+    with pytest.raises(SystemExit):
+        main(["audit", "show", str(log), "--json"])
+    shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert replayed == shown
+    assert replayed[0]["index"] == "0"
 
 
 def test_the_same_replay_prints_the_same_bytes(
@@ -144,23 +167,23 @@ def test_the_same_replay_prints_the_same_bytes(
 
 def test_filter_by_hotline(capsys: pytest.CaptureFixture[str], log: Path) -> None:
     ground = records(capsys, log, "--hotline", "GROUND_COMMANDERS")
-    assert {d["hotline"] for d in ground} == {"GROUND_COMMANDERS"}
+    assert {d["hotline"] for d in ground} == {"HOTLINE_GROUND_COMMANDERS"}
     assert "Convoy crossing bridge 4" in [text_of(d) for d in ground]
     assert not any(text_of(d).startswith("Strike") for d in ground)
 
 
 def test_filter_by_party_and_kind(capsys: pytest.CaptureFixture[str], log: Path) -> None:
     red = records(capsys, log, "--party", "RED", "--kind", "envelope")
-    assert {d["kind"] for d in red} == {"ENVELOPE"}
+    assert {d["kind"] for d in red} == {"RECORD_KIND_ENVELOPE"}
     # Sent by RED, or addressed to RED (answers to RED, alerts about RED's stations).
     for d in red:
-        envelope = d["payload"]["envelope"]
+        envelope = d["envelope"]
         assert d["actor"].startswith("RED/") or "RED" in envelope.get("audience", []), d
     assert "Convoy crossing bridge 4" in {text_of(d) for d in red}
     answers = {
-        (d["actor"], d["payload"]["envelope"]["acknowledgment"]["kind"])
+        (d["actor"], d["envelope"]["acknowledgment"]["kind"])
         for d in red
-        if "acknowledgment" in d["payload"]["envelope"]
+        if "acknowledgment" in d["envelope"]
     }
     assert answers >= {
         ("RED/AIR_OPERATIONS", "ACK_KIND_WILCO"),
@@ -169,24 +192,22 @@ def test_filter_by_party_and_kind(capsys: pytest.CaptureFixture[str], log: Path)
     # BLUE's strikes went to the whole line, naming no one: they are not RED's records.
     assert not any(text_of(d).startswith("Strike") for d in red)
     notes = records(capsys, log, "--kind", "ANNOTATION")
-    assert [d["payload"]["annotation"]["text"] for d in notes] == [
-        "BLUE answered every strike notice"
-    ]
+    assert [d["annotation"]["text"] for d in notes] == ["BLUE answered every strike notice"]
 
 
 def test_window_by_index(capsys: pytest.CaptureFixture[str], log: Path) -> None:
-    assert [d["index"] for d in records(capsys, log, "--from", "2", "--to", "5")] == [2, 3, 4]
+    window = records(capsys, log, "--from", "2", "--to", "5")
+    assert [d["index"] for d in window] == ["2", "3", "4"]
 
 
 def test_window_by_time(capsys: pytest.CaptureFixture[str], log: Path) -> None:
     everything = records(capsys, log)
     strikes = [d for d in everything if text_of(d).startswith("Strike")]
-    start, end = strikes[0]["recorded_at"], strikes[1]["recorded_at"]
+    start, end = strikes[0]["recordedAt"], strikes[1]["recordedAt"]
     window = records(capsys, log, "--from", start, "--to", end)
-    # Times are shown to the millisecond: records of the same millisecond as the first
-    # strike are in the window too, whichever came first.
-    assert window == [d for d in everything if start <= d["recorded_at"] < end]
-    assert strikes[0]["index"] in [d["index"] for d in window]
+    assert window
+    assert window[0]["index"] == strikes[0]["index"]
+    assert all(at(strikes[0]) <= at(d) < at(strikes[1]) for d in window)
     assert strikes[1]["index"] not in [d["index"] for d in window]
 
 
@@ -197,12 +218,12 @@ def test_a_tampered_log_is_refused_and_played_only_without_verification(
     drop_triggers(str(log))
     backend = open_backend(str(log), create=False)
     try:
-        (stored,) = backend.read(strike["index"], strike["index"] + 1)
+        (stored,) = backend.read(int(strike["index"]), int(strike["index"]) + 1)
     finally:
         backend.close()
     forged = stored.data.replace(b"grid 37S", b"grid 38S")
     assert forged != stored.data
-    execute(str(log), "UPDATE log SET data = ? WHERE idx = ?", (forged, strike["index"]))
+    execute(str(log), "UPDATE log SET data = ? WHERE idx = ?", (forged, int(strike["index"])))
 
     code, out, err = replay(capsys, log)
     assert code == 1

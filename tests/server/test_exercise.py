@@ -90,13 +90,48 @@ url = "mqtt://blue:secret@broker:1883"
             "receipt='soon'\n",
             "policy.deadlines.FLASH.receipt",
         ),
-        ("[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n[surprise]\n", "unknown section"),
+        ("[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n[surprise]\n", "surprise: unknown key"),
         ("this is not toml", "not valid TOML"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says):
         load_exercise(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n\n[policy]\n"
+            "line_test_receipt = '30s'\nline_test_intervall = '1h'\n",
+            ":8: policy.line_test_intervall: unknown key; did you mean 'line_test_interval'?",
+        ),
+        (
+            "[exercise]\nid = 'x'\nnmae = 'X'\n[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n",
+            ":3: exercise.nmae: unknown key; did you mean 'name'?",
+        ),
+        (
+            "[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n[policy.deadlines.FLASH]\n"
+            "reciept = '5s'\n",
+            ":6: policy.deadlines.FLASH.reciept: unknown key; did you mean 'receipt'?",
+        ),
+        (
+            "[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n[[stations]]\nparty='RED'\n"
+            "hotline='GENERALS'\nstandy='Capt. B'\n",
+            ":8: stations[0].standy: unknown key; did you mean 'standby'?",
+        ),
+        (
+            "[[parties]]\nid='BLUE'\n[[parties]]\nid='RED'\n[policy.seperation]\n",
+            ":5: policy.seperation: unknown key; did you mean 'separation'?",
+        ),
+    ],
+)
+def test_an_unknown_key_is_refused_naming_its_line(tmp_path: Path, text: str, says: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigurationError) as refused:
+        load_exercise(path)
+    assert str(refused.value) == f"{path}{says}"
 
 
 def test_durations() -> None:

@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from hotline.cli.options import add_connection, resolve_connection
 from hotline.client import HotlineClientError
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hotline", description="Deconfliction hotlines for military exercises."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument(
+        "--version", action="version", version=f"hotline {metadata.version('hotline')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(commands)
     credentials.add_parser(commands)

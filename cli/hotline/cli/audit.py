@@ -23,14 +23,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from hotline.cli import render
 from hotline.cli.options import enum_value, when
 from hotline.contract import seconds
 from hotline.server.audit import AuditError, Verifier, parse_verifier_key, verify_proof_bundle
 from hotline.server.audit.stored import export_stored_proof, verify_stored_log
 from hotline.server.errors import ConfigurationError
+from hotline.server.json_mapping import record_object
 from hotline.server.replay import parties
 from hotline.server.storage import Backend, open_backend
 from hotline.v1 import common_pb2, log_pb2
@@ -230,7 +229,7 @@ async def run_show(args: argparse.Namespace) -> int:
             if args.party and args.party not in parties(record):
                 continue
             if args.json:
-                print(json.dumps(MessageToDict(record), separators=(",", ":")))
+                print(json.dumps(record_object(record), separators=(",", ":"), ensure_ascii=False))
             else:
                 print(_line(record))
     return 0

@@ -48,6 +48,12 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
     parser.add_argument("--exercise", help="the server's exercise TOML file")
+    parser.add_argument(
+        "--new-key",
+        action="store_true",
+        help="create the data directory's token key if it has none (for a server yet to "
+        "start there); without it a directory with no key is refused",
+    )
     parser.set_defaults(run=run)
 
 
@@ -75,18 +81,21 @@ def server_exercise(args: argparse.Namespace, command: str) -> tuple[Settings, E
         raise SystemExit(f"hotline {command}: {error}") from None
 
 
-def participant(args: argparse.Namespace, command: str) -> Credential:
-    """The station credential ``--party``, ``--hotline``, ``--standby`` and ``--name`` give."""
+def participant(args: argparse.Namespace, command: str, exercise: Exercise) -> Credential:
+    """The station credential ``--party``, ``--hotline``, ``--standby`` and ``--name``
+    give; the party spelled as ``exercise`` spells it, whatever the case typed."""
     if not args.party or not args.hotline:
         raise SystemExit(f"hotline {command}: a station needs --party and --hotline")
+    spelled = {party.party_id.upper(): party.party_id for party in exercise.parties}
+    party = spelled.get(args.party.upper(), args.party)
     try:
         hotline = parse_hotline(args.hotline)
     except ValueError as error:
         raise SystemExit(f"hotline {command}: --hotline: {error}") from None
     return Credential(
-        subject=args.name or f"{args.party}/{args.hotline}",
+        subject=args.name or f"{party}/{args.hotline}",
         role=common_pb2.ROLE_PARTICIPANT,
-        party=args.party,
+        party=party,
         hotline=hotline,
         operator=common_pb2.OPERATOR_STANDBY if args.standby else common_pb2.OPERATOR_PRIMARY,
     )
@@ -94,9 +103,16 @@ def participant(args: argparse.Namespace, command: str) -> Credential:
 
 async def run(args: argparse.Namespace) -> int:
     settings, exercise = server_exercise(args, "token")
+    key = settings.token_secret_file
+    if not args.new_key and not key.exists():
+        raise SystemExit(
+            f"hotline token: no token key at {key}: {settings.data_dir} is not the data "
+            "directory of a server that has run; give the server's with --data-dir, or "
+            "--new-key to create one there for a server yet to start"
+        )
     role = _ROLES[args.role]
     if role == common_pb2.ROLE_PARTICIPANT:
-        credential = participant(args, "token")
+        credential = participant(args, "token", exercise)
     else:
         credential = Credential(subject=args.name or args.role, role=role)
     authority = TokenAuthority(load_or_create_secret(settings.token_secret_file), exercise)

@@ -78,13 +78,38 @@ def stamp(seconds: float) -> object:
     return timestamp(seconds)
 
 
-def enum_value(enum: object, prefix: str, text: str) -> int:
+#: The short forms of zone kinds in airspace-control practice.
+ZONE_KIND_SHORT = {
+    "ROZ": "RESTRICTED_OPERATIONS_ZONE",
+    "NFA": "NO_FIRE_AREA",
+    "RFA": "RESTRICTED_FIRE_AREA",
+    "SCA": "SPECIAL_CAUTION_AREA",
+    "AO": "AREA_OF_OPERATIONS",
+}
+ZONE_KINDS_HELP = (
+    "ROZ (restricted operations zone), NFA (no-fire area), RFA (restricted-fire area), "
+    "KILL_BOX, SCA (special caution area), AO (area of operations), DECONFLICTION_LINE; "
+    "any case"
+)
+
+
+def enum_value(enum: object, prefix: str, text: str, short: dict[str, str] | None = None) -> int:
+    """The value of an enum named in any case, with or without its prefix, or by one of
+    the ``short`` forms; ArgumentTypeError listing the names otherwise."""
     name = text.strip().upper().replace("-", "_")
+    name = (short or {}).get(name, name)
     try:
         return int(enum.Value(name if name.startswith(prefix) else prefix + name))  # type: ignore[attr-defined]
     except ValueError:
-        names = ", ".join(n.removeprefix(prefix) for n in enum.keys()[1:])  # type: ignore[attr-defined]
-        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {names}") from None
+        names = [n.removeprefix(prefix) for n in enum.keys()[1:]]  # type: ignore[attr-defined]
+        for brief, full in (short or {}).items():
+            names[names.index(full)] = f"{brief} ({full})"
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {', '.join(names)}") from None
+
+
+def zone_kind(text: str) -> int:
+    """A zone kind: a short form (ROZ, NFA ...) or its full name, in any case."""
+    return enum_value(zones_pb2.ZoneKind, "ZONE_KIND_", text, ZONE_KIND_SHORT)
 
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"

@@ -168,8 +168,8 @@ async def _issue_server(args: argparse.Namespace) -> int:
 
 async def _issue_station(args: argparse.Namespace) -> int:
     authority = _authority(args.dir)
-    credential = participant(args, "pki issue station")
     _, exercise = server_exercise(args, "pki issue station")
+    credential = participant(args, "pki issue station", exercise)
     if exercise.exercise_id != authority.exercise_id:
         raise SystemExit(
             f"hotline pki issue station: the CA is exercise {authority.exercise_id!r}'s, "

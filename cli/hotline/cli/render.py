@@ -61,7 +61,7 @@ def describe_record(record: log_pb2.LogRecord) -> str:
         return f"{refused.method} refused: {refused.code}: {refused.detail}"
     if payload == "annotation":
         note = record.annotation
-        about = f" about #{note.about_index}" if note.HasField("about_index") else ""
+        about = f" about record {note.about_index}" if note.HasField("about_index") else ""
         if note.HasField("about_time"):
             about += f" about {record_time(note.about_time)}"
         mark = f" [bookmark {note.bookmark}]" if note.bookmark else ""

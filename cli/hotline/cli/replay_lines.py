@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from hotline.cli import render
-from hotline.server.json_mapping import json_object
+from hotline.server.json_mapping import record_object
 from hotline.server.replay import Played
 from hotline.v1 import log_pb2
 
@@ -64,28 +64,12 @@ class TextLines:
         )
 
 
-def _json_name(field: str) -> str:
-    """The field's name in the protobuf JSON mapping (``stationSession``)."""
-    return str(log_pb2.LogRecord.DESCRIPTOR.fields_by_name[field].json_name)
-
-
 def json_line(played: Played) -> str:
-    """The record as one JSON object: index, time, kind, hotline, actor, correlation id
-    and the payload in the protobuf JSON mapping."""
+    """The record as one JSON object: the protobuf JSON mapping of the log record, as
+    ``audit show --json`` and the MQTT bridge write it (see ``record_object``)."""
     record = played.record
     if record is None:
-        document: dict[str, Any] = {"index": played.index, "unreadable": True}
+        document: dict[str, Any] = {"index": str(played.index), "unreadable": True}
     else:
-        payload = record.WhichOneof("payload")
-        document = {
-            "index": played.index,
-            "recorded_at": render.record_time(record.recorded_at),
-            "kind": render.name(log_pb2.RecordKind, record.kind, "RECORD_KIND_"),
-            "hotline": render.hotline(record.hotline) if record.hotline else None,
-            "actor": record.actor,
-            "correlation_id": record.correlation_id,
-            "payload": {_json_name(payload): json_object(getattr(record, payload))}
-            if payload
-            else {},
-        }
+        document = record_object(record)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

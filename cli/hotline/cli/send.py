@@ -8,7 +8,16 @@ from typing import Any
 import jwt
 
 from hotline.cli import render
-from hotline.cli.options import add_geometry, enum_value, geometry, stamp, token_text, when
+from hotline.cli.options import (
+    ZONE_KINDS_HELP,
+    add_geometry,
+    enum_value,
+    geometry,
+    stamp,
+    token_text,
+    when,
+    zone_kind,
+)
 from hotline.client import Body, HotlineClient, acknowledgment, envelope
 from hotline.v1 import (
     acknowledgments_pb2,
@@ -34,13 +43,41 @@ def add_parser(commands: Any, connected: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("send", help="send one message")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     common = argparse.ArgumentParser(add_help=False, parents=[connected])
-    common.add_argument("--priority", default="ROUTINE", help="FLASH, IMMEDIATE, PRIORITY, ROUTINE")
-    common.add_argument("--message-id", help="choose the id (a retry with it takes effect once)")
+    add_common_options(common)
+    add_kinds(kinds, common)
+    parser.set_defaults(run=run)
 
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--priority`` and ``--message-id``, which every kind takes."""
+    parser.add_argument(
+        "--priority",
+        help="FLASH, IMMEDIATE, PRIORITY or ROUTINE (default ROUTINE; a stop request is "
+        "always FLASH)",
+    )
+    parser.add_argument("--message-id", help="choose the id (a retry with it takes effect once)")
+
+
+def add_kinds(kinds: Any, common: argparse.ArgumentParser) -> None:
+    """A sub-command per message kind (``text``, ``position``, ``zone-propose`` ...),
+    each with ``common``'s options; also used by the station console's ``send``."""
     _add_messages(kinds, common)
     _add_zones(kinds, common)
     _add_warnings(kinds, common)
-    parser.set_defaults(run=run)
+
+
+def priority_of(args: argparse.Namespace, body: Body) -> common_pb2.Priority.ValueType:
+    """The priority ``--priority`` asks for; raises ArgumentTypeError for a stop request
+    at anything but FLASH (it is refused, not silently upgraded)."""
+    stop = isinstance(body, messages_pb2.StopRequest)
+    if args.priority is None:
+        return common_pb2.PRIORITY_FLASH if stop else common_pb2.PRIORITY_ROUTINE
+    priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
+    if stop and priority != common_pb2.PRIORITY_FLASH:
+        raise argparse.ArgumentTypeError(
+            f"--priority {args.priority}: a stop request is always FLASH; leave --priority out"
+        )
+    return priority  # type: ignore[return-value]
 
 
 def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
@@ -53,11 +90,11 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
     text.set_defaults(body=_text)
 
     position = kinds.add_parser("position", parents=[common], help="an own-unit position")
-    position.add_argument("--unit", required=True)
-    position.add_argument("--callsign", default="")
-    position.add_argument("--domain", default="AIR", help="AIR, GROUND or SEA")
-    position.add_argument("--lat", type=float, required=True)
-    position.add_argument("--lon", type=float, required=True)
+    position.add_argument("--unit", required=True, help="the unit's id, e.g. B-COY-1")
+    position.add_argument("--callsign", default="", help="(default: the unit's id)")
+    position.add_argument("--domain", default="AIR", help="AIR, GROUND or SEA (default AIR)")
+    position.add_argument("--lat", type=float, required=True, help="latitude, WGS-84 degrees")
+    position.add_argument("--lon", type=float, required=True, help="longitude, WGS-84 degrees")
     position.add_argument("--alt", type=float, default=0.0, help="metres MSL")
     position.add_argument("--course", type=float, default=0.0, help="degrees true")
     position.add_argument("--speed", type=float, default=0.0, help="m/s")
@@ -74,9 +111,18 @@ def _add_messages(kinds: Any, common: argparse.ArgumentParser) -> None:
 def _zone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone-id", required=True)
     parser.add_argument("--name", default="")
-    parser.add_argument("--kind", default="RESTRICTED_OPERATIONS_ZONE")
-    parser.add_argument("--floor", type=float, default=0.0)
-    parser.add_argument("--ceiling", type=float, default=15000.0)
+    parser.add_argument(
+        "--kind", type=zone_kind, default="ROZ", help=f"{ZONE_KINDS_HELP} (default ROZ)"
+    )
+    parser.add_argument(
+        "--floor", type=float, default=0.0, help="lowest altitude, metres MSL (default 0)"
+    )
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        default=15000.0,
+        help="highest altitude, metres MSL (default 15000)",
+    )
     parser.add_argument("--from", dest="start", type=when, help="ISO time or +10m")
     parser.add_argument("--until", type=when, help="ISO time or +2h")
     add_geometry(parser)
@@ -160,7 +206,7 @@ def _zone(args: argparse.Namespace) -> zones_pb2.Zone:
     zone = zones_pb2.Zone(
         zone_id=args.zone_id,
         name=args.name or args.zone_id,
-        kind=enum_value(zones_pb2.ZoneKind, "ZONE_KIND_", args.kind),  # type: ignore[arg-type]
+        kind=args.kind,
         geometry=geometry(args),
         altitude=zones_pb2.AltitudeBand(floor_m=args.floor, ceiling_m=args.ceiling),
     )
@@ -183,6 +229,26 @@ _DECISIONS = {
 
 
 def _zone_decision(args: argparse.Namespace) -> Body:
+    if args.decision != "counter":
+        given = [
+            option
+            for option, value in (
+                ("--circle", args.circle),
+                ("--polygon", args.polygon),
+                ("--corridor", args.corridor),
+                ("--name", args.name),
+                ("--from", args.start),
+                ("--until", args.until),
+            )
+            if value
+        ]
+        if given:
+            raise argparse.ArgumentTypeError(
+                f"{', '.join(given)}: only a counter proposal has a zone; "
+                f"'{args.decision}' takes --zone-id, --version and --reason"
+            )
+    if args.decision == "accept" and args.reason:
+        raise argparse.ArgumentTypeError("--reason: an acceptance gives none")
     decision = zones_pb2.ZoneDecision(
         zone_id=args.zone_id,
         version=args.version,
@@ -222,13 +288,19 @@ def _incident(args: argparse.Namespace) -> Body:
 
 
 def _ack(args: argparse.Namespace) -> Body:
+    if args.answer == "unable" and not args.reason:
+        raise argparse.ArgumentTypeError("unable: give the reason with --reason")
+    if args.answer != "unable" and args.reason:
+        raise argparse.ArgumentTypeError(f"--reason: only UNABLE gives one, not {args.answer}")
     kind = enum_value(acknowledgments_pb2.AckKind, "ACK_KIND_", args.answer)
     return acknowledgment(args.answered, kind, args.reason)  # type: ignore[arg-type]
 
 
 async def run(args: argparse.Namespace) -> int:
-    priority = enum_value(common_pb2.Priority, "PRIORITY_", args.priority)
-    message = envelope(_station_of(token_text(args)), args.body(args), priority, args.message_id)  # type: ignore[arg-type]
+    body = args.body(args)
+    message = envelope(
+        _station_of(token_text(args)), body, priority_of(args, body), args.message_id
+    )
     async with HotlineClient(args.address, args.token, tls=args.tls) as client:
         result = await client.send(message)
     again = " (already recorded: this was a retry)" if result.duplicate else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,29 @@ def _ready(settings: Settings) -> Any:
     return announce
 
 
+def _check_free(listen: str) -> None:
+    """Refuses an address the server could not listen on (another server has it), before
+    the server writes anything: a bind that fails later would leave a data directory
+    behind. The port stays free; the server binds it again at once."""
+    named, _, port = listen.rpartition(":")
+    host = named.strip("[]") or None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As the server's own socket: a port that only lingers after a close is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigurationError(f"cannot listen on {listen}: {reason.lower()}") from None
+
+
 async def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
+        _check_free(settings.listen)
         await serve(settings, ready=_ready(settings))
     except ConfigurationError as error:
         raise SystemExit(f"hotline serve: {error}") from None

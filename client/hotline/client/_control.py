@@ -127,18 +127,21 @@ class HotlineClient:
         *,
         about_index: int | None = None,
         about_time: Timestamp | None = None,
+        about_sequence: int | None = None,
     ) -> int:
         """Appends a note or bookmark (exercise control); returns the record's index.
 
-        ``about_index`` / ``about_time`` say which record or moment of the exercise a
-        note written after the fact is about; a record not yet in the log is refused
-        with OUT_OF_RANGE."""
+        ``about_index`` / ``about_time`` say which record (by its index in the log) or
+        moment of the exercise a note written after the fact is about;
+        ``about_sequence`` names the message by its number on ``hotline`` instead (the
+        #N a console shows). A record not in the log is refused with OUT_OF_RANGE."""
         request = services_pb2.AnnotateRequest(
             text=text,
             bookmark=bookmark,
             hotline=hotline,
             about_index=about_index,
             about_time=about_time,
+            about_sequence=about_sequence,
         )
         response = await self._unary(self._exercise.Annotate(request, metadata=self._metadata))
         return response.index

@@ -421,6 +421,8 @@ class StationClient:
                 self._resume.floor = opened.last_sequence
                 self._resume.watermark = opened.last_sequence
             self._resuming = True
+            if self.sessions_opened:
+                log.info("session to %s open again", self.address)
             self.sessions_opened += 1
             self._opened.set()
             await self._exchange(call)

@@ -662,11 +662,16 @@ class AnnotateRequest(_message.Message):
     HOTLINE_FIELD_NUMBER: _builtins.int
     ABOUT_INDEX_FIELD_NUMBER: _builtins.int
     ABOUT_TIME_FIELD_NUMBER: _builtins.int
+    ABOUT_SEQUENCE_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     bookmark: _builtins.str
     hotline: _common_pb2.Hotline.ValueType
     about_index: _builtins.int
     """The record of the exercise the note is about (a note written after the fact)."""
+    about_sequence: _builtins.int
+    """The message the note is about, by its sequence number on `hotline` (the #N a
+    station's console shows): the note is tied to that message's record.
+    """
     @_builtins.property
     def about_time(self) -> _timestamp_pb2.Timestamp:
         """The moment of the exercise the note is about."""
@@ -679,14 +684,20 @@ class AnnotateRequest(_message.Message):
         hotline: _common_pb2.Hotline.ValueType = ...,
         about_index: _builtins.int | None = ...,
         about_time: _timestamp_pb2.Timestamp | None = ...,
+        about_sequence: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "_about_sequence", b"_about_sequence", "about_index", b"about_index", "about_sequence", b"about_sequence", "about_time", b"about_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "about_index", b"about_index", "about_time", b"about_time", "bookmark", b"bookmark", "hotline", b"hotline", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_about_index", b"_about_index", "_about_sequence", b"_about_sequence", "about_index", b"about_index", "about_sequence", b"about_sequence", "about_time", b"about_time", "bookmark", b"bookmark", "hotline", b"hotline", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__about_index: _TypeAlias = _typing.Literal["about_index"]  # noqa: Y015
     _WhichOneofArgType__about_index: _TypeAlias = _typing.Literal["_about_index", b"_about_index"]  # noqa: Y015
+    _WhichOneofReturnType__about_sequence: _TypeAlias = _typing.Literal["about_sequence"]  # noqa: Y015
+    _WhichOneofArgType__about_sequence: _TypeAlias = _typing.Literal["_about_sequence", b"_about_sequence"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__about_index) -> _WhichOneofReturnType__about_index | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__about_sequence) -> _WhichOneofReturnType__about_sequence | None: ...
 
 Global___AnnotateRequest: _TypeAlias = AnnotateRequest  # noqa: Y015
 

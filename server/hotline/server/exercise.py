@@ -6,6 +6,7 @@ every hotline and the default deadlines of ``DOMAIN.md``.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -278,15 +279,48 @@ def load_exercise(path: Path) -> Exercise:
         raise ConfigurationError(f"{path}: not valid TOML: {error}") from None
     try:
         return exercise_from_dict(data)
+    except UnknownKey as error:
+        line = _line_of(path.read_text(encoding="utf-8"), error.key)
+        raise ConfigurationError(
+            f"{path}:{line}: {error}" if line else f"{path}: {error}"
+        ) from None
     except ConfigurationError as error:
         raise ConfigurationError(f"{path}: {error}") from None
 
 
+class UnknownKey(ConfigurationError):
+    """A key the exercise file does not have: a typo, which would otherwise go unseen."""
+
+    def __init__(self, key: str, where: str, known: Iterable[str]) -> None:
+        close = difflib.get_close_matches(key, list(known), n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+        super().__init__(f"{where}{key}: unknown key{guess}")
+        self.key = key
+
+
+def _line_of(text: str, key: str) -> int:
+    """The number of the first line setting or opening ``key``; 0 if none does."""
+    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.\"]*\.)?\"?{re.escape(key)}\"?\s*(=|\])")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return 0
+
+
+def _known(table: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
+    """Refuses a key of ``table`` (at ``where``) that is not one of ``keys``."""
+    known = tuple(keys)
+    for key in table:
+        if key not in known:
+            raise UnknownKey(key, f"{where}." if where else "", known)
+
+
 def exercise_from_dict(data: Mapping[str, Any]) -> Exercise:
-    unknown = set(data) - {"exercise", "parties", "stations", "policy", "mqtt"}
-    if unknown:
-        raise ConfigurationError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    _known(data, ("exercise", "parties", "stations", "policy", "mqtt"), "")
     header = _table(data.get("exercise", {}), "exercise")
+    _known(header, ("id", "name"), "exercise")
+    for i, p in enumerate(_tables(data.get("parties", []), "parties")):
+        _known(p, ("id", "name"), f"parties[{i}]")
     parties = tuple(
         Party(
             party_id=_text(p, "id", f"parties[{i}]"),
@@ -312,6 +346,7 @@ def exercise_from_dict(data: Mapping[str, Any]) -> Exercise:
 
 
 def _broker(table: Mapping[str, Any]) -> Broker:
+    _known(table, ("url", "format"), "mqtt")
     return Broker(
         url=_text(table, "url", "mqtt"),
         payload_format=str(table.get("format", "json")),
@@ -319,6 +354,7 @@ def _broker(table: Mapping[str, Any]) -> Broker:
 
 
 def _station(table: Mapping[str, Any], where: str) -> Station:
+    _known(table, ("party", "hotline", "name", "primary", "standby"), where)
     try:
         hotline = parse_hotline(_text(table, "hotline", where))
     except ValueError as error:
@@ -334,6 +370,7 @@ def _station(table: Mapping[str, Any], where: str) -> Station:
 
 
 def _policy(table: Mapping[str, Any]) -> Policy:
+    _known(table, ("deadlines", "separation", "line_test_interval", "line_test_receipt"), "policy")
     deadlines = dict(DEFAULT_DEADLINES)
     for name, value in _table(table.get("deadlines", {}), "policy.deadlines").items():
         where = f"policy.deadlines.{name}"
@@ -342,12 +379,18 @@ def _policy(table: Mapping[str, Any]) -> Policy:
         except ValueError as error:
             raise ConfigurationError(f"{where}: {error}") from None
         entry = _table(value, where)
+        _known(entry, ("receipt", "response"), where)
         base = deadlines[priority]
         deadlines[priority] = Deadlines(
             receipt=parse_duration(entry.get("receipt", base.receipt), f"{where}.receipt"),
             response=parse_duration(entry.get("response", base.response), f"{where}.response"),
         )
     sep = _table(table.get("separation", {}), "policy.separation")
+    _known(
+        sep,
+        ("air_horizontal_m", "air_vertical_m", "ground_m", "look_ahead", "stale_after"),
+        "policy.separation",
+    )
     base_sep = Separation()
     separation = Separation(
         air_horizontal_m=_positive(sep, "air_horizontal_m", base_sep.air_horizontal_m),

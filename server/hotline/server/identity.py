@@ -145,6 +145,12 @@ class TokenAuthority:
             raise Unauthenticated(
                 f"the credential is for another exercise, not {self._exercise.exercise_id!r}"
             ) from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated(
+                "the credential was not signed with this server's key (token.key in its "
+                "data directory): issue it with 'hotline token --data-dir DIR' where DIR is "
+                "the server's data directory"
+            ) from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the credential is not valid: {error}") from None
         try:

@@ -5,8 +5,8 @@
 number order, lowerCamelCase, 64-bit integers as strings, enums by name, bytes in
 base64, Timestamp and Duration as strings. It is written without json_format, which
 costs several times as much; anything else (maps, non-finite floats, other well-known
-types, an enum number without a name) is left to json_format. The MQTT bridge and
-``hotline replay --json`` write records with it.
+types, an enum number without a name) is left to json_format. The MQTT bridge,
+``hotline replay --json`` and ``hotline audit show --json`` write records with it.
 """
 
 from __future__ import annotations
@@ -23,11 +23,20 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["json_object"]
+__all__ = ["json_object", "record_object"]
 
 
 class _Unusual(Exception):
     """Not in the shape the fast paths below handle: json_format takes it."""
+
+
+def record_object(record: Message) -> dict[str, Any]:
+    """A log record in the protobuf JSON mapping, as every command and the MQTT bridge
+    write it: ``index`` first and always there (``"0"`` included), then the record's
+    other fields (``recordedAt``, ``kind`` as ``RECORD_KIND_…``, ``hotline``, ``actor``,
+    ``correlationId``) and its payload under its own name (``envelope`` …)."""
+    document = json_object(record)
+    return {"index": document.pop("index", "0"), **document}
 
 
 def json_object(message: Message) -> dict[str, Any]:

@@ -172,6 +172,22 @@ class RecordLog:
     async def records(self, start: int, end: int | None = None) -> list[StoredRecord]:
         return await asyncio.to_thread(self._read_range, start, end)
 
+    async def at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
+        """The committed record numbered ``sequence`` on ``hotline``, if there is one
+        (one index look-up, in a worker thread)."""
+        return await asyncio.to_thread(self._read_at_sequence, hotline, sequence)
+
+    def _read_at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
+        with self._reader_lock:
+            items = self._reader.hotline_items(hotline, sequence - 1)
+            try:
+                first = next(items, None)
+            finally:
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
+        return first if first is not None and first.sequence == sequence else None
+
     def _read_hotline(self, hotline: int, after_sequence: int) -> list[StoredRecord]:
         with self._reader_lock:
             return list(self._reader.hotline_items(hotline, after_sequence))

@@ -174,6 +174,9 @@ class Switchboard:
         # Called with every committed batch, in log order (e.g. the MQTT bridge).
         self._listeners: list[Callable[[list[StoredRecord]], None]] = []
         self._suspended: dict[Hotline, str] = {}
+        # Bookmark names and the index of the annotation that set each: a name marks one
+        # place of the log, so it is set once.
+        self._bookmarks: dict[str, int] = {}
         self._parties_on = self._rules.parties_on
         self._line_tests = 0
         self._closing = False
@@ -241,6 +244,7 @@ class Switchboard:
             "chains": self._chains,
             "zones": self._zones,
             "envelopes": self._envelopes,
+            "bookmarks": self._bookmarks,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -255,6 +259,7 @@ class Switchboard:
         self._suspended = state["suspended"]
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
+        self._bookmarks = state["bookmarks"]
         self._message_ids.restore(live.message_ids, live.index)
         for key, due in chains.pending():
             self._timer.schedule(key, due)
@@ -492,6 +497,8 @@ class Switchboard:
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
             self._retime(self._chains.resume(record.hotline, seconds(record.recorded_at)))
+        elif kind == log_pb2.RECORD_KIND_ANNOTATION and record.annotation.bookmark:
+            self._bookmarks.setdefault(record.annotation.bookmark, record.index)
 
     def _find_message(self, key: int, message_id: str) -> KnownMessage | None:
         """What the log says of ``message_id``, no longer held in memory, stored with
@@ -1163,6 +1170,19 @@ class Switchboard:
             for message, party in self._chains.to_reroute(hotline):
                 self._escalate(message, party, envelope_pb2.ESCALATION_REASON_LINE_SUSPENDED)
 
+    async def index_of(self, hotline: Hotline, sequence: int) -> int:
+        """The log index of the record numbered ``sequence`` on ``hotline`` (a console's
+        #N); InvalidArgument without a hotline, OutOfRange if it has no such number."""
+        if hotline == common_pb2.HOTLINE_UNSPECIFIED:
+            raise InvalidArgument("about_sequence: counts on a hotline; give the hotline")
+        stored = await self._log.at_sequence(hotline, sequence)
+        if stored is None:
+            raise OutOfRange(
+                f"about_sequence: {hotline_name(hotline)} has no #{sequence}; its last is "
+                f"#{self._last_sequence[hotline]}"
+            )
+        return stored.index
+
     def annotate(
         self,
         credential: Credential,
@@ -1180,6 +1200,11 @@ class Switchboard:
         not yet recorded and InvalidArgument for a time that is not a valid moment.
         """
         credential.require_control("annotating the exercise")
+        if bookmark in self._bookmarks:
+            raise AlreadyExists(
+                f"bookmark: {bookmark!r} is set already (log record "
+                f"{self._bookmarks[bookmark]}); a name marks one place: choose another"
+            )
         annotation = log_pb2.Annotation(author=credential.subject, text=text, bookmark=bookmark)
         if about_index is not None:
             if about_index >= self._next_index:

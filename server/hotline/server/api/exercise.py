@@ -87,12 +87,20 @@ class ExerciseService(Adapter):
             if not request.text and not request.bookmark:
                 raise InvalidArgument("text: an annotation needs text or a bookmark")
             check_enum(request.hotline, common_pb2.Hotline, "hotline", required=False)
+            about_index = request.about_index if request.HasField("about_index") else None
+            if request.HasField("about_sequence"):
+                credential.require_control("annotating the exercise")
+                if about_index is not None:
+                    raise InvalidArgument("about_sequence: give it or about_index, not both")
+                about_index = await self.switchboard.index_of(
+                    request.hotline, request.about_sequence
+                )
             index = self.switchboard.annotate(
                 credential,
                 request.hotline,
                 request.text,
                 request.bookmark,
-                about_index=request.about_index if request.HasField("about_index") else None,
+                about_index=about_index,
                 about_time=request.about_time if request.HasField("about_time") else None,
             )
             return services_pb2.AnnotateResponse(index=index)
