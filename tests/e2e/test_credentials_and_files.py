@@ -58,7 +58,7 @@ async def test_a_token_file_is_private_and_its_id_is_shown(
     token = tmp_path / "blue.token"
     code, out, err = await run_hotline(
         capsys, "token", "--party", "BLUE", "--hotline", "AIR_OPERATIONS",
-        "--data-dir", str(tmp_path / "data"), "-o", str(token),
+        "--data-dir", str(tmp_path / "data"), "--new-key", "-o", str(token),
     )  # fmt: skip
     assert code == 0
     assert out == ""
