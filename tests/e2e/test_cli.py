@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from hotline.client import HotlineClient
+from hotline.server.app import serve
+from hotline.server.errors import ConfigurationError
+from hotline.server.settings import Settings
 from hotline.testing.harness import ServerProcess
 from hotline.v1 import zones_pb2
 
@@ -189,4 +193,17 @@ def test_a_second_server_on_a_port_in_use_fails_in_one_line_and_writes_nothing(
         second.stderr
         == f"hotline serve: cannot listen on {server.address}: address already in use\n"
     )
+    assert not fresh.exists()
+
+
+async def test_the_server_binds_its_port_before_it_writes_anything(tmp_path: Path) -> None:
+    """Taken between the command's check and the server's own bind, a port still stops
+    the start with the reason, before the data directory is made."""
+    fresh = tmp_path / "fresh"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(ConfigurationError, match=f"cannot listen on {address}: the port"):
+            await serve(Settings(listen=address, data_dir=fresh))
     assert not fresh.exists()

@@ -27,6 +27,7 @@ from hotline.server.audit.trail import server_trail
 from hotline.server.bridge import Bridge, parse_format
 from hotline.server.checks import Checks
 from hotline.server.checks_process import ChecksProcess
+from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import Exercise, default_exercise, load_exercise
 from hotline.server.identity import TokenAuthority, load_or_create_secret
 from hotline.server.private_files import create_private_file, make_private_directory, too_open
@@ -97,12 +98,23 @@ def _listen(
             "connect; give --tls-cert and --tls-key to serve a network",
             settings.listen,
         )
-        return server.add_insecure_port(settings.listen)
+        return _bound(settings, server.add_insecure_port, settings.listen)
     log.info(
         "listening on TLS%s",
         " with client certificates required (mutual TLS)" if settings.client_ca else "",
     )
-    return server.add_secure_port(settings.listen, credentials)
+    return _bound(settings, server.add_secure_port, settings.listen, credentials)
+
+
+def _bound(settings: Settings, add_port: Callable[..., int], *args: object) -> int:
+    """The port ``add_port`` bound; a ConfigurationError if it could not bind."""
+    try:
+        return add_port(*args)
+    except RuntimeError:
+        raise ConfigurationError(
+            f"cannot listen on {settings.listen}: the port is in use, or the address is "
+            "not this machine's"
+        ) from None
 
 
 async def _watch_revocations(
@@ -159,9 +171,18 @@ async def serve(
 ) -> None:
     """Runs the service until ``stop`` is set or the process is told to terminate."""
     exercise = exercise or load_settings_exercise(settings)
+    transport = _transport(settings)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    # Bound before anything is written: a port in use stops the start with nothing done.
+    port = _listen(server, settings, transport)
     _private_data(settings)
     admission = make_admission(settings, exercise)
-    transport = _transport(settings)
     trail = server_trail(settings, exercise.exercise_id) if settings.audit else None
     backend = open_backend(settings.database_location, durable=settings.durable)
     switchboard = Switchboard(
@@ -176,13 +197,6 @@ async def serve(
     switchboard.start()
     await switchboard.raise_missed_alerts()
 
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
-        ]
-    )
     server.add_generic_rpc_handlers(
         (
             service_handler(StationService(switchboard, admission), "StationService"),
@@ -202,7 +216,6 @@ async def serve(
         ),
         server,
     )
-    port = _listen(server, settings, transport)
     await server.start()
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
