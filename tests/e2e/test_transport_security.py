@@ -154,7 +154,7 @@ async def test_a_revoked_certificate_ends_its_session_at_once_and_is_refused_aft
     async with mtls_server.station("BLUE", AIR, token=None, tls=pki.tls(issued)) as blue:
         pki.revoke(issued.serial)
         with pytest.raises(SessionFailed) as caught:
-            await asyncio.wait_for(blue.next_delivery(), 10)
+            await asyncio.wait_for(blue.next_delivery(), 30)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert "revoked" in caught.value.detail
 
@@ -180,7 +180,7 @@ async def test_a_revoked_token_ends_its_session_and_is_refused_after(
     async with mtls_server.station("BLUE", AIR, token=token, tls=tls) as blue:
         pki.revoke(credential_id)
         with pytest.raises(SessionFailed) as ended:
-            await asyncio.wait_for(blue.next_delivery(), 10)
+            await asyncio.wait_for(blue.next_delivery(), 30)
     assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED
 
     async with HotlineClient(mtls_server.address, token, tls=tls) as client:
@@ -212,10 +212,10 @@ async def test_openssl_sees_the_servers_chain(tls_server: Harness, pki: Exercise
 
 
 async def test_a_credential_that_expires_ends_the_session(server: Harness) -> None:
-    short = server.token("BLUE", AIR, ttl_s=2)
+    short = server.token("BLUE", AIR, ttl_s=4)
     async with server.station("BLUE", AIR, token=short) as blue:
         with pytest.raises(SessionFailed) as caught:
-            await asyncio.wait_for(blue.next_delivery(), 10)
+            await asyncio.wait_for(blue.next_delivery(), 30)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert "expired during the session" in caught.value.detail
     async with server.control() as control:
@@ -227,7 +227,7 @@ async def test_a_renewed_token_file_resumes_with_no_gap_or_duplicate(
     server: Harness, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "blue.token"
-    token_file.write_text(server.token("BLUE", AIR, ttl_s=2))
+    token_file.write_text(server.token("BLUE", AIR, ttl_s=4))
     texts: list[str] = []
     async with (
         server.station("RED", AIR) as red,
@@ -271,7 +271,7 @@ async def test_an_ed25519_exercise_ca_serves_mutual_tls(tmp_path: Path) -> None:
 
 
 async def test_a_watch_ends_when_its_credential_expires(server: Harness) -> None:
-    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=2)
+    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=4)
 
     async def watch_to_the_end() -> None:
         async with HotlineClient(server.address, token) as observer:
@@ -279,7 +279,7 @@ async def test_a_watch_ends_when_its_credential_expires(server: Harness) -> None
                 pass
 
     with pytest.raises(Refused) as caught:
-        await asyncio.wait_for(watch_to_the_end(), 10)
+        await asyncio.wait_for(watch_to_the_end(), 30)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert "expired during the session" in caught.value.detail
 
@@ -298,7 +298,7 @@ async def test_exercise_control_revokes_a_credential_during_the_exercise(
             revoked = await control.revoke_credential(credential_id, "laptop lost")
             assert revoked.sessions_ended == 1
             with pytest.raises(SessionFailed) as ended:
-                await asyncio.wait_for(blue.next_delivery(), 10)
+                await asyncio.wait_for(blue.next_delivery(), 30)
             assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED
             assert f"credential {credential_id} was revoked by exercise control" in (
                 ended.value.detail
@@ -333,7 +333,7 @@ async def test_only_exercise_control_may_revoke(server: Harness) -> None:
 
 
 async def test_a_replay_ends_when_its_credential_expires(server: Harness) -> None:
-    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=2)
+    token = server.role_token_for(common_pb2.ROLE_OBSERVER, ttl_s=4)
 
     async def replay_to_the_end() -> None:
         async with (
@@ -344,6 +344,6 @@ async def test_a_replay_ends_when_its_credential_expires(server: Harness) -> Non
                 pass
 
     with pytest.raises(Refused) as caught:
-        await asyncio.wait_for(replay_to_the_end(), 10)
+        await asyncio.wait_for(replay_to_the_end(), 30)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert "expired during the session" in caught.value.detail
