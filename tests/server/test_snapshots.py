@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from hotline.contract import SERVER_ID_PREFIX
 from hotline.server import message_ids
 from hotline.server import switchboard as switchboard_module
 from hotline.server.record_log import RecordLog
@@ -184,6 +185,65 @@ async def test_a_crash_between_snapshots_restarts_from_the_last_one(
         assert 0 < crashed.switchboard.recovered_from < size
         assert size - crashed.switchboard.recovered_from < 50 + 20
         assert await views(crashed) == await views(whole)
+        assert await go_on(crashed) == await go_on(whole)
+
+
+def snapshots_kept(drill: Drill) -> list[int]:
+    with contextlib.closing(sqlite3.connect(drill.data_dir / "hotline.sqlite")) as db:
+        return [idx for (idx,) in db.execute("SELECT idx FROM snapshots ORDER BY idx")]
+
+
+async def retry_every_text(drill: Drill) -> list[bool]:
+    """Every station's text recorded so far sent again: whether each is known as a
+    duplicate."""
+    texts = [
+        r.envelope
+        for r in await drill.records()
+        if r.envelope.WhichOneof("body") == "text"
+        and not r.envelope.message_id.startswith(SERVER_ID_PREFIX)
+    ]
+    known = []
+    for text in texts:
+        again = drill.envelope(text.sender.party, text.hotline, text.priority, text.message_id)
+        again.text.CopyFrom(text.text)
+        result = await drill.submit(again)
+        known.append(result.code == 0 and result.duplicate)
+    return known
+
+
+async def test_the_filter_of_message_ids_is_kept_once_for_several_snapshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot carries the filter of message ids only every FILTER_RECORDS records;
+    the others name the one that does, kept beside them. A restart from one of them
+    completes the filter from the message keys of the records in between: every id
+    used before is known, as after reading the whole log."""
+    monkeypatch.setattr(switchboard_module, "SNAPSHOT_BYTES_PER_RECORD", 10**9)
+    # The first snapshot carries the filter; every later one names it.
+    monkeypatch.setattr(switchboard_module, "FILTER_RECORDS", 10**9)
+    drill = Drill(tmp_path / "run", deconfliction=True, snapshot_every=50)
+    async with drill:
+        await drive(drill, rounds=30)
+        await drill.switchboard.flush()
+        crashed = drill.copy(tmp_path / "crashed")
+    holder, latest = snapshots_kept(crashed)
+    assert holder < 100
+    assert latest > 1_000
+    without_holder = crashed.copy(tmp_path / "without-holder")
+    with contextlib.closing(sqlite3.connect(without_holder.data_dir / "hotline.sqlite")) as db:
+        db.execute("DELETE FROM snapshots WHERE idx = ?", (holder,))
+        db.commit()
+    whole = crashed.copy(tmp_path / "whole")
+    whole.forget_snapshots()
+    async with crashed, whole, without_holder:
+        assert crashed.switchboard.recovered_from == latest
+        # Without the snapshot that holds the filter, the whole log is read.
+        assert without_holder.switchboard.recovered_from == 0
+        assert await views(crashed) == await views(whole)
+        retried = await retry_every_text(crashed)
+        assert len(retried) > 50
+        assert all(retried)
+        assert retried == await retry_every_text(whole)
         assert await go_on(crashed) == await go_on(whole)
 
 

@@ -119,6 +119,30 @@ def test_only_the_latest_snapshot_is_kept_and_only_with_its_batch(location: str)
     backend.close()
 
 
+def test_a_snapshot_keeps_the_earlier_one_it_names(location: str) -> None:
+    backend = open_backend(location)
+    backend.append([record(0)], [leaf_hash(record(0).data)], snapshot=StoredSnapshot(1, b"s1"))
+    for n in (1, 2):
+        keeps = StoredSnapshot(n + 1, b"s%d" % (n + 1), keeps=1)
+        backend.append([record(n)], [leaf_hash(record(n).data)], snapshot=keeps)
+    reader = backend.reader()
+    assert reader.latest_snapshot() == StoredSnapshot(3, b"s3")
+    assert reader.snapshot_at(1) == StoredSnapshot(1, b"s1")
+    # s2 named s1 too, and is gone; s4 names none: s1 goes as well.
+    assert reader.snapshot_at(2) is None
+    backend.append([record(3)], [leaf_hash(record(3).data)], snapshot=StoredSnapshot(4, b"s4"))
+    assert reader.snapshot_at(1) is None
+    assert reader.latest_snapshot() == StoredSnapshot(4, b"s4")
+
+
+def test_the_message_keys_of_a_range_of_records(location: str) -> None:
+    backend = open_backend(location)
+    keyed = [replace(record(n), message_key=n - 2**62 if n % 2 else None) for n in range(6)]
+    backend.append(keyed, [leaf_hash(r.data) for r in keyed])
+    assert sorted(backend.message_keys(1, 5)) == [1 - 2**62, 3 - 2**62]
+    assert backend.message_keys(6, 9) == []
+
+
 def test_records_are_found_by_their_message_key_once_committed(location: str) -> None:
     backend = open_backend(location)
     keyed = [replace(record(n), message_key=n - 2**62 if n % 2 else None) for n in range(4)]

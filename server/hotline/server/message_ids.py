@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from hotline.contract import ACKNOWLEDGMENT_SERVER_FIELDS
@@ -112,11 +112,15 @@ class MessageIds:
         recent = self._recent
         if message_id not in recent:
             self._count += 1
-            bit = ((message_key(message_id) if key is None else key) + _SIGN) >> self._shift
-            self._filter[bit >> 3] |= 1 << (bit & 7)
+            self._mark(message_key(message_id) if key is None else key)
         recent[message_id] = known
         if len(recent) > RECENT:
             self._forget()
+
+    def _mark(self, key: int) -> None:
+        """Sets the filter's bit for ``key`` (its top bits)."""
+        bit = (key + _SIGN) >> self._shift
+        self._filter[bit >> 3] |= 1 << (bit & 7)
 
     def durable(self, end: int) -> None:
         """Records before ``end`` are durable: the log finds their ids from now on."""
@@ -129,17 +133,20 @@ class MessageIds:
         while len(recent) > RECENT and next(iter(recent.values())).record < self._durable_end:
             recent.popitem(last=False)
 
-    def state(self) -> tuple[bytes, int]:
-        """What a snapshot keeps: the filter and the count (the recent ids are in the
-        log, and the log finds every id)."""
-        return bytes(self._filter), self._count
+    def state(self, *, with_filter: bool = True) -> tuple[bytes, int]:
+        """What a snapshot keeps: the filter (unless another snapshot keeps it) and the
+        count (the recent ids are in the log, and the log finds every id)."""
+        return bytes(self._filter) if with_filter else b"", self._count
 
-    def restore(self, state: tuple[bytes, int], durable_end: int) -> None:
+    def restore(self, state: tuple[bytes, int], durable_end: int, keys: Iterable[int] = ()) -> None:
         """Takes back a snapshot's :meth:`state`, taken when records before
-        ``durable_end`` were all there was."""
+        ``durable_end`` were all there was, its filter completed with the message
+        ``keys`` of the records it did not cover."""
         ids, self._count = state
         self._filter = bytearray(ids)
         self._shift = 64 - ((len(ids) * 8).bit_length() - 1)
+        for key in keys:
+            self._mark(key)
         self._recent.clear()
         self._durable_end = durable_end
 

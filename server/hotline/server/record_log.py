@@ -72,6 +72,9 @@ class RecordLog:
         self._committed = 0
         self._size = 0
         self._commit_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: The index of the latest stored snapshot that carries the filter of message
+        #: ids (see :mod:`hotline.server.snapshot`), once one is.
+        self.filter_stored: int | None = None
 
     def recover(self, start: int = 0) -> Iterator[StoredRecord]:
         """Every stored record from ``start`` on, in order, for rebuilding state before
@@ -85,7 +88,21 @@ class RecordLog:
         stored = self._backend.latest_snapshot() if self._trail is not None else None
         if stored is None or self._trail is None:
             return None
-        return open_snapshot(self._trail.signer.verifier, stored, exercise)
+        verifier = self._trail.signer.verifier
+        live = open_snapshot(verifier, stored, exercise)
+        if live is None or live.filter_at is None:
+            self.filter_stored = None if live is None else live.index
+            return live
+        # The filter of message ids is in an earlier snapshot, kept for it.
+        held = self._backend.snapshot_at(live.filter_at)
+        holder = None if held is None else open_snapshot(verifier, held, exercise)
+        if holder is None or holder.filter_at is not None:
+            log.warning("the snapshot that holds the filter of message ids cannot be used")
+            return None
+        live.message_ids = (holder.message_ids[0], live.message_ids[1])
+        live.keys_since_filter = self._backend.message_keys(holder.index, live.index)
+        self.filter_stored = holder.index
+        return live
 
     def append_snapshot(self, live: LiveState) -> None:
         """Stores ``live`` (the state after records ``0 .. live.index - 1``) in the same
@@ -232,6 +249,8 @@ class RecordLog:
                 if not self._store(batch, leaves, checkpoints, snapshot):
                     return
                 stored_end += len(batch)
+                if live is not None and live.filter_at is None:
+                    self.filter_stored = live.index
             if batch:
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self._committed_batch, batch)

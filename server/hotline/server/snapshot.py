@@ -9,6 +9,12 @@ records that reaches that index (``RecordLog.append_snapshot``), so it never sta
 records that are not durable. A restart reads the latest snapshot and then only the
 records after it.
 
+The filter of message ids is the largest part (1 MiB, whatever the exercise's length)
+and the one that changes least usefully: a snapshot carries it only when the one that
+does is :data:`FILTER_RECORDS` records old or more. The others name that snapshot
+(``filter_at``), which is kept beside the latest, and a restart sets the bits of the
+records in between from their stored message keys.
+
 A snapshot is a cache of what the log already says, not a record: the audit trail does
 not cover it, only the latest is kept, and whenever it cannot be used — written by
 another version, for another exercise configuration, damaged, or not signed by this
@@ -23,12 +29,13 @@ import hashlib
 import logging
 import pickle
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotline.server.audit import Signer, Verifier
 from hotline.server.storage import StoredSnapshot
 
 __all__ = [
+    "FILTER_RECORDS",
     "SNAPSHOT_BYTES_PER_RECORD",
     "SNAPSHOT_RECORDS",
     "LiveState",
@@ -45,8 +52,11 @@ SNAPSHOT_RECORDS = 5_000
 #: each record about the pickling of this many bytes (some microseconds), and a restart
 #: reads correspondingly more records after the latest one.
 SNAPSHOT_BYTES_PER_RECORD = 100
+#: Records after the snapshot that carries the filter of message ids before another
+#: carries it again: at most what a restart reads of message keys (not records) for it.
+FILTER_RECORDS = 50_000
 #: Changes whenever what a snapshot holds changes shape.
-_FORMAT = b"hotline-snapshot/4\n"
+_FORMAT = b"hotline-snapshot/5\n"
 _HEADER = struct.Struct(">Q64s")
 
 
@@ -57,13 +67,18 @@ class LiveState:
     configuration it was built under (its serialised ``Exercise``): another
     configuration rebuilds from the log. ``message_ids`` is
     :meth:`~hotline.server.message_ids.MessageIds.state` (a filter of a fixed size, kept
-    apart from the switchboard's pickled objects)."""
+    apart from the switchboard's pickled objects); its filter is empty when
+    ``filter_at`` names the snapshot that carries it. ``keys_since_filter`` is filled
+    when it is read back: the message keys of the records between that snapshot and
+    this one."""
 
     index: int
     exercise: bytes
     switchboard: bytes
     checks: bytes
     message_ids: tuple[bytes, int] = (b"", 0)
+    filter_at: int | None = None
+    keys_since_filter: list[int] = field(default_factory=list)
 
 
 def _signed_message(index: int, state: bytes) -> bytes:
@@ -75,7 +90,7 @@ def seal_snapshot(signer: Signer, live: LiveState) -> StoredSnapshot:
     state = pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL)
     signature = signer.sign(_signed_message(live.index, state))
     sealed = _FORMAT + _HEADER.pack(live.index, signature) + state
-    return StoredSnapshot(live.index, sealed)
+    return StoredSnapshot(live.index, sealed, keeps=live.filter_at)
 
 
 def open_snapshot(verifier: Verifier, stored: StoredSnapshot, exercise: bytes) -> LiveState | None:

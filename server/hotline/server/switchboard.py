@@ -79,7 +79,12 @@ from hotline.server.message_ids import KnownMessage, MessageIds, content_digest,
 from hotline.server.missed_alerts import MissedAlerts
 from hotline.server.record_log import RecordLog
 from hotline.server.refusal_limits import RefusalGate, suppressed_note
-from hotline.server.snapshot import SNAPSHOT_BYTES_PER_RECORD, SNAPSHOT_RECORDS, LiveState
+from hotline.server.snapshot import (
+    FILTER_RECORDS,
+    SNAPSHOT_BYTES_PER_RECORD,
+    SNAPSHOT_RECORDS,
+    LiveState,
+)
 from hotline.server.status_board import hotline_statuses, station_statuses
 from hotline.server.storage import Backend, StoredRecord
 from hotline.server.validation import MAX_CLOCK_AHEAD_S, check_envelope
@@ -260,7 +265,7 @@ class Switchboard:
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
         self._bookmarks = state["bookmarks"]
-        self._message_ids.restore(live.message_ids, live.index)
+        self._message_ids.restore(live.message_ids, live.index, live.keys_since_filter)
         for key, due in chains.pending():
             self._timer.schedule(key, due)
         if self._checks is not None:
@@ -273,7 +278,11 @@ class Switchboard:
             return
         index = self._next_index
         switchboard = self._switchboard_state()
-        message_ids = self._message_ids.state()
+        # The filter of message ids goes with a snapshot only every FILTER_RECORDS
+        # records; the others name the stored snapshot that has it.
+        held = self._log.filter_stored
+        filter_at = held if held is not None and index - held < FILTER_RECORDS else None
+        message_ids = self._message_ids.state(with_filter=filter_at is None)
         # The ids' filter is one block of bytes of a fixed size, written as it is (no
         # pickling): what it costs a record does not grow, so it does not space them.
         spacing = len(switchboard) // SNAPSHOT_BYTES_PER_RECORD
@@ -281,7 +290,7 @@ class Switchboard:
         checks = await self._checks.snapshot() if self._checks is not None else b""
         # What the checks found up to the snapshot is recorded before it is stored.
         self._raise_findings()
-        live = LiveState(index, self._exercise_bytes, switchboard, checks, message_ids)
+        live = LiveState(index, self._exercise_bytes, switchboard, checks, message_ids, filter_at)
         self._log.append_snapshot(live)
 
     async def snapshot_if_due(self) -> None:

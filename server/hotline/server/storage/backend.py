@@ -48,10 +48,12 @@ class StoredSnapshot:
     """The server's live state as it stood after records ``0 .. index - 1``: what a
     restart reads instead of those records. Not part of the audit trail (it proves
     nothing and is rebuilt from the records when it cannot be used); only the latest
-    is kept."""
+    is kept, and the earlier one at index ``keeps`` if it names one (a part of its state
+    that it does not repeat)."""
 
     index: int
     state: bytes
+    keeps: int | None = None
 
 
 class Backend(Protocol):
@@ -95,6 +97,12 @@ class Backend(Protocol):
 
     def latest_snapshot(self) -> StoredSnapshot | None:
         """The snapshot stored last, if any."""
+
+    def snapshot_at(self, index: int) -> StoredSnapshot | None:
+        """The snapshot stored at ``index``, if it is kept."""
+
+    def message_keys(self, start: int, end: int) -> list[int]:
+        """The message keys stored with the records ``start <= index < end``."""
 
     def with_message_key(self, key: int) -> list[StoredRecord]:
         """The records stored with ``message_key`` ``key`` (usually none, or one)."""

@@ -162,7 +162,10 @@ class PostgresBackend:
                     "ON CONFLICT (idx) DO UPDATE SET state = EXCLUDED.state",
                     (snapshot.index, snapshot.state),
                 )
-                cursor.execute("DELETE FROM snapshots WHERE idx < %s", (snapshot.index,))
+                cursor.execute(
+                    "DELETE FROM snapshots WHERE idx < %s AND idx IS DISTINCT FROM %s",
+                    (snapshot.index, snapshot.keeps),
+                )
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor keeps memory flat however long the log is.
@@ -218,6 +221,17 @@ class PostgresBackend:
         except psycopg.errors.UndefinedTable:  # a log written before snapshots were kept
             return None
         return None if row is None else StoredSnapshot(row[0], bytes(row[1]))
+
+    def snapshot_at(self, index: int) -> StoredSnapshot | None:
+        row = self._conn.execute("SELECT state FROM snapshots WHERE idx = %s", (index,)).fetchone()
+        return None if row is None else StoredSnapshot(index, bytes(row[0]))
+
+    def message_keys(self, start: int, end: int) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT message_key FROM log WHERE idx >= %s AND idx < %s AND message_key IS NOT NULL",
+            (start, end),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def with_message_key(self, key: int) -> list[StoredRecord]:
         rows = self._conn.execute(

@@ -158,7 +158,10 @@ class SqliteBackend:
                     "INSERT OR REPLACE INTO snapshots (idx, state) VALUES (?, ?)",
                     (snapshot.index, snapshot.state),
                 )
-                db.execute("DELETE FROM snapshots WHERE idx < ?", (snapshot.index,))
+                db.execute(
+                    "DELETE FROM snapshots WHERE idx < ? AND idx IS NOT ?",
+                    (snapshot.index, snapshot.keeps),
+                )
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -211,6 +214,17 @@ class SqliteBackend:
         except sqlite3.OperationalError:  # a log written before snapshots were kept
             return None
         return None if row is None else StoredSnapshot(row[0], row[1])
+
+    def snapshot_at(self, index: int) -> StoredSnapshot | None:
+        row = self._db.execute("SELECT state FROM snapshots WHERE idx = ?", (index,)).fetchone()
+        return None if row is None else StoredSnapshot(index, row[0])
+
+    def message_keys(self, start: int, end: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT message_key FROM log WHERE idx >= ? AND idx < ? AND message_key IS NOT NULL",
+            (start, end),
+        )
+        return [row[0] for row in rows]
 
     def with_message_key(self, key: int) -> list[StoredRecord]:
         rows = self._db.execute(f"{_RECORD} WHERE message_key = ? ORDER BY idx", (key,))
