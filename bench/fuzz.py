@@ -73,7 +73,7 @@ _F = FieldDescriptor
 async def issue_token(data_dir: Path, *options: str) -> str:
     """A token of the built-in exercise, signed with the data directory's key."""
     process = await asyncio.create_subprocess_exec(
-        hotline_command(), "token", "--data-dir", str(data_dir), *options,
+        hotline_command(), "token", "--data-dir", str(data_dir), "--new-key", *options,
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(process.communicate(), 60.0)

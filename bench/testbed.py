@@ -379,6 +379,8 @@ def describe_checkout(checkout: Path) -> str:
 
 
 async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:
+    """A credential signed with the key in ``data_dir`` (made there by the first, for the
+    server to start on it)."""
     process = await asyncio.create_subprocess_exec(
         hotline_command(),
         "token",
@@ -386,6 +388,7 @@ async def issue_token(data_dir: Path, exercise: Path, *options: str) -> str:
         str(data_dir),
         "--exercise",
         str(exercise),
+        "--new-key",
         *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,  # the credential's id
