@@ -10,8 +10,9 @@ position report.
 - **Circle**: every point within ``radius_m`` (geodesic) of the centre; stored as an
   inscribed polygon whose chords stray at most 25 cm inside the circle.
 - **Corridor**: every point within ``half_width_m`` of the geodesic polyline ``path``,
-  with round ends; built in the azimuthal-equidistant plane of the corridor's centre,
-  where the half-width is exact to 0.1 % for points up to 500 km from that centre.
+  with round ends and bends; its outline is traced on the ellipsoid
+  (:mod:`hotline.server.deconfliction.corridors`), so its edge is within a metre of the
+  half-width along its whole length.
 
 A shape whose longitudes run past ±180 (it straddles the antimeridian) keeps one
 continuous outline plus a copy shifted by 360°, so that a point given in [-180, 180]
@@ -31,6 +32,7 @@ from shapely.affinity import translate
 from shapely.geometry import LineString, Polygon
 
 from hotline.server.deconfliction import geodesy
+from hotline.server.deconfliction.corridors import corridor_outline
 from hotline.server.errors import InvalidArgument
 from hotline.v1 import common_pb2, zones_pb2
 
@@ -215,25 +217,18 @@ def _corridor(corridor: zones_pb2.Corridor, field: str) -> Shape:
     path_lats, path_lons = geodesy.geodesic_path(lats, lons, DENSIFY_SPACING_M)
     centre = _centre(path_lats, path_lons)
     _check_extent(centre, path_lats, path_lons, field, margin=half_width)
-    plane = geodesy.LocalPlane(*centre)
-    xs, ys = plane.forward(path_lats, path_lons)
-    # Round caps and joins, with segments short enough that chords lose < 25 cm.
-    step = 2.0 * math.acos(max(1.0 - _MAX_SAGITTA_M / half_width, -1.0))
-    quad_segs = max(8, math.ceil((math.pi / 2) / step))
-    band = shapely.segmentize(
-        LineString(np.column_stack([xs, ys])).buffer(half_width, quad_segs=quad_segs),
-        DENSIFY_SPACING_M,
+    # The vertices, with longitudes as continuous as the densified path's.
+    vertex_lons = lons[0] + np.concatenate([[0.0], np.cumsum(_wrapped(np.diff(lons)))])
+    vertex_lons += path_lons[0] - vertex_lons[0]
+    outline = corridor_outline(
+        lats,
+        vertex_lons,
+        half_width,
+        spacing=DENSIFY_SPACING_M,
+        max_sagitta=_MAX_SAGITTA_M,
     )
-    if not isinstance(band, Polygon):
+    if not isinstance(outline, Polygon):
         raise InvalidArgument(f"{field}: the corridor does not form a single area")
-
-    def to_lonlat(ring: shapely.LinearRing) -> np.ndarray:
-        coords = np.asarray(ring.coords)
-        lats, lons = plane.inverse(coords[:, 0], coords[:, 1])
-        lons = (lons - centre[1] + 180.0) % 360.0 - 180.0 + centre[1]
-        return np.column_stack([lons, lats])
-
-    outline = Polygon(to_lonlat(band.exterior), [to_lonlat(r) for r in band.interiors])
     _check_latitudes(np.asarray(outline.exterior.coords)[:, 1], field)
     if not outline.is_valid:
         raise InvalidArgument(f"{field}: the corridor folds over itself; split the measure")
@@ -255,6 +250,10 @@ def _finish(outline: Polygon, path: LineString | None, centre: tuple[float, floa
     for geometry in (*copies, *paths):
         shapely.prepare(geometry)
     return Shape(outline=outline, copies=copies, path_copies=paths, centre=centre)
+
+
+def _wrapped(dlons: np.ndarray) -> np.ndarray:
+    return (dlons + 180.0) % 360.0 - 180.0
 
 
 def _centre(lats: np.ndarray, lons: np.ndarray) -> tuple[float, float]:
