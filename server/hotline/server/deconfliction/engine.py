@@ -20,6 +20,7 @@ import shapely
 
 from hotline.contract import seconds
 from hotline.server.deconfliction import validation
+from hotline.server.deconfliction.approach import flat_error_m
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
 from hotline.server.deconfliction.lines import LineCrossing
@@ -399,16 +400,19 @@ class DeconflictionEngine:
                 look_ahead_s=minima.look_ahead_s,
                 stale_after_s=minima.stale_after_s,
             )
+            fastest = self._air.max_speed
         else:
             grid = self._surface[track.domain]
-            reach = h * 1.02 + 100.0 + (track.speed + grid.max_speed) * minima.look_ahead_s
-            candidates = grid.near(track, reach)
+            fastest = grid.max_speed
+            reach = h * 1.02 + 100.0 + (track.speed + fastest) * minima.look_ahead_s
+            candidates = grid.near(track, reach + flat_error_m(track.lat, reach))
         open_partners = self._pairs_by_unit.get(track.key, _NO_PARTNERS)
         lat, lon, ky, kx = track.lat, track.lon, track.ky, track.kx
         # No pair can close faster than both units' speeds over the look-ahead plus the
         # time either may have been dead-reckoned: a box test rules most candidates out.
         horizon = minima.look_ahead_s + minima.stale_after_s
         base = h * 1.02 + 100.0 + track.speed * horizon
+        base += flat_error_m(lat, base + fastest * horizon)
         for other in candidates:
             reach = base + other.speed * horizon
             if (
@@ -416,7 +420,8 @@ class DeconflictionEngine:
                 or abs(wrap_longitude(other.lon - lon)) * kx > reach
             ) and other.key not in open_partners:
                 continue
-            result = assess(track, other, now, minima)
+            held = self._held_below(track, other) if other.key in open_partners else -math.inf
+            result = assess(track, other, now, minima, predicted_below=held)
             # Almost every candidate is clear and has no episode to close: skip it early.
             if result is not None or other.key in open_partners:
                 self._apply(track, other, result, findings)
@@ -425,9 +430,17 @@ class DeconflictionEngine:
             for key in sorted(open_partners - offered):
                 other = self._tracks[key]
                 same = other.domain == track.domain
-                self._apply(
-                    track, other, assess(track, other, now, minima) if same else None, findings
-                )
+                held = self._held_below(track, other)
+                result = assess(track, other, now, minima, predicted_below=held) if same else None
+                self._apply(track, other, result, findings)
+
+    def _held_below(self, track: Track, other: Track) -> float:
+        """The closest-approach distance below which the pair's open prediction stands."""
+        pair = (track.key, other.key) if track.key < other.key else (other.key, track.key)
+        episode = self._pairs.get(pair)
+        if episode is None or not episode.predicted:
+            return -math.inf
+        return self._minima.horizontal_m(track.domain) * (1.0 + REARM_MARGIN)
 
     def _apply(
         self,
@@ -515,7 +528,7 @@ class DeconflictionEngine:
             f"(minimum {h:.0f} m)",
             unit_ids=(a.key[1], b.key[1]),
             parties=parties_of(a.party, b.party),
-            location=result.cpa_location(),
+            location=result.cpa_location,
             distance_m=result.cpa_distance_m,
             time_to_cpa_s=result.time_to_cpa_s,
         )

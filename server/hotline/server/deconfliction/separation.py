@@ -2,10 +2,12 @@
 
 Both units are dead-reckoned to ``now`` along their reported course and speed, unless
 their report is stale (older than ``stale_after_s``): a stale unit is taken where it
-was last seen and is never extrapolated into a prediction. Motion over the look-ahead
-is straight in the tangent plane of the first unit; over five minutes that differs
-from the geodesic by metres, far below the minima. The current distance, whenever it is
-near a minimum, is the exact WGS-84 geodesic distance.
+was last seen and is never extrapolated into a prediction. A flat estimate (straight
+motion in the tangent plane of the first unit) discards the pairs far from a minimum;
+its error grows with the square of the distances involved and with the latitude
+(``approach.flat_error_m``), so wherever it could matter the closest approach is
+computed on the units' geodesics (:mod:`hotline.server.deconfliction.approach`), and the
+current distance is the exact WGS-84 geodesic distance.
 
 Aircraft are separated if they are at least ``air_horizontal_m`` apart horizontally
 *or* at least ``air_vertical_m`` apart vertically (altitude is held constant in the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hotline.server.deconfliction.approach import Mover, closest_approach, flat_error_m
 from hotline.server.deconfliction.geodesy import distance_m, wrap_longitude
 from hotline.server.deconfliction.tracks import Track
 from hotline.v1 import common_pb2
@@ -63,12 +66,15 @@ class PairAssessment:
     both reports are fresh; NaN otherwise."""
     cpa_distance_m: float
     """Horizontal distance at the closest point of approach; NaN when there is none."""
-    _cpa_offsets: tuple[float, float, float, float]
+    cpa_location: tuple[float, float]
+    """Midpoint of the two units at the closest point of approach (lat, lon); NaN when
+    there is none."""
 
-    def cpa_location(self) -> tuple[float, float]:
-        """Midpoint of the two units at the closest point of approach (lat, lon)."""
-        ax, ay, bx, by = self._cpa_offsets
-        return _midpoint(_point(self.a, ax, ay), _point(self.a, bx, by))
+
+def _mover(track: Track, fresh: bool) -> Mover:
+    """The track's geodesic motion; a stale unit stays where it was seen."""
+    speed = track.speed if fresh else 0.0
+    return Mover(track.lat, track.lon, track.course, speed, track.observed)
 
 
 def _point(track: Track, x: float, y: float) -> tuple[float, float]:
@@ -81,10 +87,22 @@ def _midpoint(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, fl
     return (a[0] + b[0]) / 2.0, wrap_longitude(a[1] + dlon / 2.0)
 
 
-def assess(a: Track, b: Track, now: float, minima: SeparationMinima) -> PairAssessment | None:
+def assess(
+    a: Track,
+    b: Track,
+    now: float,
+    minima: SeparationMinima,
+    *,
+    predicted_below: float = -math.inf,
+) -> PairAssessment | None:
     """Measures two units of one domain; None if they are clear of the minima (with
     the re-arm margin) now and over the look-ahead, which is the answer for almost
-    every pair a neighbourhood offers."""
+    every pair a neighbourhood offers.
+
+    ``predicted_below`` is the closest-approach distance below which the caller keeps
+    a prediction it holds: when the flat estimate is surely below it, the geodesic
+    computation (which could change nothing) is skipped.
+    """
     slack = 1.0 + REARM_MARGIN
     h = minima.horizontal_m(a.domain) * slack
     vertical = abs(a.alt - b.alt) if a.domain == _AIR else 0.0
@@ -93,44 +111,56 @@ def assess(a: Track, b: Track, now: float, minima: SeparationMinima) -> PairAsse
     stale = minima.stale_after_s
     dta = now - a.observed
     dtb = now - b.observed
-    fresh = dta <= stale and dtb <= stale
-    ax = a.ve * dta if dta <= stale else 0.0
-    ay = a.vn * dta if dta <= stale else 0.0
-    bx = wrap_longitude(b.lon - a.lon) * a.kx + (b.ve * dtb if dtb <= stale else 0.0)
-    by = (b.lat - a.lat) * a.ky + (b.vn * dtb if dtb <= stale else 0.0)
+    fresh_a = dta <= stale
+    fresh_b = dtb <= stale
+    fresh = fresh_a and fresh_b
+    ax = a.ve * dta if fresh_a else 0.0
+    ay = a.vn * dta if fresh_a else 0.0
+    bx = wrap_longitude(b.lon - a.lon) * a.kx + (b.ve * dtb if fresh_b else 0.0)
+    by = (b.lat - a.lat) * a.ky + (b.vn * dtb if fresh_b else 0.0)
     dx = bx - ax
     dy = by - ay
     d0 = math.hypot(dx, dy)
     look_ahead = minima.look_ahead_s
     near = h * 1.02 + 100.0  # the flat estimate is within 2 % + 100 m of the geodesic
-    if d0 > near + ((a.speed + b.speed) * look_ahead if fresh else 0.0):
+    closing = a.speed + b.speed
+    if d0 > near + (closing * look_ahead + flat_error_m(a.lat, d0) if fresh else 0.0):
         return None
     tcpa = math.nan
     dcpa = math.nan
-    offsets = (math.nan, math.nan, math.nan, math.nan)
+    cpa_location = (math.nan, math.nan)
     if fresh:
         dvx = b.ve - a.ve
         dvy = b.vn - a.vn
         dv2 = dvx * dvx + dvy * dvy
-        if dv2 > 1e-12:
-            t = -(dx * dvx + dy * dvy) / dv2
-            if 0.0 < t <= look_ahead:
-                tcpa = t
-                dcpa = math.hypot(dx + dvx * t, dy + dvy * t)
-                offsets = (ax + a.ve * t, ay + a.vn * t, bx + b.ve * t, by + b.vn * t)
+        t = -(dx * dvx + dy * dvy) / dv2 if dv2 > 1e-12 else 0.0
+        t = min(max(t, 0.0), look_ahead)
+        flat = math.hypot(dx + dvx * t, dy + dvy * t)
+        error = flat_error_m(a.lat, d0 + closing * min(t + 30.0, look_ahead))
+        if flat + error < predicted_below and 0.0 < t < look_ahead:
+            tcpa, dcpa = t, flat  # a prediction held, and surely still standing
+        elif flat < h + error:
+            found = closest_approach(_mover(a, True), _mover(b, True), now, look_ahead, start_s=t)
+            if 0.0 < found.time_s <= look_ahead:
+                tcpa = found.time_s
+                dcpa = found.distance_m
+                cpa_location = _midpoint(found.a, found.b)
     if d0 >= near and not dcpa < h:
         return None
-    here_a = _point(a, ax, ay)
-    here_b = _point(a, bx, by)
     if d0 < near:
+        here_a = _mover(a, fresh_a).position(now)
+        here_b = _mover(b, fresh_b).position(now)
         d0 = distance_m(here_a[0], here_a[1], here_b[0], here_b[1])
+        location = _midpoint(here_a[:2], here_b[:2])
+    else:
+        location = _midpoint(_point(a, ax, ay), _point(a, bx, by))
     return PairAssessment(
         a=a,
         b=b,
         distance_m=d0,
         vertical_m=vertical,
-        location=_midpoint(here_a, here_b),
+        location=location,
         time_to_cpa_s=tcpa,
         cpa_distance_m=dcpa,
-        _cpa_offsets=offsets,
+        cpa_location=cpa_location,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hotline.server.deconfliction.approach import FLAT_ERROR_FLOOR_M, flat_error_coefficient
 from hotline.server.deconfliction.geodesy import metres_per_degree
 from hotline.v1 import common_pb2, positions_pb2
 
@@ -162,6 +163,8 @@ class AirPicture:
         self._free: list[int] = []
         self._party_codes: dict[str, int] = {}
         self._high_water = 0
+        #: Fastest aircraft reported so far; bounds how far a partner can come from.
+        self.max_speed = 0.0
         self._state: np.ndarray = np.empty((0, 0))
         self._resize(64)
 
@@ -206,6 +209,7 @@ class AirPicture:
         state[_ALT, s] = track.alt
         state[_OBSERVED, s] = track.observed
         state[_PARTY, s] = self._party_codes.setdefault(track.party, len(self._party_codes))
+        self.max_speed = max(self.max_speed, track.speed)
 
     def remove(self, track: Track) -> None:
         s = track.slot
@@ -232,7 +236,7 @@ class AirPicture:
         the flat estimate never drops a pair the exact test would keep."""
         # Every operation writes into preallocated rows: at a few hundred aircraft
         # numpy's per-call overhead, not arithmetic, is the cost, and allocation is half.
-        lon, lat, ve, vn, alt, observed, party, dt, dx, dy, tmp, _, _, dv2 = self._rows
+        lon, lat, ve, vn, alt, observed, party, dt, dx, dy, tmp, _, _, dv2, _, _ = self._rows
         fresh, hits, flag = self._flag_rows
         h = horizontal_m * 1.02 + 100.0
         h2 = h * h
@@ -261,7 +265,7 @@ class AirPicture:
         tmp += dv2
         np.less(tmp, h2, out=hits)
         if own_fresh:
-            self._predicted(track, look_ahead_s, h2)
+            self._predicted(track, look_ahead_s, h, tmp)
         np.subtract(alt, track.alt, out=tmp)
         np.abs(tmp, out=tmp)
         np.less(tmp, vertical_m + 1.0, out=flag)
@@ -271,23 +275,27 @@ class AirPicture:
         tracks = self._tracks
         return [t for i in np.flatnonzero(hits) if (t := tracks[i]) is not None]
 
-    def _predicted(self, track: Track, look_ahead_s: float, h2: float) -> None:
-        """Adds to the hits the fresh aircraft whose closest approach to ``track``
-        comes within ``sqrt(h2)`` inside the look-ahead."""
-        _, _, ve, vn, _, _, _, tc, dx, dy, tmp, dvx, dvy, dv2 = self._rows
+    def _predicted(self, track: Track, look_ahead_s: float, h: float, d2: np.ndarray) -> None:
+        """Adds to the hits the fresh aircraft whose flat closest approach to ``track``
+        within the look-ahead comes within ``h`` plus what the flat estimate may miss by
+        (:func:`~hotline.server.deconfliction.approach.flat_error_m`, for each
+        aircraft's reach); ``d2`` holds the squared distances now."""
+        _, _, ve, vn, _, _, _, tc, dx, dy, tmp, dvx, dvy, dv2, reach, speed = self._rows
         fresh, hits, flag = self._flag_rows
+        np.sqrt(d2, out=reach)
         np.subtract(ve, track.ve, out=dvx)
         np.subtract(vn, track.vn, out=dvy)
         np.multiply(dvx, dvx, out=dv2)
         np.multiply(dvy, dvy, out=tmp)
         dv2 += tmp
         dv2 += 1e-9
-        # tc = -(d . dv) / |dv|^2, and the distance then |d + dv tc|.
+        # tc = -(d . dv) / |dv|^2 within the look-ahead, and the distance |d + dv tc|.
         np.multiply(dx, dvx, out=tc)
         np.multiply(dy, dvy, out=tmp)
         tc += tmp
         np.divide(tc, dv2, out=tc)
         np.negative(tc, out=tc)
+        np.clip(tc, 0.0, look_ahead_s, out=tc)
         dvx *= tc
         dvx += dx
         dvy *= tc
@@ -295,15 +303,24 @@ class AirPicture:
         np.multiply(dvx, dvx, out=tmp)
         np.multiply(dvy, dvy, out=dv2)
         tmp += dv2
-        np.less(tmp, h2, out=flag)
-        flag &= fresh
-        np.greater(tc, 0.0, out=fresh)
-        flag &= fresh
-        np.less_equal(tc, look_ahead_s + 1.0, out=fresh)
+        # Each pair's reach: distance now plus both speeds until shortly after the CPA.
+        tc += 30.0
+        np.minimum(tc, look_ahead_s, out=tc)
+        np.hypot(ve, vn, out=speed)
+        speed += track.speed
+        speed *= tc
+        reach += speed
+        # flat_error_m of each reach, with the steepest latitude any reach gets to.
+        farthest = 2.0 * (track.speed + self.max_speed) * look_ahead_s + h
+        reach *= reach
+        reach *= flat_error_coefficient(track.lat, farthest)
+        reach += h + FLAT_ERROR_FLOOR_M
+        reach *= reach
+        np.less(tmp, reach, out=flag)
         flag &= fresh
         hits |= flag
 
 
 _LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY = range(7)
 _ROWS = 7
-_SCRATCH = 7
+_SCRATCH = 9
