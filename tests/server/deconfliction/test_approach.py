@@ -116,6 +116,7 @@ MINIMUM_M = 5556.0
     ahead=st.tuples(st.floats(0.0, 300.0), st.floats(-9_000.0, 9_000.0)),
     course_b=courses,
     speed_b=st.sampled_from([0.0, 30.0]) | st.floats(0.0, 450.0),
+    crowded=st.booleans(),
 )
 @example(  # the case: 5,000 m right of the geodesic is inside the minimum
     start=(35.0, 40.0),
@@ -124,6 +125,7 @@ MINIMUM_M = 5556.0
     ahead=(125_000.0 / 420.0, 5_000.0),
     course_b=0.0,
     speed_b=0.0,
+    crowded=False,
 )
 @example(  # the same at 60 N, on the left
     start=(60.0, 40.0),
@@ -132,6 +134,7 @@ MINIMUM_M = 5556.0
     ahead=(125_000.0 / 420.0, -5_000.0),
     course_b=0.0,
     speed_b=0.0,
+    crowded=True,
 )
 def test_the_engine_predicts_a_conflict_exactly_when_the_geodesic_approach_is_too_close(
     *,
@@ -141,6 +144,7 @@ def test_the_engine_predicts_a_conflict_exactly_when_the_geodesic_approach_is_to
     ahead: tuple[float, float],
     course_b: float,
     speed_b: float,
+    crowded: bool,
 ) -> None:
     # B starts near where A's geodesic takes it after ahead[0] seconds, ahead[1] metres
     # to its right.
@@ -152,6 +156,10 @@ def test_the_engine_predicts_a_conflict_exactly_when_the_geodesic_approach_is_to
         return
     t, d, apart = reference((lat, lon, course_a, speed_a), (lat_b, lon_b, course_b, speed_b))
     engine = DeconflictionEngine()
+    if crowded:  # enough other aircraft at that altitude for the screen to batch them
+        for i in range(40):
+            far = (wrap(lon + 180.0), -lat / 2.0 + i / 100.0)
+            engine.position_reported("BLUE", unit(f"F{i}", (far[1], far[0]), NOW), NOW)
     engine.position_reported(
         "BLUE", unit("A", (lat, lon), NOW, course_deg=course_a, speed_mps=speed_a), NOW
     )

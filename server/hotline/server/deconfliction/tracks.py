@@ -174,14 +174,14 @@ class AirPicture:
         # Lowest slots first, so that the arrays screened stay as short as possible.
         self._free.extend(range(capacity - 1, old - 1, -1))
         # Rows: longitude, latitude, east and north velocity, altitude, observed time,
-        # party code; then scratch rows for the screen.
+        # party code, speed; then scratch rows for the screen.
         state = np.full((_ROWS + _SCRATCH, capacity), 0.0)
         state[_LON : _LAT + 1] = _FAR
         state[_PARTY] = -1.0
         if old:
             state[:_ROWS, :old] = self._state[:_ROWS]
         self._state = state
-        self._flags = np.empty((3, capacity), dtype=bool)
+        self._flags = np.empty((2, capacity), dtype=bool)
         self._slice()
 
     def _slice(self) -> None:
@@ -206,6 +206,7 @@ class AirPicture:
         state[_LAT, s] = track.lat
         state[_VE, s] = track.ve
         state[_VN, s] = track.vn
+        state[_SPEED, s] = track.speed
         state[_ALT, s] = track.alt
         state[_OBSERVED, s] = track.observed
         state[_PARTY, s] = self._party_codes.setdefault(track.party, len(self._party_codes))
@@ -232,95 +233,141 @@ class AirPicture:
         stale_after_s: float,
     ) -> list[Track]:
         """Aircraft of other parties that may be in breach of, or predicted to come
-        within, the minima of ``track``. Thresholds are relaxed by 2 % + 100 m so that
-        the flat estimate never drops a pair the exact test would keep."""
-        # Every operation writes into preallocated rows: at a few hundred aircraft
-        # numpy's per-call overhead, not arithmetic, is the cost, and allocation is half.
-        lon, lat, ve, vn, alt, observed, party, dt, dx, dy, tmp, _, _, dv2, _, _ = self._rows
-        fresh, hits, flag = self._flag_rows
+        within, the minima of ``track``. Thresholds are relaxed by 2 % + 100 m, and the
+        prediction's by what the flat estimate may miss the geodesic by
+        (:func:`~hotline.server.deconfliction.approach.flat_error_m`), so that the
+        screen never drops a pair the exact test would keep."""
+        # Altitude and party first, over every slot: a handful of whole-array operations
+        # writing into preallocated rows (at these sizes numpy's per-call overhead, not
+        # arithmetic, is the cost). They leave few aircraft, and only those are measured.
+        _, _, _, _, alt, _, party, _, tmp = self._rows
+        near, other = self._flag_rows
+        np.subtract(alt, track.alt, out=tmp)
+        np.abs(tmp, out=tmp)
+        np.less(tmp, vertical_m + 1.0, out=near)
+        np.not_equal(party, self._party_codes[track.party], out=other)
+        near &= other
+        slots = np.flatnonzero(near)
+        if not len(slots):
+            return []
         h = horizontal_m * 1.02 + 100.0
+        farthest = 2.0 * (track.speed + self.max_speed) * look_ahead_s + h
+        screen = _Screen(
+            track=track,
+            now=now,
+            h=h,
+            k=flat_error_coefficient(track.lat, farthest),
+            look_ahead_s=look_ahead_s,
+            stale_after_s=stale_after_s,
+        )
+        # A few aircraft are measured faster one by one than by numpy's calls.
+        if len(slots) <= _FEW:
+            return screen.each([t for i in slots.tolist() if (t := self._tracks[i]) is not None])
+        hits = screen.all(self._state[:_ROWS, slots])
+        tracks = self._tracks
+        return [t for i in slots[hits] if (t := tracks[i]) is not None]
+
+
+#: Up to this many aircraft left by altitude and party, the screen measures them one by
+#: one in Python; beyond it, together in numpy.
+_FEW = 32
+
+
+@dataclass(slots=True)
+class _Screen:
+    """The distance tests of :meth:`AirPicture.screen`, for one aircraft's report.
+
+    A pair passes if the flat distance now is under ``h``, or if both reports are fresh
+    and the flat closest approach within the look-ahead is under ``h`` plus the bound
+    of :func:`~hotline.server.deconfliction.approach.flat_error_m` for the pair's reach
+    (the distance now plus both speeds until a little after the approach), which is
+    ``k * reach**2 + FLAT_ERROR_FLOOR_M``.
+    """
+
+    track: Track
+    now: float
+    h: float
+    k: float
+    look_ahead_s: float
+    stale_after_s: float
+
+    def each(self, others: list[Track]) -> list[Track]:
+        track, now, h, k, look_ahead = self.track, self.now, self.h, self.k, self.look_ahead_s
+        stale = self.stale_after_s
         h2 = h * h
-        np.subtract(now, observed, out=dt)
-        np.less_equal(dt, stale_after_s, out=fresh)
-        np.multiply(dt, fresh, out=dt)  # stale aircraft stay where they were seen
+        floor = h + FLAT_ERROR_FLOOR_M
+        tlat, tlon, kx, ky = track.lat, track.lon, track.kx, track.ky
         own_dt = now - track.observed
-        own_fresh = own_dt <= stale_after_s
-        np.subtract(lon, track.lon, out=dx)
+        own_fresh = own_dt <= stale
+        ox = track.ve * own_dt if own_fresh else 0.0
+        oy = track.vn * own_dt if own_fresh else 0.0
+        tve, tvn, tspeed = track.ve, track.vn, track.speed
+        wrap = abs(tlon) > 150.0
+        found: list[Track] = []
+        for other in others:
+            dt = now - other.observed
+            fresh = dt <= stale
+            if not fresh:
+                dt = 0.0
+            dlon = other.lon - tlon
+            if wrap:
+                dlon = (dlon + 180.0) % 360.0 - 180.0
+            ve, vn = other.ve, other.vn
+            dx = dlon * kx + ve * dt - ox
+            dy = (other.lat - tlat) * ky + vn * dt - oy
+            d2 = dx * dx + dy * dy
+            if d2 < h2:
+                found.append(other)
+                continue
+            if not (own_fresh and fresh):
+                continue
+            dvx = ve - tve
+            dvy = vn - tvn
+            tc = -(dx * dvx + dy * dvy) / (dvx * dvx + dvy * dvy + 1e-9)
+            tc = min(max(tc, 0.0), look_ahead)
+            cx = dx + dvx * tc
+            cy = dy + dvy * tc
+            reach = math.sqrt(d2) + (other.speed + tspeed) * min(tc + 30.0, look_ahead)
+            bound = floor + k * reach * reach
+            if cx * cx + cy * cy < bound * bound:
+                found.append(other)
+        return found
+
+    def all(self, state: np.ndarray) -> np.ndarray:
+        """The same tests as :meth:`each`, on the state rows of the aircraft; a mask."""
+        track, now, h, look_ahead = self.track, self.now, self.h, self.look_ahead_s
+        lon, lat, ve, vn, _, observed, _, speed = state
+        dt = now - observed
+        fresh = dt <= self.stale_after_s
+        dt *= fresh  # stale aircraft stay where they were seen
+        dlon = lon - track.lon
         if abs(track.lon) > 150.0:
-            dx += 180.0
-            np.remainder(dx, 360.0, out=dx)
-            dx -= 180.0
-        dx *= track.kx
-        np.multiply(ve, dt, out=tmp)
-        dx += tmp
-        np.subtract(lat, track.lat, out=dy)
-        dy *= track.ky
-        np.multiply(vn, dt, out=tmp)
-        dy += tmp
+            dlon = (dlon + 180.0) % 360.0 - 180.0
+        dx = dlon * track.kx + ve * dt
+        dy = (lat - track.lat) * track.ky + vn * dt
+        own_dt = now - track.observed
+        own_fresh = own_dt <= self.stale_after_s
         if own_fresh:
             dx -= track.ve * own_dt
             dy -= track.vn * own_dt
-        np.multiply(dx, dx, out=tmp)
-        np.multiply(dy, dy, out=dv2)
-        tmp += dv2
-        np.less(tmp, h2, out=hits)
+        d2 = dx * dx + dy * dy
+        hits: np.ndarray = d2 < h * h
         if own_fresh:
-            self._predicted(track, look_ahead_s, h, tmp)
-        np.subtract(alt, track.alt, out=tmp)
-        np.abs(tmp, out=tmp)
-        np.less(tmp, vertical_m + 1.0, out=flag)
-        hits &= flag
-        np.not_equal(party, self._party_codes[track.party], out=flag)
-        hits &= flag
-        tracks = self._tracks
-        return [t for i in np.flatnonzero(hits) if (t := tracks[i]) is not None]
-
-    def _predicted(self, track: Track, look_ahead_s: float, h: float, d2: np.ndarray) -> None:
-        """Adds to the hits the fresh aircraft whose flat closest approach to ``track``
-        within the look-ahead comes within ``h`` plus what the flat estimate may miss by
-        (:func:`~hotline.server.deconfliction.approach.flat_error_m`, for each
-        aircraft's reach); ``d2`` holds the squared distances now."""
-        _, _, ve, vn, _, _, _, tc, dx, dy, tmp, dvx, dvy, dv2, reach, speed = self._rows
-        fresh, hits, flag = self._flag_rows
-        np.sqrt(d2, out=reach)
-        np.subtract(ve, track.ve, out=dvx)
-        np.subtract(vn, track.vn, out=dvy)
-        np.multiply(dvx, dvx, out=dv2)
-        np.multiply(dvy, dvy, out=tmp)
-        dv2 += tmp
-        dv2 += 1e-9
-        # tc = -(d . dv) / |dv|^2 within the look-ahead, and the distance |d + dv tc|.
-        np.multiply(dx, dvx, out=tc)
-        np.multiply(dy, dvy, out=tmp)
-        tc += tmp
-        np.divide(tc, dv2, out=tc)
-        np.negative(tc, out=tc)
-        np.clip(tc, 0.0, look_ahead_s, out=tc)
-        dvx *= tc
-        dvx += dx
-        dvy *= tc
-        dvy += dy
-        np.multiply(dvx, dvx, out=tmp)
-        np.multiply(dvy, dvy, out=dv2)
-        tmp += dv2
-        # Each pair's reach: distance now plus both speeds until shortly after the CPA.
-        tc += 30.0
-        np.minimum(tc, look_ahead_s, out=tc)
-        np.hypot(ve, vn, out=speed)
-        speed += track.speed
-        speed *= tc
-        reach += speed
-        # flat_error_m of each reach, with the steepest latitude any reach gets to.
-        farthest = 2.0 * (track.speed + self.max_speed) * look_ahead_s + h
-        reach *= reach
-        reach *= flat_error_coefficient(track.lat, farthest)
-        reach += h + FLAT_ERROR_FLOOR_M
-        reach *= reach
-        np.less(tmp, reach, out=flag)
-        flag &= fresh
-        hits |= flag
+            dvx = ve - track.ve
+            dvy = vn - track.vn
+            tc = -(dx * dvx + dy * dvy) / (dvx * dvx + dvy * dvy + 1e-9)
+            np.maximum(tc, 0.0, out=tc)
+            np.minimum(tc, look_ahead, out=tc)
+            cx = dx + dvx * tc
+            cy = dy + dvy * tc
+            tc += 30.0
+            np.minimum(tc, look_ahead, out=tc)
+            reach = np.sqrt(d2) + (speed + track.speed) * tc
+            bound = h + FLAT_ERROR_FLOOR_M + self.k * (reach * reach)
+            hits |= fresh & (cx * cx + cy * cy < bound * bound)
+        return hits
 
 
-_LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY = range(7)
-_ROWS = 7
-_SCRATCH = 9
+_LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY, _SPEED = range(8)
+_ROWS = 8
+_SCRATCH = 1
