@@ -16,7 +16,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from server.deconfliction.scenario import KHASHAM, circle, polygon
+from server.deconfliction.reference import G
+from server.deconfliction.scenario import KHASHAM, circle, corridor, polygon
 
 from hotline.client import HotlineClient, Refused, StationClient
 from hotline.contract import timestamp
@@ -297,6 +298,53 @@ async def test_converging_aircraft_are_predicted_in_conflict_before_they_breach(
         # The prediction was raised once for the episode.
         assert not alerts(seen, A.ALERT_KIND_PREDICTED_CONFLICT)
         await expect(red, is_alert(A.ALERT_KIND_SEPARATION_BREACH))
+
+
+async def test_an_aircraft_just_inside_a_long_corridor_near_its_end_is_an_incursion(
+    server: Harness,
+) -> None:
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        # A transit corridor 900 km east along 35° N, 20 km either side of its path.
+        start = (35.0, 33.0)
+        middle = G.Direct(*start, 90.0, 450_000.0)
+        end = G.Direct(middle["lat2"], middle["lon2"], middle["azi2"], 450_000.0)
+        path = [start, (middle["lat2"], middle["lon2"]), (end["lat2"], end["lon2"])]
+        await agree(blue, red, measure("TRANSIT", corridor(path, 20_000.0)))
+
+        # 1 km short of its end: RED aircraft 15 m outside, then 15 m inside its edge.
+        leg = G.InverseLine(*path[1], *path[2])
+        foot = leg.Position(leg.s13 - 1_000.0)
+        for unit_id, across in (("FENCER-OUT", 20_015.0), ("FENCER-IN", 19_985.0)):
+            p = G.Direct(foot["lat2"], foot["lon2"], foot["azi2"] + 90.0, across)
+            await red.send(report(unit(unit_id, (p["lat2"], p["lon2"]))))
+
+        # The first incursion (alerts keep their order) is the aircraft inside's.
+        entered = await expect(blue, is_alert(A.ALERT_KIND_ZONE_INCURSION))
+        assert entered.alert.unit_ids == ["FENCER-IN"]
+        assert entered.alert.zone_ids == ["TRANSIT"]
+
+
+@pytest.mark.parametrize(("latitude", "side"), [(35.0, 1.0), (35.0, -1.0), (60.0, -1.0)])
+async def test_a_hover_just_off_a_fast_aircraft_geodesic_is_predicted_at_its_true_distance(
+    server: Harness, latitude: float, side: float
+) -> None:
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        # A BLUE jet at 420 m/s heading east; a RED helicopter hovering 120 km along its
+        # geodesic, 5,000 m to one side: inside the 3 NM (5,556 m) minimum at the CPA.
+        jet = (latitude, 40.0)
+        ahead = G.Direct(*jet, 90.0, 120_000.0)
+        hover = G.Direct(ahead["lat2"], ahead["lon2"], ahead["azi2"] + 90.0 * side, 5_000.0)
+        await red.send(report(unit("HIND-1", (hover["lat2"], hover["lon2"]), altitude_m=6050.0)))
+        await expect(blue, lambda e: e.HasField("position_report"))
+        await blue.send(report(unit("VIPER-1", jet, altitude_m=6000.0, speed_mps=420.0)))
+
+        predicted = await expect(blue, is_alert(A.ALERT_KIND_PREDICTED_CONFLICT))
+        conflict = predicted.alert
+        assert sorted(conflict.unit_ids) == ["HIND-1", "VIPER-1"]
+        assert conflict.distance_m == pytest.approx(5_000.0, abs=50.0)
+        # 120 km at 420 m/s, less the moments the report took to be recorded.
+        assert 120_000.0 / 420.0 - 5.0 < conflict.time_to_cpa_s <= 120_000.0 / 420.0 + 1.0
+        assert "will pass 5" in conflict.summary
 
 
 # ---------------------------------------------------------------------- notices
