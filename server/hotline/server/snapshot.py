@@ -46,7 +46,7 @@ SNAPSHOT_RECORDS = 5_000
 #: reads correspondingly more records after the latest one.
 SNAPSHOT_BYTES_PER_RECORD = 100
 #: Changes whenever what a snapshot holds changes shape.
-_FORMAT = b"hotline-snapshot/3\n"
+_FORMAT = b"hotline-snapshot/4\n"
 _HEADER = struct.Struct(">Q64s")
 
 

@@ -23,6 +23,7 @@ from hotline.server.deconfliction import validation
 from hotline.server.deconfliction.approach import flat_error_m
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
+from hotline.server.deconfliction.incursions import Incursion, depth_m
 from hotline.server.deconfliction.lines import LineCrossing
 from hotline.server.deconfliction.separation import (
     REARM_MARGIN,
@@ -97,7 +98,7 @@ class DeconflictionEngine:
             GROUND: SurfaceGrid(),
             SEA: SurfaceGrid(),
         }
-        self._incursions: dict[UnitKey, dict[str, acknowledgments_pb2.Alert]] = {}
+        self._incursions: dict[UnitKey, dict[str, Incursion]] = {}
         self._incursions_by_zone: dict[str, set[UnitKey]] = {}
         self._across: set[tuple[UnitKey, str]] = set()
         self._pairs: dict[tuple[UnitKey, UnitKey], _PairEpisode] = {}
@@ -186,9 +187,11 @@ class DeconflictionEngine:
         if known is None:
             return findings
         for key in sorted(self._incursions_by_zone.pop(zone_id, ())):
-            self._incursions[key].pop(zone_id, None)
+            incursion = self._incursions[key].pop(zone_id)
             track = self._tracks[key]
-            findings.append(self._cleared(track, known, f"{known.label()} {reason}"))
+            findings.append(
+                self._cleared(track, known, f"{known.label()} {reason}", incursion, now)
+            )
         return findings
 
     def _lines_changed(self) -> None:
@@ -324,20 +327,25 @@ class DeconflictionEngine:
         if not previous:
             if not inside:
                 return
-        elif inside.keys() == previous.keys():
-            return  # still inside the same zones: nothing to say
+        else:
+            for zone_id, incursion in previous.items():
+                known = inside.get(zone_id)
+                if known is not None and incursion.may_be_deeper(lat, lon):
+                    incursion.measured(lat, lon, self._depth(track, known), now)
+            if inside.keys() == previous.keys():
+                return  # still inside the same zones: nothing to say
         if previous is None:
             previous = self._incursions[track.key] = {}
         for zone_id, known in inside.items():
             if zone_id not in previous:
-                previous[zone_id] = self._entered(track, known, findings)
+                previous[zone_id] = self._entered(track, known, now, findings)
                 self._incursions_by_zone.setdefault(zone_id, set()).add(track.key)
         for zone_id in [z for z in previous if z not in inside]:
-            del previous[zone_id]
+            incursion = previous.pop(zone_id)
             self._incursions_by_zone[zone_id].discard(track.key)
             left = self._accepted.zones.get(zone_id) or self._proposed.zones.get(zone_id)
             if left is not None:
-                findings.append(self._cleared(track, left, f"left {left.label()}"))
+                findings.append(self._cleared(track, left, f"left {left.label()}", incursion, now))
 
     def _check_crossings(self, track: Track, now: float, inside: dict[str, KnownZone]) -> None:
         lat0, lon0, lat1, lon1 = track.prev_lat, track.prev_lon, track.lat, track.lon
@@ -359,33 +367,46 @@ class DeconflictionEngine:
             if state in self._across and known.effective_at(now):
                 inside[zone_id] = known
 
+    def _depth(self, track: Track, known: KnownZone) -> float:
+        """How deep the unit is in the zone: from its edge, or across a line it crossed
+        from the line's centre line."""
+        across = known.is_line and (track.key, known.zone_id) in self._across
+        return depth_m(known.shape, track.lat, track.lon, across_line=across)
+
     def _entered(
-        self, track: Track, known: KnownZone, findings: list[Finding]
-    ) -> acknowledgments_pb2.Alert:
+        self, track: Track, known: KnownZone, now: float, findings: list[Finding]
+    ) -> Incursion:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
         verb = "is across" if known.is_line else "entered"
         height = f" at {track.alt:.0f} m" if track.domain == AIR else ""
+        depth = self._depth(track, known)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION,
-            f"Zone incursion: {_describe(track)} {verb} {known.label()}{height}",
+            f"Zone incursion: {_describe(track)} {verb} {known.label()}{height}, "
+            f"{depth:.0f} m inside",
             unit_ids=(track.key[1],),
             zone_ids=(known.zone_id,),
             parties=parties,
             location=(track.lat, track.lon),
         )
         findings.append(Finding(alert=message, domain=track.domain, parties=parties))
-        return message
+        return Incursion.entered(message, now, track.lat, track.lon, depth)
 
-    def _cleared(self, track: Track, known: KnownZone, what: str) -> Finding:
+    def _cleared(
+        self, track: Track, known: KnownZone, what: str, incursion: Incursion, now: float
+    ) -> Finding:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION_CLEARED,
-            f"Incursion cleared: {_describe(track)} {what}",
+            f"Incursion cleared: {_describe(track)} {what} after "
+            f"{_elapsed(now - incursion.entered_at)}, at most {incursion.max_depth_m:.0f} m "
+            "inside",
             unit_ids=(track.key[1],),
             zone_ids=(known.zone_id,),
             parties=parties,
             location=(track.lat, track.lon),
         )
+        incursion.fill(message.incursion, now)
         return Finding(alert=message, domain=track.domain, parties=parties)
 
     def _check_pairs(self, track: Track, now: float, findings: list[Finding]) -> None:
@@ -663,7 +684,8 @@ class DeconflictionEngine:
             )
         open_alerts: list[acknowledgments_pb2.Alert] = []
         for key in sorted(self._incursions):
-            open_alerts.extend(self._incursions[key][z] for z in sorted(self._incursions[key]))
+            held = self._incursions[key]
+            open_alerts.extend(held[z].alert for z in sorted(held))
         for pair in sorted(self._pairs):
             episode = self._pairs[pair]
             open_alerts.extend(a for a in (episode.breach, episode.prediction) if a is not None)
@@ -676,6 +698,16 @@ class DeconflictionEngine:
             units={party: tuple(tracked) for party, tracked in units.items()},
             open_alerts=tuple(open_alerts),
         )
+
+
+def _elapsed(seconds: float) -> str:
+    """A duration as a duty officer says it: 45 s, 12 min 5 s, 2 h 3 min."""
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def _listing(names: list[str], most: int = 5) -> str:
