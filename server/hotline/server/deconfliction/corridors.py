@@ -123,18 +123,46 @@ def _strip(
     azimuths = np.asarray(backs) + 180.0
     lons = lon1 + _wrap(np.asarray(lons) - lon1)
     lats = np.asarray(lats)
-    ring_lons: list[FloatArray] = []
-    ring_lats: list[FloatArray] = []
+    sides: list[tuple[FloatArray, FloatArray]] = []
     for side in (-90.0, 90.0):
         side_lons, side_lats, _ = GEOD.fwd(lons, lats, azimuths + side, np.full(n, half_width))
-        ring_lons.append(lons + _wrap(np.asarray(side_lons) - lons))
-        ring_lats.append(np.asarray(side_lats))
-    ring = np.column_stack(
+        sides.append((lons + _wrap(np.asarray(side_lons) - lons), np.asarray(side_lats)))
+    (left_lons, left_lats), (right_lons, right_lats) = sides
+    # The ends run along the perpendicular geodesics through the path, point by point:
+    # as one long chord they could pass beside the end of the path, leaving a sliver
+    # between the strip and the fan there.
+    ends = []
+    for i in (0, n - 1):
+        lat, lon, azimuth_i = float(lats[i]), float(lons[i]), float(azimuths[i])
+        left = _radial(lat, lon, azimuth_i - 90.0, half_width, spacing)
+        right = _radial(lat, lon, azimuth_i + 90.0, half_width, spacing)
+        ends.append((left, right, lat, lon))
+    (start_left, start_right, lat0, lon0), (end_left, end_right, latn, lonn) = ends
+    ring_lons = np.concatenate(
         [
-            np.concatenate([ring_lons[0], ring_lons[1][::-1]]),
-            np.concatenate([ring_lats[0], ring_lats[1][::-1]]),
+            left_lons,
+            end_left[0][::-1],
+            [lonn],
+            end_right[0],
+            right_lons[::-1],
+            start_right[0][::-1],
+            [lon0],
+            start_left[0],
         ]
     )
+    ring_lats = np.concatenate(
+        [
+            left_lats,
+            end_left[1][::-1],
+            [latn],
+            end_right[1],
+            right_lats[::-1],
+            start_right[1][::-1],
+            [lat0],
+            start_left[1],
+        ]
+    )
+    ring = np.column_stack([ring_lons, ring_lats])
     return Polygon(ring), float(azimuth), float(back) + 180.0
 
 
@@ -142,17 +170,39 @@ def _fan(
     lat: float, lon: float, radius: float, *, first: float, sweep: float, step: float
 ) -> Polygon:
     """The sector of the geodesic circle about (lat, lon) from azimuth ``first``
-    clockwise through ``sweep`` degrees, widened by a step on each side."""
+    clockwise through ``sweep`` degrees, widened by a step on each side; its straight
+    sides run along their geodesics, point by point."""
     count = max(2, math.ceil((sweep + 2.0 * step) / step) + 1)
     azimuths = np.linspace(first - step, first + sweep + step, count)
     arc_lons, arc_lats, _ = GEOD.fwd(
         np.full(count, lon), np.full(count, lat), azimuths, np.full(count, radius)
     )
     arc_lons = lon + _wrap(np.asarray(arc_lons) - lon)
+    spacing = max(radius / 8.0, 100.0)
+    out_lons, out_lats = _radial(lat, lon, float(azimuths[0]), radius, spacing)
+    back_lons, back_lats = _radial(lat, lon, float(azimuths[-1]), radius, spacing)
     ring = np.column_stack(
-        [np.concatenate([[lon], arc_lons]), np.concatenate([[lat], np.asarray(arc_lats)])]
+        [
+            np.concatenate([[lon], out_lons, arc_lons, back_lons[::-1]]),
+            np.concatenate([[lat], out_lats, np.asarray(arc_lats), back_lats[::-1]]),
+        ]
     )
     return Polygon(ring)
+
+
+def _radial(
+    lat: float, lon: float, azimuth: float, radius: float, spacing: float
+) -> tuple[FloatArray, FloatArray]:
+    """Points along the geodesic leaving (lat, lon) on ``azimuth``, every ``spacing``
+    metres short of ``radius`` (neither end included); longitudes next to ``lon``."""
+    count = math.ceil(radius / spacing) - 1
+    if count <= 0:
+        return np.empty(0), np.empty(0)
+    distances = np.linspace(0.0, radius, count + 2)[1:-1]
+    lons, lats, _ = GEOD.fwd(
+        np.full(count, lon), np.full(count, lat), np.full(count, azimuth), distances
+    )
+    return lon + _wrap(np.asarray(lons) - lon), np.asarray(lats)
 
 
 def _wrap(dlon: FloatArray) -> FloatArray:
