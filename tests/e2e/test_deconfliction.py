@@ -20,7 +20,7 @@ from server.deconfliction.reference import G
 from server.deconfliction.scenario import KHASHAM, circle, corridor, polygon
 
 from hotline.client import HotlineClient, Refused, StationClient
-from hotline.contract import timestamp
+from hotline.contract import seconds, timestamp
 from hotline.server.checks import DECONFLICTION_ALERTS
 from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.exercise import load_exercise
@@ -184,6 +184,20 @@ async def test_an_aircraft_entering_an_accepted_roz_alerts_both_sides_once(
             assert cleared.alert.zone_ids == ["ROZ-KHASHAM"]
             assert "left BLUE ROZ ROZ-KHASHAM" in cleared.alert.summary
             assert cleared.alert.location.longitude == 40.55
+            # Measured: 2 km inside the western edge (40.20 E) on entry, 9 km at
+            # 40.30 E at the deepest, then out.
+            entry = G.Inverse(35.30, 40.22, 35.30, 40.20)["s12"]
+            deepest = G.Inverse(35.30, 40.30, 35.30, 40.20)["s12"]
+            assert entered.incursion.entry_depth_m == pytest.approx(entry, abs=1.0)
+            assert entered.incursion.max_depth_m == entered.incursion.entry_depth_m
+            assert f"{entered.incursion.entry_depth_m:.0f} m inside" in entered.summary
+            record = cleared.alert.incursion
+            assert record.entry_depth_m == entered.incursion.entry_depth_m
+            assert record.max_depth_m == pytest.approx(deepest, abs=1.0)
+            entered_at = seconds(entered.incursion.max_depth_at)
+            inside = seconds(record.duration)
+            assert entered_at < seconds(record.max_depth_at) < entered_at + inside
+            assert f"at most {record.max_depth_m:.0f} m inside" in cleared.alert.summary
         # BLUE saw RED's reports as well; the alerts came on the air operations line.
         assert len([e for e in seen["BLUE"] if e.HasField("position_report")]) >= 2
         assert all(e.hotline == AIR for e in seen["BLUE"] + seen["RED"])
