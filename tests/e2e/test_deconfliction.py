@@ -121,6 +121,10 @@ def zone_status(zone_id: str, state: int) -> Callable[[Envelope], bool]:
     )
 
 
+def is_message(message_id: str) -> Callable[[Envelope], bool]:
+    return lambda e: e.message_id == message_id
+
+
 def alerts(envelopes: Sequence[Envelope], kind: int) -> list[A.Alert]:
     return [e.alert for e in envelopes if e.WhichOneof("body") == "alert" and e.alert.kind == kind]
 
@@ -362,6 +366,41 @@ async def test_a_hover_just_off_a_fast_aircraft_geodesic_is_predicted_at_its_tru
 
 
 # ---------------------------------------------------------------------- notices
+
+
+async def test_a_notice_far_from_the_notifiers_own_aircraft_is_a_mismatch_for_control_alone(
+    server: Harness,
+) -> None:
+    async with (
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR) as red,
+        server.control() as control,
+    ):
+        # RED's only aircraft is 45 km west of the gas field, flying away from it; RED
+        # pre-notifies a strike on the gas field all the same.
+        far = (35.30, 39.70)
+        await red.send(report(unit("FENCER-1", far, course_deg=270.0, speed_mps=200.0)))
+        sent = await red.send(strike_notice(circle(KHASHAM, 5000.0)), common_pb2.PRIORITY_IMMEDIATE)
+
+        found: list[log_pb2.LogRecord] = []
+        async for record in control.watch(resume_after_index=0):
+            found.append(record)
+            if record.envelope.alert.kind == A.ALERT_KIND_NOTICE_MISMATCH:
+                break
+        mismatch = found[-1].envelope
+        assert list(mismatch.audience) == ["EXERCISE_CONTROL"]
+        assert mismatch.alert.message_id == sent.message_id
+        assert list(mismatch.alert.unit_ids) == ["FENCER-1"]
+        # 5 km short of the 45 km to the field's centre, along the parallel.
+        expected = G.Inverse(*far, *KHASHAM)["s12"] - 5_000.0
+        assert mismatch.alert.distance_m == pytest.approx(expected, rel=0.01)
+
+        # The parties are not told: what each hears next is the other's text.
+        for station, other in ((blue, red), (red, blue)):
+            marker = await other.send(messages_pb2.TextMessage(text="radio check"))
+            seen: list[Envelope] = []
+            await expect(station, is_message(marker.message_id), seen=seen)
+            assert not alerts(seen, A.ALERT_KIND_NOTICE_MISMATCH)
 
 
 @pytest.mark.parametrize("hotline", [AIR, GROUND])

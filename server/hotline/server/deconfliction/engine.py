@@ -23,8 +23,9 @@ from hotline.server.deconfliction import validation
 from hotline.server.deconfliction.approach import flat_error_m
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
-from hotline.server.deconfliction.incursions import Incursion, depth_m
+from hotline.server.deconfliction.incursions import Incursion
 from hotline.server.deconfliction.lines import LineCrossing
+from hotline.server.deconfliction.mismatch import nearest_unit
 from hotline.server.deconfliction.separation import (
     REARM_MARGIN,
     PairAssessment,
@@ -371,7 +372,7 @@ class DeconflictionEngine:
         """How deep the unit is in the zone: from its edge, or across a line it crossed
         from the line's centre line."""
         across = known.is_line and (track.key, known.zone_id) in self._across
-        return depth_m(known.shape, track.lat, track.lon, across_line=across)
+        return known.shape.edge_distance_m(track.lat, track.lon, centre_line=across)
 
     def _entered(
         self, track: Track, known: KnownZone, now: float, findings: list[Finding]
@@ -613,6 +614,9 @@ class DeconflictionEngine:
             messages_pb2.ACTIVITY_TYPE_FLIGHT: common_pb2.DOMAIN_AIR,
             messages_pb2.ACTIVITY_TYPE_GROUND_MOVEMENT: common_pb2.DOMAIN_GROUND,
         }.get(activity, common_pb2.DOMAIN_UNSPECIFIED)
+        mismatch = self._notice_mismatch(name, sender_party, area, domains, now)
+        if mismatch is not None:
+            findings.append(mismatch)
         for party in sorted(set(zones) | set(units)):
             # One alert per hotline concerned: units by their domain's hotline, zones by
             # the hotline of the one domain they restrict (else the activity's).
@@ -636,6 +640,40 @@ class DeconflictionEngine:
                     )
                 )
         return findings
+
+    def _notice_mismatch(
+        self,
+        name: str,
+        sender_party: str,
+        area: validation.NoticeArea,
+        domains: frozenset[common_pb2.Domain.ValueType],
+        now: float,
+    ) -> Finding | None:
+        """NOTICE_MISMATCH, for exercise control alone, if every unit of the sender's
+        that the activity involves stays farther from the area than the policy allows
+        (see :mod:`hotline.server.deconfliction.mismatch`); None if one comes near, or
+        the sender reported none."""
+        own = [
+            self._tracks[key]
+            for key in sorted(self._tracks)
+            if key[0] == sender_party and self._tracks[key].domain in domains
+        ]
+        found = nearest_unit(area, own, now, self._minima.stale_after_s)
+        if found is None or found[1] <= self._minima.notice_mismatch_m:
+            return None
+        track, distance = found
+        message = alert(
+            _K.ALERT_KIND_NOTICE_MISMATCH,
+            f"Notice mismatch: {name} notice from {sender_party} is {distance / 1000:.1f} km "
+            f"from the nearest of its {len(own)} unit(s) concerned "
+            f"({_describe(track)}); the area may be wrong",
+            unit_ids=(track.key[1],),
+            parties=(sender_party,),
+            location=area.shape.representative_point(),
+            distance_m=distance,
+        )
+        # No party: the alert goes to exercise control only.
+        return Finding(alert=message, domain=common_pb2.DOMAIN_UNSPECIFIED, parties=())
 
     @staticmethod
     def _notice_conflict(

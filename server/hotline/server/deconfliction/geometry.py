@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely.affinity import translate
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString, Point, Polygon
+from shapely.ops import nearest_points
 
 from hotline.server.deconfliction import geodesy
 from hotline.server.deconfliction.corridors import corridor_outline
@@ -46,6 +47,7 @@ MAX_VERTICES = 5_000
 #: Most points an outline may be densified into (about 200,000 km of boundary).
 MAX_OUTLINE_POINTS = 100_000
 _MAX_SAGITTA_M = 0.25
+_ORIGIN = Point(0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,29 @@ class Shape:
             for mine in self.copies
             for theirs in other.copies
         )
+
+    def edge_distance_m(self, lat: float, lon: float, *, centre_line: bool = False) -> float:
+        """Geodesic distance from (lat, lon) to the shape's nearest edge (inside or
+        out), or with ``centre_line`` to a corridor's centre line.
+
+        The nearest point of the edge is found in a plane about the point (longitudes
+        scaled by the local radius of the parallel), which is enough to pick it; the
+        distance to it is then the exact WGS-84 geodesic one.
+        """
+        ky, kx = geodesy.metres_per_degree(lat)
+        pieces = self.path_copies if centre_line else tuple(c.boundary for c in self.copies)
+        best = math.inf
+        for piece in pieces:
+            minx, _, maxx, _ = piece.bounds
+            # The copy of a shape across the antimeridian on this side of it, if any.
+            if lon < minx - 180.0 or lon > maxx + 180.0:
+                continue
+            local = shapely.transform(piece, lambda xy: (xy - (lon, lat)) * (kx, ky))
+            nearest = nearest_points(local, _ORIGIN)[0]
+            edge_lat = lat + nearest.y / ky
+            edge_lon = geodesy.wrap_longitude(lon + nearest.x / kx)
+            best = min(best, geodesy.distance_m(lat, lon, edge_lat, edge_lon))
+        return best
 
     def representative_point(self) -> tuple[float, float]:
         """A point (lat, lon) guaranteed inside the shape."""

@@ -1,10 +1,8 @@
 """Incursions measured: how deep a unit is inside a zone, and the episode's record.
 
-The depth of a point inside a zone is its geodesic distance to the zone's nearest edge;
-across a deconfliction line it is the distance to the line's centre line (how far
-across). The nearest point of the edge is found in a plane about the point (longitudes
-scaled by the local radius of the parallel), which is enough to pick it; the distance
-to it is then the exact WGS-84 geodesic one.
+The depth of a point inside a zone is its geodesic distance to the zone's nearest edge
+(:meth:`~hotline.server.deconfliction.geometry.Shape.edge_distance_m`); across a
+deconfliction line it is the distance to the line's centre line (how far across).
 
 An :class:`Incursion` follows one unit inside one zone from entry to exit: depth at
 entry, the deepest seen and when, and so the duration. Depth changes by at most the
@@ -17,35 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import shapely
-from shapely.geometry import Point
-from shapely.ops import nearest_points
-
 from hotline.contract import duration, timestamp
-from hotline.server.deconfliction.geodesy import distance_m, metres_per_degree, wrap_longitude
-from hotline.server.deconfliction.geometry import Shape
+from hotline.server.deconfliction.geodesy import metres_per_degree, wrap_longitude
 from hotline.v1 import acknowledgments_pb2
-
-_ORIGIN = Point(0.0, 0.0)
-
-
-def depth_m(shape: Shape, lat: float, lon: float, *, across_line: bool = False) -> float:
-    """Geodesic distance from (lat, lon) to the shape's nearest edge, or with
-    ``across_line`` to a corridor's centre line."""
-    ky, kx = metres_per_degree(lat)
-    pieces = shape.path_copies if across_line else tuple(c.boundary for c in shape.copies)
-    best = math.inf
-    for piece in pieces:
-        minx, _, maxx, _ = piece.bounds
-        # The copy of a shape across the antimeridian on this side of it, if any.
-        if lon < minx - 180.0 or lon > maxx + 180.0:
-            continue
-        local = shapely.transform(piece, lambda xy: (xy - (lon, lat)) * (kx, ky))
-        nearest = nearest_points(local, _ORIGIN)[0]
-        edge_lat = lat + nearest.y / ky
-        edge_lon = wrap_longitude(lon + nearest.x / kx)
-        best = min(best, distance_m(lat, lon, edge_lat, edge_lon))
-    return best
 
 
 @dataclass(slots=True)

@@ -37,6 +37,9 @@ class SeparationMinima:
     ground_m: float = 1000.0
     look_ahead_s: float = 300.0
     stale_after_s: float = 60.0
+    #: How far an activity notice's area may be from the notifying party's own units
+    #: before exercise control is told (NOTICE_MISMATCH).
+    notice_mismatch_m: float = 10_000.0
 
     def horizontal_m(self, domain: int) -> float:
         """The horizontal minimum for two units of ``domain``."""
