@@ -331,8 +331,8 @@ class DeconflictionEngine:
         else:
             for zone_id, incursion in previous.items():
                 known = inside.get(zone_id)
-                if known is not None and incursion.may_be_deeper(lat, lon):
-                    incursion.measured(lat, lon, self._depth(track, known), now)
+                if known is not None:
+                    incursion.seen(lat, lon, now, known.shape)
             if inside.keys() == previous.keys():
                 return  # still inside the same zones: nothing to say
         if previous is None:
@@ -368,19 +368,15 @@ class DeconflictionEngine:
             if state in self._across and known.effective_at(now):
                 inside[zone_id] = known
 
-    def _depth(self, track: Track, known: KnownZone) -> float:
-        """How deep the unit is in the zone: from its edge, or across a line it crossed
-        from the line's centre line."""
-        across = known.is_line and (track.key, known.zone_id) in self._across
-        return known.shape.edge_distance_m(track.lat, track.lon, centre_line=across)
-
     def _entered(
         self, track: Track, known: KnownZone, now: float, findings: list[Finding]
     ) -> Incursion:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
         verb = "is across" if known.is_line else "entered"
         height = f" at {track.alt:.0f} m" if track.domain == AIR else ""
-        depth = self._depth(track, known)
+        # How deep: from the edge, or across a line it crossed from the line's centre.
+        centre_line = known.is_line and (track.key, known.zone_id) in self._across
+        depth = known.shape.edge_distance_m(track.lat, track.lon, centre_line=centre_line)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION,
             f"Zone incursion: {_describe(track)} {verb} {known.label()}{height}, "
@@ -391,12 +387,13 @@ class DeconflictionEngine:
             location=(track.lat, track.lon),
         )
         findings.append(Finding(alert=message, domain=track.domain, parties=parties))
-        return Incursion.entered(message, now, track.lat, track.lon, depth)
+        return Incursion.entered(message, now, depth, centre_line=centre_line)
 
     def _cleared(
         self, track: Track, known: KnownZone, what: str, incursion: Incursion, now: float
     ) -> Finding:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
+        incursion.settle(known.shape)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION_CLEARED,
             f"Incursion cleared: {_describe(track)} {what} after "

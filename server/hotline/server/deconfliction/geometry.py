@@ -24,13 +24,13 @@ promised here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from shapely.affinity import translate
 from shapely.geometry import LineString, Point, Polygon
-from shapely.ops import nearest_points
+from shapely.geometry.base import BaseGeometry
 
 from hotline.server.deconfliction import geodesy
 from hotline.server.deconfliction.corridors import corridor_outline
@@ -47,7 +47,6 @@ MAX_VERTICES = 5_000
 #: Most points an outline may be densified into (about 200,000 km of boundary).
 MAX_OUTLINE_POINTS = 100_000
 _MAX_SAGITTA_M = 0.25
-_ORIGIN = Point(0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +61,8 @@ class Shape:
     """For a corridor: its centre line (unwrapped) and shifted copy; empty otherwise."""
     centre: tuple[float, float]
     """A reference point (lat, lon) near the middle of the shape."""
+    frame: list[_Frame] = field(default_factory=list, compare=False, repr=False)
+    """The plane :meth:`edge_distance_m` picks edge points in, made on first use."""
 
     def contains(self, lat: float, lon: float) -> bool:
         """Whether the point (degrees, longitude in [-180, 180]) is inside."""
@@ -79,29 +80,71 @@ class Shape:
         """Geodesic distance from (lat, lon) to the shape's nearest edge (inside or
         out), or with ``centre_line`` to a corridor's centre line.
 
-        The nearest point of the edge is found in a plane about the point (longitudes
-        scaled by the local radius of the parallel), which is enough to pick it; the
-        distance to it is then the exact WGS-84 geodesic one.
+        The nearest point of the edge is picked in a plane about the shape's middle
+        (longitudes scaled by the radius of its parallel), and the distance to it is the
+        exact WGS-84 geodesic one. The plane's distortion only moves the point picked
+        along the edge, which changes the distance by the square of that: well under a
+        metre for shapes 100 km across, about 0.1 % at 1,000 km.
         """
-        ky, kx = geodesy.metres_per_degree(lat)
-        pieces = self.path_copies if centre_line else tuple(c.boundary for c in self.copies)
-        best = math.inf
-        for piece in pieces:
-            minx, _, maxx, _ = piece.bounds
-            # The copy of a shape across the antimeridian on this side of it, if any.
-            if lon < minx - 180.0 or lon > maxx + 180.0:
-                continue
-            local = shapely.transform(piece, lambda xy: (xy - (lon, lat)) * (kx, ky))
-            nearest = nearest_points(local, _ORIGIN)[0]
-            edge_lat = lat + nearest.y / ky
-            edge_lon = geodesy.wrap_longitude(lon + nearest.x / kx)
-            best = min(best, geodesy.distance_m(lat, lon, edge_lat, edge_lon))
-        return best
+        frame = self._frame()
+        x = geodesy.wrap_longitude(lon - frame.lon) * frame.kx
+        y = (lat - frame.lat) * frame.ky
+        target = frame.path if centre_line and frame.path is not None else frame.boundary
+        ex, ey = shapely.shortest_line(target, Point(x, y)).coords[0]
+        edge_lat = frame.lat + ey / frame.ky
+        edge_lon = geodesy.wrap_longitude(frame.lon + ex / frame.kx)
+        return geodesy.distance_m(lat, lon, edge_lat, edge_lon)
+
+    def edge_distances_planar(
+        self, lats: np.ndarray, lons: np.ndarray, *, centre_line: bool = False
+    ) -> np.ndarray:
+        """Distances (m) of many points to the edge (or centre line) in the plane
+        :meth:`edge_distance_m` picks edge points in: within a few per cent of the
+        geodesic, to choose among points before measuring one exactly."""
+        frame = self._frame()
+        xs = ((lons - frame.lon + 180.0) % 360.0 - 180.0) * frame.kx
+        ys = (lats - frame.lat) * frame.ky
+        target = frame.path if centre_line and frame.path is not None else frame.boundary
+        return np.asarray(shapely.distance(target, shapely.points(xs, ys)), dtype=np.float64)
+
+    def _frame(self) -> _Frame:
+        if not self.frame:
+            self.frame.append(_Frame.of(self))
+        return self.frame[0]
 
     def representative_point(self) -> tuple[float, float]:
         """A point (lat, lon) guaranteed inside the shape."""
         point = self.outline.representative_point()
         return point.y, geodesy.wrap_longitude(point.x)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A plane about a shape's middle: x east, y north, in metres at its latitude."""
+
+    lat: float
+    lon: float
+    """Unwrapped like the outline."""
+    kx: float
+    ky: float
+    boundary: BaseGeometry
+    path: BaseGeometry | None
+
+    @classmethod
+    def of(cls, shape: Shape) -> _Frame:
+        minx, miny, maxx, maxy = shape.outline.bounds
+        lat, lon = (miny + maxy) / 2.0, (minx + maxx) / 2.0
+        ky, kx = geodesy.metres_per_degree(lat)
+
+        def plane(geometry: BaseGeometry) -> BaseGeometry:
+            flat = shapely.transform(geometry, lambda xy: (xy - (lon, lat)) * (kx, ky))
+            shapely.prepare(flat)
+            return flat
+
+        paths = shape.path_copies
+        return cls(
+            lat, lon, kx, ky, plane(shape.outline.boundary), plane(paths[0]) if paths else None
+        )
 
 
 def latlon(point: common_pb2.LatLon, field: str) -> tuple[float, float]:

@@ -5,63 +5,82 @@ The depth of a point inside a zone is its geodesic distance to the zone's neares
 deconfliction line it is the distance to the line's centre line (how far across).
 
 An :class:`Incursion` follows one unit inside one zone from entry to exit: depth at
-entry, the deepest seen and when, and so the duration. Depth changes by at most the
-distance moved, so a report that cannot have gone deeper than the deepest so far is not
-measured at all.
+entry, the deepest seen and when, and so the duration.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from hotline.contract import duration, timestamp
-from hotline.server.deconfliction.geodesy import metres_per_degree, wrap_longitude
+from hotline.server.deconfliction.geometry import Shape
 from hotline.v1 import acknowledgments_pb2
+
+#: Positions seen inside are measured this many at a time.
+_BATCH = 16
 
 
 @dataclass(slots=True)
 class Incursion:
-    """One unit inside one zone, from the report that found it there."""
+    """One unit inside one zone, from the report that found it there.
+
+    Depth is measured exactly at entry. The positions seen inside after it are kept and
+    measured a batch at a time (and when the episode ends): their distances to the edge
+    in the zone's plane pick the deepest, whose depth is then measured exactly. A
+    report costs an append, and the record is the same.
+    """
 
     alert: acknowledgments_pb2.Alert
     """The ZONE_INCURSION raised on entry."""
+    centre_line: bool
+    """Depth is measured from a line's centre line (the unit crossed it)."""
     entered_at: float
     entry_depth_m: float
     max_depth_m: float
     max_depth_at: float
-    #: Where depth was last measured, and what it was: a bound for the next report.
-    measured_lat: float
-    measured_lon: float
-    measured_depth_m: float
+    pending: list[tuple[float, float, float]] = field(default_factory=list)
+    """Positions seen inside and not measured yet: (lat, lon, time)."""
 
     @classmethod
     def entered(
-        cls, alert: acknowledgments_pb2.Alert, now: float, lat: float, lon: float, depth: float
+        cls,
+        alert: acknowledgments_pb2.Alert,
+        now: float,
+        depth: float,
+        *,
+        centre_line: bool,
     ) -> Incursion:
         """The episode of a unit just found inside; fills the alert's depth record."""
-        incursion = cls(alert, now, depth, depth, now, lat, lon, depth)
+        incursion = cls(alert, centre_line, now, depth, depth, now)
         incursion.fill(alert.incursion, now)
         return incursion
 
-    def may_be_deeper(self, lat: float, lon: float) -> bool:
-        """Whether a unit now at (lat, lon) can be deeper than the deepest seen: it must
-        have moved farther than the gap since the last measurement (flat distance, with
-        a margin far above its error at these ranges)."""
-        ky, kx = metres_per_degree(lat)
-        dx = wrap_longitude(lon - self.measured_lon) * kx
-        dy = (lat - self.measured_lat) * ky
-        moved = math.hypot(dx, dy) * 1.01 + 1.0
-        return self.measured_depth_m + moved > self.max_depth_m
+    def seen(self, lat: float, lon: float, now: float, shape: Shape) -> None:
+        """Takes a position of the unit, still inside."""
+        self.pending.append((lat, lon, now))
+        if len(self.pending) >= _BATCH:
+            self.settle(shape)
 
-    def measured(self, lat: float, lon: float, depth: float, now: float) -> None:
-        self.measured_lat, self.measured_lon, self.measured_depth_m = lat, lon, depth
-        if depth > self.max_depth_m:
-            self.max_depth_m = depth
-            self.max_depth_at = now
+    def settle(self, shape: Shape) -> None:
+        """Measures the positions kept."""
+        if not self.pending:
+            return
+        lats = np.array([p[0] for p in self.pending])
+        lons = np.array([p[1] for p in self.pending])
+        rough = shape.edge_distances_planar(lats, lons, centre_line=self.centre_line)
+        k = int(np.argmax(rough))
+        # The plane errs by far less than this at any size a zone may have.
+        if rough[k] * 1.05 + 10.0 > self.max_depth_m:
+            lat, lon, at = self.pending[k]
+            depth = shape.edge_distance_m(lat, lon, centre_line=self.centre_line)
+            if depth > self.max_depth_m:
+                self.max_depth_m, self.max_depth_at = depth, at
+        self.pending.clear()
 
     def fill(self, record: acknowledgments_pb2.IncursionDepth, now: float) -> None:
-        """Writes the episode as it stands at ``now`` into ``record``."""
+        """Writes the episode as it stands at ``now`` into ``record`` (settle first)."""
         record.entry_depth_m = self.entry_depth_m
         record.max_depth_m = self.max_depth_m
         record.max_depth_at.CopyFrom(timestamp(self.max_depth_at))
