@@ -61,6 +61,8 @@ class Shape:
     """For a corridor: its centre line (unwrapped) and shifted copy; empty otherwise."""
     centre: tuple[float, float]
     """A reference point (lat, lon) near the middle of the shape."""
+    radius: float | None = None
+    """For a circle: its radius about ``centre`` (m)."""
     frame: list[_Frame] = field(default_factory=list, compare=False, repr=False)
     """The plane :meth:`edge_distance_m` picks edge points in, made on first use."""
 
@@ -86,6 +88,8 @@ class Shape:
         along the edge, which changes the distance by the square of that: well under a
         metre for shapes 100 km across, about 0.1 % at 1,000 km.
         """
+        if self.radius is not None:  # a circle: its edge is the radius from the centre
+            return abs(self.radius - geodesy.distance_m(*self.centre, lat, lon))
         frame = self._frame()
         x = geodesy.wrap_longitude(lon - frame.lon) * frame.kx
         y = (lat - frame.lat) * frame.ky
@@ -101,6 +105,11 @@ class Shape:
         """Distances (m) of many points to the edge (or centre line) in the plane
         :meth:`edge_distance_m` picks edge points in: within a few per cent of the
         geodesic, to choose among points before measuring one exactly."""
+        if self.radius is not None:
+            n = len(lats)
+            clat, clon = self.centre
+            _, _, distances = geodesy.GEOD.inv(np.full(n, clon), np.full(n, clat), lons, lats)
+            return np.abs(self.radius - np.asarray(distances, dtype=np.float64))
         frame = self._frame()
         xs = ((lons - frame.lon + 180.0) % 360.0 - 180.0) * frame.kx
         ys = (lats - frame.lat) * frame.ky
@@ -137,9 +146,8 @@ class _Frame:
         ky, kx = geodesy.metres_per_degree(lat)
 
         def plane(geometry: BaseGeometry) -> BaseGeometry:
-            flat = shapely.transform(geometry, lambda xy: (xy - (lon, lat)) * (kx, ky))
-            shapely.prepare(flat)
-            return flat
+            # Not prepared: a nearest point is a single pass over the edges anyway.
+            return shapely.transform(geometry, lambda xy: (xy - (lon, lat)) * (kx, ky))
 
         paths = shape.path_copies
         return cls(
@@ -258,7 +266,7 @@ def _circle(circle: zones_pb2.Circle, field: str) -> Shape:
     lats, lons = geodesy.geodesic_circle(lat, lon, radius, _MAX_SAGITTA_M)
     _check_latitudes(lats, field)
     outline = Polygon(np.column_stack([lons, lats]))
-    return _finish(outline, None, (lat, lon))
+    return _finish(outline, None, (lat, lon), radius=radius)
 
 
 def _corridor(corridor: zones_pb2.Corridor, field: str) -> Shape:
@@ -304,7 +312,13 @@ def _corridor(corridor: zones_pb2.Corridor, field: str) -> Shape:
     return _finish(outline, path, centre)
 
 
-def _finish(outline: Polygon, path: LineString | None, centre: tuple[float, float]) -> Shape:
+def _finish(
+    outline: Polygon,
+    path: LineString | None,
+    centre: tuple[float, float],
+    *,
+    radius: float | None = None,
+) -> Shape:
     minx, _, maxx, _ = outline.bounds
     shifts = [0.0]
     if maxx > 180.0:
@@ -317,7 +331,7 @@ def _finish(outline: Polygon, path: LineString | None, centre: tuple[float, floa
         paths = tuple(translate(path, xoff=s) for s in shifts)
     for geometry in (*copies, *paths):
         shapely.prepare(geometry)
-    return Shape(outline=outline, copies=copies, path_copies=paths, centre=centre)
+    return Shape(outline=outline, copies=copies, path_copies=paths, centre=centre, radius=radius)
 
 
 def _wrapped(dlons: np.ndarray) -> np.ndarray:

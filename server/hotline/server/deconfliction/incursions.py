@@ -67,6 +67,12 @@ class Incursion:
         """Measures the positions kept."""
         if not self.pending:
             return
+        if len(self.pending) == 1:
+            lat, lon, at = self.pending.pop()
+            depth = shape.edge_distance_m(lat, lon, centre_line=self.centre_line)
+            if depth > self.max_depth_m:
+                self.max_depth_m, self.max_depth_at = depth, at
+            return
         lats = np.array([p[0] for p in self.pending])
         lons = np.array([p[1] for p in self.pending])
         rough = shape.edge_distances_planar(lats, lons, centre_line=self.centre_line)
