@@ -4,7 +4,8 @@ Pure domain code: no clock, no I/O. Every call that depends on time takes ``now`
 (epoch seconds), so replaying the same calls reproduces the same findings.
 
 Episodes keep the hotlines quiet: an incursion raises ZONE_INCURSION once on entry and
-ZONE_INCURSION_CLEARED once on exit (or when the zone goes); a pair of units raises
+ZONE_INCURSION_CLEARED once on exit (or when the zone goes), measured by depth and time
+inside (:mod:`.incursions`); a pair of units raises
 SEPARATION_BREACH and PREDICTED_CONFLICT once each per episode, and the episode ends
 when the pair is clear of the minima again (by 5 %, so a pair hovering at the minimum
 does not flap). A conflict first seen when the pair is already in breach is covered by
@@ -568,6 +569,8 @@ class DeconflictionEngine:
         domain's hotline (a strike over ground units warns the ground commanders, whatever
         hotline the notice came on), zones to the hotline of the one domain they restrict,
         else the activity's (DOMAIN_UNSPECIFIED for a strike: the notice's own hotline).
+        Also NOTICE_MISMATCH, for exercise control alone, when the area is far from every
+        unit of the sender's the activity involves (:mod:`.mismatch`).
         Raises InvalidArgument for an invalid notice.
         """
         area = validation.validate_notice(notice)
@@ -646,24 +649,24 @@ class DeconflictionEngine:
         domains: frozenset[common_pb2.Domain.ValueType],
         now: float,
     ) -> Finding | None:
-        """NOTICE_MISMATCH, for exercise control alone, if every unit of the sender's
-        that the activity involves stays farther from the area than the policy allows
-        (see :mod:`hotline.server.deconfliction.mismatch`); None if one comes near, or
-        the sender reported none."""
         own = [
             self._tracks[key]
             for key in sorted(self._tracks)
             if key[0] == sender_party and self._tracks[key].domain in domains
         ]
-        found = nearest_unit(area, own, now, self._minima.stale_after_s)
-        if found is None or found[1] <= self._minima.notice_mismatch_m:
+        minima = self._minima
+        found = nearest_unit(area, own, now, minima.stale_after_s)
+        if found is None or found[1] <= minima.notice_mismatch_m:
             return None
         track, distance = found
+        summary = (
+            f"Notice mismatch: {name} notice from {sender_party} is {distance / 1000:.1f} km "
+            f"from the nearest of its {len(own)} unit(s) concerned ({_describe(track)}); "
+            "the area may be wrong"
+        )
         message = alert(
             _K.ALERT_KIND_NOTICE_MISMATCH,
-            f"Notice mismatch: {name} notice from {sender_party} is {distance / 1000:.1f} km "
-            f"from the nearest of its {len(own)} unit(s) concerned "
-            f"({_describe(track)}); the area may be wrong",
+            summary,
             unit_ids=(track.key[1],),
             parties=(sender_party,),
             location=area.shape.representative_point(),

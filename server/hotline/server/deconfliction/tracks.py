@@ -3,10 +3,11 @@
 A :class:`Track` is the last report of one unit. Surface units (GROUND, SEA) are few
 per square kilometre and slow, so a grid of 0.1° cells finds their neighbours in a few
 dictionary lookups. Aircraft are fast (their five-minute look-ahead spans 150 km) and
-comparatively few, so every aircraft report is compared with all aircraft at once in
-numpy (:class:`AirPicture`), which costs about as much as a handful of grid cells.
-Both only *select* candidates with relaxed thresholds; the decision is the exact
-pair test in :mod:`hotline.server.deconfliction.separation`.
+comparatively few: every aircraft report is screened against all aircraft at once in
+numpy by altitude and party (:class:`AirPicture`), and the few left by distance now and
+at the flat closest approach. Both only *select* candidates with relaxed thresholds
+(wide enough for what a flat estimate may miss the geodesic by); the decision is the
+exact pair test in :mod:`hotline.server.deconfliction.separation`.
 """
 
 from __future__ import annotations
