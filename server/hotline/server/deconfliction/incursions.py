@@ -18,8 +18,11 @@ from hotline.contract import duration, timestamp
 from hotline.server.deconfliction.geometry import Shape
 from hotline.v1 import acknowledgments_pb2
 
-#: Positions seen inside are measured this many at a time.
-_BATCH = 16
+#: Positions seen inside are measured this many at a time...
+_BATCH = 32
+#: ... each exactly when there are no more than this (choosing the deepest by the plane
+#: costs about two exact measurements).
+_EACH = 2
 
 
 @dataclass(slots=True)
@@ -67,11 +70,12 @@ class Incursion:
         """Measures the positions kept."""
         if not self.pending:
             return
-        if len(self.pending) == 1:
-            lat, lon, at = self.pending.pop()
-            depth = shape.edge_distance_m(lat, lon, centre_line=self.centre_line)
-            if depth > self.max_depth_m:
-                self.max_depth_m, self.max_depth_at = depth, at
+        if len(self.pending) <= _EACH:  # measuring each costs less than choosing
+            for lat, lon, at in self.pending:
+                depth = shape.edge_distance_m(lat, lon, centre_line=self.centre_line)
+                if depth > self.max_depth_m:
+                    self.max_depth_m, self.max_depth_at = depth, at
+            self.pending.clear()
             return
         lats = np.array([p[0] for p in self.pending])
         lons = np.array([p[1] for p in self.pending])
