@@ -21,7 +21,11 @@ import shapely
 
 from hotline.contract import seconds
 from hotline.server.deconfliction import validation
-from hotline.server.deconfliction.approach import flat_error_m
+from hotline.server.deconfliction.approach import (
+    FLAT_ERROR_FLOOR_M,
+    flat_error_coefficient,
+    flat_error_m,
+)
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
 from hotline.server.deconfliction.incursions import Incursion
@@ -432,16 +436,22 @@ class DeconflictionEngine:
         # time either may have been dead-reckoned: a box test rules most candidates out.
         horizon = minima.look_ahead_s + minima.stale_after_s
         base = h * 1.02 + 100.0 + track.speed * horizon
-        base += flat_error_m(lat, base + fastest * horizon)
+        # One flat-error coefficient for this report: good for every reach a pair has.
+        flat_k = flat_error_coefficient(lat, 3.0 * (track.speed + fastest) * horizon + 2.0 * h)
+        farthest = base + fastest * horizon
+        base += flat_k * farthest * farthest + FLAT_ERROR_FLOOR_M
         for other in candidates:
             reach = base + other.speed * horizon
-            if (
+            near = not (
                 abs(other.lat - lat) * ky > reach
                 or abs(wrap_longitude(other.lon - lon)) * kx > reach
-            ) and other.key not in open_partners:
+            )
+            if not near and other.key not in open_partners:
                 continue
             held = self._held_below(track, other) if other.key in open_partners else -math.inf
-            result = assess(track, other, now, minima, predicted_below=held)
+            # The coefficient holds for pairs within the box; a far one has its own.
+            k = flat_k if near else None
+            result = assess(track, other, now, minima, predicted_below=held, flat_k=k)
             # Almost every candidate is clear and has no episode to close: skip it early.
             if result is not None or other.key in open_partners:
                 self._apply(track, other, result, findings)

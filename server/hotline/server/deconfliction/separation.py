@@ -20,7 +20,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hotline.server.deconfliction.approach import Mover, closest_approach, flat_error_m
+from hotline.server.deconfliction.approach import (
+    FLAT_ERROR_FLOOR_M,
+    Mover,
+    closest_approach,
+    flat_error_coefficient,
+)
 from hotline.server.deconfliction.geodesy import distance_m, wrap_longitude
 from hotline.server.deconfliction.tracks import Track
 from hotline.v1 import common_pb2
@@ -97,6 +102,7 @@ def assess(
     minima: SeparationMinima,
     *,
     predicted_below: float = -math.inf,
+    flat_k: float | None = None,
 ) -> PairAssessment | None:
     """Measures two units of one domain; None if they are clear of the minima (with
     the re-arm margin) now and over the look-ahead, which is the answer for almost
@@ -104,7 +110,9 @@ def assess(
 
     ``predicted_below`` is the closest-approach distance below which the caller keeps
     a prediction it holds: when the flat estimate is surely below it, the geodesic
-    computation (which could change nothing) is skipped.
+    computation (which could change nothing) is skipped. ``flat_k`` is the
+    :func:`~hotline.server.deconfliction.approach.flat_error_coefficient` at ``a``'s
+    latitude for the largest reach the pair may have, if the caller has it.
     """
     slack = 1.0 + REARM_MARGIN
     h = minima.horizontal_m(a.domain) * slack
@@ -127,7 +135,8 @@ def assess(
     look_ahead = minima.look_ahead_s
     near = h * 1.02 + 100.0  # the flat estimate is within 2 % + 100 m of the geodesic
     closing = a.speed + b.speed
-    if d0 > near + (closing * look_ahead + flat_error_m(a.lat, d0) if fresh else 0.0):
+    k = flat_error_coefficient(a.lat, d0 + closing * look_ahead) if flat_k is None else flat_k
+    if d0 > near + (closing * look_ahead + k * d0 * d0 + FLAT_ERROR_FLOOR_M if fresh else 0.0):
         return None
     tcpa = math.nan
     dcpa = math.nan
@@ -139,7 +148,8 @@ def assess(
         t = -(dx * dvx + dy * dvy) / dv2 if dv2 > 1e-12 else 0.0
         t = min(max(t, 0.0), look_ahead)
         flat = math.hypot(dx + dvx * t, dy + dvy * t)
-        error = flat_error_m(a.lat, d0 + closing * min(t + 30.0, look_ahead))
+        # flat_error_m of the pair's reach: now, and both speeds until after the CPA.
+        error = k * (d0 + closing * min(t + 30.0, look_ahead)) ** 2 + FLAT_ERROR_FLOOR_M
         if flat + error < predicted_below and 0.0 < t < look_ahead:
             tcpa, dcpa = t, flat  # a prediction held, and surely still standing
         elif flat < h + error:

@@ -271,7 +271,7 @@ class AirPicture:
 
 #: Up to this many aircraft left by altitude and party, the screen measures them one by
 #: one in Python; beyond it, together in numpy.
-_FEW = 32
+_FEW = 16
 
 
 @dataclass(slots=True)
