@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hotline.server.deconfliction.approach import FLAT_ERROR_FLOOR_M, flat_error_coefficient
+from hotline.server.deconfliction.approach import flat_error_m
 from hotline.server.deconfliction.geodesy import metres_per_degree
 from hotline.v1 import common_pb2, positions_pb2
 
@@ -252,12 +252,16 @@ class AirPicture:
         if not len(slots):
             return []
         h = horizontal_m * 1.02 + 100.0
-        farthest = 2.0 * (track.speed + self.max_speed) * look_ahead_s + h
+        # A pair whose flat closest approach is within h of the geodesic's reaches at
+        # most h plus both speeds over twice the look-ahead (and half a minute), so the
+        # flat error of that reach bounds every pair's: one threshold for the report,
+        # looser than each pair's own, and the exact test has the last word.
+        farthest = h + 2.0 * (track.speed + self.max_speed) * (look_ahead_s + 30.0)
         screen = _Screen(
             track=track,
             now=now,
             h=h,
-            k=flat_error_coefficient(track.lat, farthest),
+            predicted=h + flat_error_m(track.lat, farthest),
             look_ahead_s=look_ahead_s,
             stale_after_s=stale_after_s,
         )
@@ -276,33 +280,27 @@ _FEW = 16
 
 @dataclass(slots=True)
 class _Screen:
-    """The distance tests of :meth:`AirPicture.screen`, for one aircraft's report.
-
-    A pair passes if the flat distance now is under ``h``, or if both reports are fresh
-    and the flat closest approach within the look-ahead is under ``h`` plus the bound
-    of :func:`~hotline.server.deconfliction.approach.flat_error_m` for the pair's reach
-    (the distance now plus both speeds until a little after the approach), which is
-    ``k * reach**2 + FLAT_ERROR_FLOOR_M``.
-    """
+    """The distance tests of :meth:`AirPicture.screen`, for one aircraft's report: a
+    pair passes if the flat distance now is under ``h``, or if both reports are fresh
+    and the flat closest approach within the look-ahead is under ``predicted``."""
 
     track: Track
     now: float
     h: float
-    k: float
+    predicted: float
     look_ahead_s: float
     stale_after_s: float
 
     def each(self, others: list[Track]) -> list[Track]:
-        track, now, h, k, look_ahead = self.track, self.now, self.h, self.k, self.look_ahead_s
-        stale = self.stale_after_s
-        h2 = h * h
-        floor = h + FLAT_ERROR_FLOOR_M
+        track, now, look_ahead, stale = self.track, self.now, self.look_ahead_s, self.stale_after_s
+        h2 = self.h * self.h
+        p2 = self.predicted * self.predicted
         tlat, tlon, kx, ky = track.lat, track.lon, track.kx, track.ky
         own_dt = now - track.observed
         own_fresh = own_dt <= stale
         ox = track.ve * own_dt if own_fresh else 0.0
         oy = track.vn * own_dt if own_fresh else 0.0
-        tve, tvn, tspeed = track.ve, track.vn, track.speed
+        tve, tvn = track.ve, track.vn
         wrap = abs(tlon) > 150.0
         found: list[Track] = []
         for other in others:
@@ -316,8 +314,7 @@ class _Screen:
             ve, vn = other.ve, other.vn
             dx = dlon * kx + ve * dt - ox
             dy = (other.lat - tlat) * ky + vn * dt - oy
-            d2 = dx * dx + dy * dy
-            if d2 < h2:
+            if dx * dx + dy * dy < h2:
                 found.append(other)
                 continue
             if not (own_fresh and fresh):
@@ -328,16 +325,14 @@ class _Screen:
             tc = min(max(tc, 0.0), look_ahead)
             cx = dx + dvx * tc
             cy = dy + dvy * tc
-            reach = math.sqrt(d2) + (other.speed + tspeed) * min(tc + 30.0, look_ahead)
-            bound = floor + k * reach * reach
-            if cx * cx + cy * cy < bound * bound:
+            if cx * cx + cy * cy < p2:
                 found.append(other)
         return found
 
     def all(self, state: np.ndarray) -> np.ndarray:
         """The same tests as :meth:`each`, on the state rows of the aircraft; a mask."""
-        track, now, h, look_ahead = self.track, self.now, self.h, self.look_ahead_s
-        lon, lat, ve, vn, _, observed, _, speed = state
+        track, now = self.track, self.now
+        lon, lat, ve, vn, _, observed, _, _ = state
         dt = now - observed
         fresh = dt <= self.stale_after_s
         dt *= fresh  # stale aircraft stay where they were seen
@@ -351,21 +346,16 @@ class _Screen:
         if own_fresh:
             dx -= track.ve * own_dt
             dy -= track.vn * own_dt
-        d2 = dx * dx + dy * dy
-        hits: np.ndarray = d2 < h * h
+        hits: np.ndarray = dx * dx + dy * dy < self.h * self.h
         if own_fresh:
             dvx = ve - track.ve
             dvy = vn - track.vn
             tc = -(dx * dvx + dy * dvy) / (dvx * dvx + dvy * dvy + 1e-9)
             np.maximum(tc, 0.0, out=tc)
-            np.minimum(tc, look_ahead, out=tc)
-            cx = dx + dvx * tc
-            cy = dy + dvy * tc
-            tc += 30.0
-            np.minimum(tc, look_ahead, out=tc)
-            reach = np.sqrt(d2) + (speed + track.speed) * tc
-            bound = h + FLAT_ERROR_FLOOR_M + self.k * (reach * reach)
-            hits |= fresh & (cx * cx + cy * cy < bound * bound)
+            np.minimum(tc, self.look_ahead_s, out=tc)
+            dx += dvx * tc
+            dy += dvy * tc
+            hits |= fresh & (dx * dx + dy * dy < self.predicted * self.predicted)
         return hits
 
 
