@@ -175,7 +175,7 @@ class AirPicture:
         # Lowest slots first, so that the arrays screened stay as short as possible.
         self._free.extend(range(capacity - 1, old - 1, -1))
         # Rows: longitude, latitude, east and north velocity, altitude, observed time,
-        # party code, speed; then scratch rows for the screen.
+        # party code; then a scratch row for the screen.
         state = np.full((_ROWS + _SCRATCH, capacity), 0.0)
         state[_LON : _LAT + 1] = _FAR
         state[_PARTY] = -1.0
@@ -207,7 +207,6 @@ class AirPicture:
         state[_LAT, s] = track.lat
         state[_VE, s] = track.ve
         state[_VN, s] = track.vn
-        state[_SPEED, s] = track.speed
         state[_ALT, s] = track.alt
         state[_OBSERVED, s] = track.observed
         state[_PARTY, s] = self._party_codes.setdefault(track.party, len(self._party_codes))
@@ -241,7 +240,7 @@ class AirPicture:
         # Altitude and party first, over every slot: a handful of whole-array operations
         # writing into preallocated rows (at these sizes numpy's per-call overhead, not
         # arithmetic, is the cost). They leave few aircraft, and only those are measured.
-        _, _, _, _, alt, _, party, _, tmp = self._rows
+        _, _, _, _, alt, _, party, tmp = self._rows
         near, other = self._flag_rows
         np.subtract(alt, track.alt, out=tmp)
         np.abs(tmp, out=tmp)
@@ -332,7 +331,7 @@ class _Screen:
     def all(self, state: np.ndarray) -> np.ndarray:
         """The same tests as :meth:`each`, on the state rows of the aircraft; a mask."""
         track, now = self.track, self.now
-        lon, lat, ve, vn, _, observed, _, _ = state
+        lon, lat, ve, vn, _, observed, _ = state
         dt = now - observed
         fresh = dt <= self.stale_after_s
         dt *= fresh  # stale aircraft stay where they were seen
@@ -359,6 +358,6 @@ class _Screen:
         return hits
 
 
-_LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY, _SPEED = range(8)
-_ROWS = 8
+_LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY = range(7)
+_ROWS = 7
 _SCRATCH = 1
