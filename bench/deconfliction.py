@@ -6,19 +6,30 @@ feeds the engine PPLI-style position reports (every unit every 12 s of exercise 
 Reports are built before the clock starts; only engine calls are timed.
 
     .venv/bin/python bench/deconfliction.py [--zones 10000] [--aircraft 300] [--ground 1700]
+        [--mixes] [--before CHECKOUT [--pairs 3]]
+
+``--before`` measures the code of another checkout against this one in the same run:
+each mix runs in a fresh process per code (the other checkout's ``server/`` and
+``proto/`` on ``PYTHONPATH``; the same feed, built by this script), the two codes
+alternating, ``--pairs`` times; the table gives each code's median and range.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import platform
 import random
+import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from testbed import LAT, LON, PARTIES, cpu_model, random_zone
+from testbed import LAT, LON, PARTIES, checkout_env, cpu_model, describe_checkout, random_zone
 
 from hotline.server.deconfliction import DeconflictionEngine
 from hotline.server.deconfliction.geodesy import destination
@@ -133,6 +144,59 @@ def run(zones: int, aircraft: int, ground: int, rounds: int, seed: int) -> Row:
     return Row(timed, load_s, timed / elapsed, elapsed / timed * 1e6, kinds)
 
 
+_HERE = Path(__file__).resolve().parent
+
+
+def measured_in_process(
+    checkout: Path, mix: tuple[int, int, int], *, rounds: int, seed: int
+) -> Row:
+    """One mix run by a fresh Python whose ``hotline`` comes from ``checkout``."""
+    zones, aircraft, ground = mix
+    command = [
+        sys.executable,
+        str(_HERE / "deconfliction.py"),
+        "--one",
+        f"--zones={zones}",
+        f"--aircraft={aircraft}",
+        f"--ground={ground}",
+        f"--rounds={rounds}",
+        f"--seed={seed}",
+    ]
+    env = {**os.environ, **checkout_env(checkout)}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    data = json.loads(done.stdout.splitlines()[-1])
+    return Row(data["reports"], data["load_s"], data["per_s"], data["us"], collections.Counter())
+
+
+def compare(args: argparse.Namespace, mixes: list[tuple[int, int, int]]) -> None:
+    before = Path(args.before).resolve()
+    now = _HERE.parent
+    print(f"before: {describe_checkout(before)} ({before}); now: {describe_checkout(now)}")
+    header = (
+        f"{'zones':>6} {'aircraft':>8} {'ground':>6} {'before reports/s':>24} "
+        f"{'now reports/s':>24} {'now/before':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for zones, aircraft, ground in mixes:
+        rates: dict[str, list[float]] = {"before": [], "now": []}
+        for i in range(args.pairs):
+            order = [("before", before), ("now", now)]
+            for name, checkout in order if i % 2 == 0 else order[::-1]:
+                mix = (zones, aircraft, ground)
+                row = measured_in_process(checkout, mix, rounds=args.rounds, seed=args.seed)
+                rates[name].append(row.per_s)
+
+        def cell(values: list[float]) -> str:
+            return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+        ratio = statistics.median(rates["now"]) / statistics.median(rates["before"])
+        print(
+            f"{zones:>6} {aircraft:>8} {ground:>6} {cell(rates['before']):>24} "
+            f"{cell(rates['now']):>24} {ratio:>10.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zones", type=int, default=10_000)
@@ -141,12 +205,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mixes", action="store_true", help="also run air-heavy mixes")
+    parser.add_argument("--before", help="a checkout of other code to measure against")
+    parser.add_argument("--pairs", type=int, default=3, help="runs of each code per mix")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:  # a child of --before: one mix, as JSON
+        r = run(args.zones, args.aircraft, args.ground, args.rounds, args.seed)
+        print(json.dumps({"reports": r.reports, "load_s": r.load_s, "per_s": r.per_s, "us": r.us}))
+        return
     print(f"CPU: {cpu_model()}; {os.cpu_count()} logical cores (the engine uses one)")
     print(f"Python {platform.python_version()} ({platform.python_implementation()})")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     mixes = [(args.zones, args.aircraft, args.ground)]
     if args.mixes:
         mixes += [(args.zones, 1000, 1000), (args.zones, 2000, 0)]
+    if args.before:
+        compare(args, mixes)
+        return
     header = (
         f"{'zones':>6} {'aircraft':>8} {'ground':>6} {'reports':>8} {'load s':>7} "
         f"{'reports/s':>10} {'us/report':>9}  alerts"

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from server.deconfliction.scenario import KHASHAM, circle, polygon
+from server.deconfliction.reference import G
+from server.deconfliction.scenario import KHASHAM, circle, corridor, polygon
 
 from hotline.client import HotlineClient, Refused, StationClient
-from hotline.contract import timestamp
+from hotline.contract import seconds, timestamp
 from hotline.server.checks import DECONFLICTION_ALERTS
 from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.exercise import load_exercise
@@ -120,6 +121,10 @@ def zone_status(zone_id: str, state: int) -> Callable[[Envelope], bool]:
     )
 
 
+def is_message(message_id: str) -> Callable[[Envelope], bool]:
+    return lambda e: e.message_id == message_id
+
+
 def alerts(envelopes: Sequence[Envelope], kind: int) -> list[A.Alert]:
     return [e.alert for e in envelopes if e.WhichOneof("body") == "alert" and e.alert.kind == kind]
 
@@ -183,6 +188,20 @@ async def test_an_aircraft_entering_an_accepted_roz_alerts_both_sides_once(
             assert cleared.alert.zone_ids == ["ROZ-KHASHAM"]
             assert "left BLUE ROZ ROZ-KHASHAM" in cleared.alert.summary
             assert cleared.alert.location.longitude == 40.55
+            # Measured: 2 km inside the western edge (40.20 E) on entry, 9 km at
+            # 40.30 E at the deepest, then out.
+            entry = G.Inverse(35.30, 40.22, 35.30, 40.20)["s12"]
+            deepest = G.Inverse(35.30, 40.30, 35.30, 40.20)["s12"]
+            assert entered.incursion.entry_depth_m == pytest.approx(entry, abs=1.0)
+            assert entered.incursion.max_depth_m == entered.incursion.entry_depth_m
+            assert f"{entered.incursion.entry_depth_m:.0f} m inside" in entered.summary
+            record = cleared.alert.incursion
+            assert record.entry_depth_m == entered.incursion.entry_depth_m
+            assert record.max_depth_m == pytest.approx(deepest, abs=1.0)
+            entered_at = seconds(entered.incursion.max_depth_at)
+            inside = seconds(record.duration)
+            assert entered_at < seconds(record.max_depth_at) < entered_at + inside
+            assert f"at most {record.max_depth_m:.0f} m inside" in cleared.alert.summary
         # BLUE saw RED's reports as well; the alerts came on the air operations line.
         assert len([e for e in seen["BLUE"] if e.HasField("position_report")]) >= 2
         assert all(e.hotline == AIR for e in seen["BLUE"] + seen["RED"])
@@ -299,7 +318,89 @@ async def test_converging_aircraft_are_predicted_in_conflict_before_they_breach(
         await expect(red, is_alert(A.ALERT_KIND_SEPARATION_BREACH))
 
 
+async def test_an_aircraft_just_inside_a_long_corridor_near_its_end_is_an_incursion(
+    server: Harness,
+) -> None:
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        # A transit corridor 900 km east along 35° N, 20 km either side of its path.
+        start = (35.0, 33.0)
+        middle = G.Direct(*start, 90.0, 450_000.0)
+        end = G.Direct(middle["lat2"], middle["lon2"], middle["azi2"], 450_000.0)
+        path = [start, (middle["lat2"], middle["lon2"]), (end["lat2"], end["lon2"])]
+        await agree(blue, red, measure("TRANSIT", corridor(path, 20_000.0)))
+
+        # 1 km short of its end: RED aircraft 15 m outside, then 15 m inside its edge.
+        leg = G.InverseLine(*path[1], *path[2])
+        foot = leg.Position(leg.s13 - 1_000.0)
+        for unit_id, across in (("FENCER-OUT", 20_015.0), ("FENCER-IN", 19_985.0)):
+            p = G.Direct(foot["lat2"], foot["lon2"], foot["azi2"] + 90.0, across)
+            await red.send(report(unit(unit_id, (p["lat2"], p["lon2"]))))
+
+        # The first incursion (alerts keep their order) is the aircraft inside's.
+        entered = await expect(blue, is_alert(A.ALERT_KIND_ZONE_INCURSION))
+        assert entered.alert.unit_ids == ["FENCER-IN"]
+        assert entered.alert.zone_ids == ["TRANSIT"]
+
+
+@pytest.mark.parametrize(("latitude", "side"), [(35.0, 1.0), (35.0, -1.0), (60.0, -1.0)])
+async def test_a_hover_just_off_a_fast_aircraft_geodesic_is_predicted_at_its_true_distance(
+    server: Harness, latitude: float, side: float
+) -> None:
+    async with server.station("BLUE", AIR) as blue, server.station("RED", AIR) as red:
+        # A BLUE jet at 420 m/s heading east; a RED helicopter hovering 120 km along its
+        # geodesic, 5,000 m to one side: inside the 3 NM (5,556 m) minimum at the CPA.
+        jet = (latitude, 40.0)
+        ahead = G.Direct(*jet, 90.0, 120_000.0)
+        hover = G.Direct(ahead["lat2"], ahead["lon2"], ahead["azi2"] + 90.0 * side, 5_000.0)
+        await red.send(report(unit("HIND-1", (hover["lat2"], hover["lon2"]), altitude_m=6050.0)))
+        await expect(blue, lambda e: e.HasField("position_report"))
+        await blue.send(report(unit("VIPER-1", jet, altitude_m=6000.0, speed_mps=420.0)))
+
+        predicted = await expect(blue, is_alert(A.ALERT_KIND_PREDICTED_CONFLICT))
+        conflict = predicted.alert
+        assert sorted(conflict.unit_ids) == ["HIND-1", "VIPER-1"]
+        assert conflict.distance_m == pytest.approx(5_000.0, abs=50.0)
+        # 120 km at 420 m/s, less the moments the report took to be recorded.
+        assert 120_000.0 / 420.0 - 5.0 < conflict.time_to_cpa_s <= 120_000.0 / 420.0 + 1.0
+        assert "will pass 5" in conflict.summary
+
+
 # ---------------------------------------------------------------------- notices
+
+
+async def test_a_notice_far_from_the_notifiers_own_aircraft_is_a_mismatch_for_control_alone(
+    server: Harness,
+) -> None:
+    async with (
+        server.station("BLUE", AIR) as blue,
+        server.station("RED", AIR) as red,
+        server.control() as control,
+    ):
+        # RED's only aircraft is 45 km west of the gas field, flying away from it; RED
+        # pre-notifies a strike on the gas field all the same.
+        far = (35.30, 39.70)
+        await red.send(report(unit("FENCER-1", far, course_deg=270.0, speed_mps=200.0)))
+        sent = await red.send(strike_notice(circle(KHASHAM, 5000.0)), common_pb2.PRIORITY_IMMEDIATE)
+
+        found: list[log_pb2.LogRecord] = []
+        async for record in control.watch(resume_after_index=0):
+            found.append(record)
+            if record.envelope.alert.kind == A.ALERT_KIND_NOTICE_MISMATCH:
+                break
+        mismatch = found[-1].envelope
+        assert list(mismatch.audience) == ["EXERCISE_CONTROL"]
+        assert mismatch.alert.message_id == sent.message_id
+        assert list(mismatch.alert.unit_ids) == ["FENCER-1"]
+        # 5 km short of the 45 km to the field's centre, along the parallel.
+        expected = G.Inverse(*far, *KHASHAM)["s12"] - 5_000.0
+        assert mismatch.alert.distance_m == pytest.approx(expected, rel=0.01)
+
+        # The parties are not told: what each hears next is the other's text.
+        for station, other in ((blue, red), (red, blue)):
+            marker = await other.send(messages_pb2.TextMessage(text="radio check"))
+            seen: list[Envelope] = []
+            await expect(station, is_message(marker.message_id), seen=seen)
+            assert not alerts(seen, A.ALERT_KIND_NOTICE_MISMATCH)
 
 
 @pytest.mark.parametrize("hotline", [AIR, GROUND])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ def test_the_roz_is_a_closed_polygon_through_its_agreed_vertices(
         iso_ms(end),
     )
     assert [s["state"] for s in properties["states"]] == ["PROPOSED", "ACCEPTED"]
+    # The ROZ names no domain: its kind's default, AIR, is what the server enforced.
+    assert properties["restricted_domains"] == ["AIR"]
 
 
 def test_the_kill_box_circle_keeps_its_radius_and_shows_its_withdrawal(collection: Any) -> None:
@@ -129,3 +132,24 @@ def test_the_incursion_alert_is_placed_where_it_happened(collection: Any) -> Non
     assert incursion["properties"]["unit_ids"] == ["FENCER-11"]
     assert incursion["properties"]["zone_ids"] == [ROZ]
     assert "FENCER-11 entered BLUE ROZ" in incursion["properties"]["summary"]
+    # 2 km inside the ROZ's western edge (the meridian of 40.20 E) on entry.
+    entry = Geodesic.WGS84.Inverse(*INCURSION_AT, INCURSION_AT[0], 40.20)["s12"]
+    depth = incursion["properties"]["incursion"]
+    assert depth["entry_depth_m"] == pytest.approx(entry, abs=1.0)
+    assert depth["max_depth_m"] == depth["entry_depth_m"]
+    assert depth["duration_s"] == 0.0
+
+
+def test_the_cleared_incursion_says_how_deep_and_how_long(collection: Any) -> None:
+    alerts = features(collection, "alert").values()
+    (entered,) = [a for a in alerts if a["properties"]["kind"] == "ZONE_INCURSION"]
+    (cleared,) = [a for a in alerts if a["properties"]["kind"] == "ZONE_INCURSION_CLEARED"]
+    record = cleared["properties"]["incursion"]
+    # Deepest at 40.30 E, 9 km from the western edge; 40.38 E is nearer the eastern one.
+    deepest = Geodesic.WGS84.Inverse(35.30, 40.30, 35.30, 40.20)["s12"]
+    assert record["max_depth_m"] == pytest.approx(deepest, abs=1.0)
+    assert record["entry_depth_m"] == entered["properties"]["incursion"]["entry_depth_m"]
+    inside = datetime.fromisoformat(cleared["properties"]["time"]) - datetime.fromisoformat(
+        entered["properties"]["time"]
+    )
+    assert record["duration_s"] == pytest.approx(inside.total_seconds(), abs=0.01)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from geographiclib.geodesic import Geodesic  # type: ignore[import-untyped]  # no stubs
 from review.report_exercise import BOOKMARK, LATE_NOTE, LIVE_NOTE, ROZ, Recorded, record_exercise
 
 from hotline.cli import main
@@ -27,6 +28,7 @@ A = acknowledgments_pb2
 RESPONSES = (A.ACK_KIND_WILCO, A.ACK_KIND_UNABLE, A.ACK_KIND_ROGER)
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+G = Geodesic.WGS84
 
 
 def seconds(stamp: object) -> float:
@@ -249,6 +251,23 @@ def test_the_incursion_and_the_breach_are_in_the_table(opened: Opened) -> None:
     assert "VIPER-31" in breaches[0]
     assert opened.text("[data-fact=incursions] .value") == "1"
     assert opened.text("[data-fact=breaches] .value") == "1"
+
+
+def test_the_incursion_is_measured_by_depth_and_charted_by_hour(opened: Opened) -> None:
+    page = opened.page
+    # FENCER-11 entered at 40.22 E, 2 km inside the ROZ's western edge (the meridian of
+    # 40.20 E), and went 9 km deep at 40.30 E (its nearest edge still the western one).
+    cells = page.locator("table.incidents td[data-metres]").all()  # type: ignore[attr-defined]
+    entry, deepest = (float(c.get_attribute("data-metres")) for c in cells)
+    assert entry == pytest.approx(G.Inverse(35.30, 40.22, 35.30, 40.20)["s12"], abs=1.0)
+    assert deepest == pytest.approx(G.Inverse(35.30, 40.30, 35.30, 40.20)["s12"], abs=1.0)
+    row = page.locator("table.incidents tbody tr", has_text="zone incursion").inner_text()  # type: ignore[attr-defined]
+    assert f"{entry:,.0f} m" in row
+    assert f"{deepest:,.0f} m" in row
+    # One incursion began in one hour: one bar, the deepest above it.
+    bars = page.locator("svg.incursions rect.bar").all()  # type: ignore[attr-defined]
+    assert [b.get_attribute("data-count") for b in bars] == ["1"]
+    assert float(bars[0].get_attribute("data-deepest-metres")) == pytest.approx(deepest)
 
 
 def test_the_map_draws_the_zone_the_tracks_and_the_alerts(opened: Opened) -> None:

@@ -160,6 +160,7 @@ air_vertical_m = 150
 ground_m = 500
 look_ahead = "2m"
 stale_after = "20s"
+notice_mismatch_m = 5000
 """,
         )
     )
@@ -169,3 +170,4 @@ stale_after = "20s"
     assert recorded.ground_m == 500
     assert recorded.look_ahead.seconds == 120
     assert recorded.stale_after.seconds == 20
+    assert recorded.notice_mismatch_m == 5000

@@ -23,22 +23,25 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hotline.v1 import common_pb2 as hotline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n hotline/v1/acknowledgments.proto\x12\nhotline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17hotline/v1/common.proto\"\xd7\x01\n\x0e\x41\x63knowledgment\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.hotline.v1.AckKind\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12+\n\x08lateness\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\tresponder\x18\x05 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12&\n\x08operator\x18\x06 \x01(\x0e\x32\x14.hotline.v1.Operator\"\xc0\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.hotline.v1.AlertKind\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x12\n\nmessage_id\x18\x04 \x01(\t\x12\'\n\x07station\x18\x05 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12,\n\x0epaged_operator\x18\x06 \x01(\x0e\x32\x14.hotline.v1.Operator\x12\x10\n\x08unit_ids\x18\x07 \x03(\t\x12\x10\n\x08zone_ids\x18\x08 \x03(\t\x12\x0f\n\x07parties\x18\t \x03(\t\x12$\n\x08location\x18\n \x01(\x0b\x32\x12.hotline.v1.LatLon\x12\x12\n\ndistance_m\x18\x0b \x01(\x01\x12\x15\n\rtime_to_cpa_s\x18\x0c \x01(\x01*v\n\x07\x41\x63kKind\x12\x18\n\x14\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43K_KIND_RECEIPT\x10\x01\x12\x12\n\x0e\x41\x43K_KIND_WILCO\x10\x02\x12\x13\n\x0f\x41\x43K_KIND_UNABLE\x10\x03\x12\x12\n\x0e\x41\x43K_KIND_ROGER\x10\x04*\x9c\x03\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41LERT_KIND_ZONE_INCURSION\x10\x01\x12 \n\x1c\x41LERT_KIND_SEPARATION_BREACH\x10\x02\x12!\n\x1d\x41LERT_KIND_PREDICTED_CONFLICT\x10\x03\x12\x1b\n\x17\x41LERT_KIND_ZONE_OVERLAP\x10\x04\x12\x1e\n\x1a\x41LERT_KIND_NOTICE_CONFLICT\x10\x05\x12\x1a\n\x16\x41LERT_KIND_ACK_OVERDUE\x10\x06\x12\x18\n\x14\x41LERT_KIND_ESCALATED\x10\x07\x12\x18\n\x14\x41LERT_KIND_LINE_DOWN\x10\x08\x12\x1c\n\x18\x41LERT_KIND_LINE_RESTORED\x10\t\x12\x1e\n\x1a\x41LERT_KIND_STATION_OFFLINE\x10\n\x12\x1d\n\x19\x41LERT_KIND_RECEIPT_MISSED\x10\x0b\x12%\n!ALERT_KIND_ZONE_INCURSION_CLEARED\x10\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n hotline/v1/acknowledgments.proto\x12\nhotline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hotline/v1/common.proto\"\xd7\x01\n\x0e\x41\x63knowledgment\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.hotline.v1.AckKind\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12+\n\x08lateness\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\tresponder\x18\x05 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12&\n\x08operator\x18\x06 \x01(\x0e\x32\x14.hotline.v1.Operator\"\x9b\x01\n\x0eIncursionDepth\x12\x15\n\rentry_depth_m\x18\x01 \x01(\x01\x12\x13\n\x0bmax_depth_m\x18\x02 \x01(\x01\x12\x30\n\x0cmax_depth_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xef\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.hotline.v1.AlertKind\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x12\n\nmessage_id\x18\x04 \x01(\t\x12\'\n\x07station\x18\x05 \x01(\x0b\x32\x16.hotline.v1.StationRef\x12,\n\x0epaged_operator\x18\x06 \x01(\x0e\x32\x14.hotline.v1.Operator\x12\x10\n\x08unit_ids\x18\x07 \x03(\t\x12\x10\n\x08zone_ids\x18\x08 \x03(\t\x12\x0f\n\x07parties\x18\t \x03(\t\x12$\n\x08location\x18\n \x01(\x0b\x32\x12.hotline.v1.LatLon\x12\x12\n\ndistance_m\x18\x0b \x01(\x01\x12\x15\n\rtime_to_cpa_s\x18\x0c \x01(\x01\x12-\n\tincursion\x18\r \x01(\x0b\x32\x1a.hotline.v1.IncursionDepth*v\n\x07\x41\x63kKind\x12\x18\n\x14\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43K_KIND_RECEIPT\x10\x01\x12\x12\n\x0e\x41\x43K_KIND_WILCO\x10\x02\x12\x13\n\x0f\x41\x43K_KIND_UNABLE\x10\x03\x12\x12\n\x0e\x41\x43K_KIND_ROGER\x10\x04*\xbc\x03\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41LERT_KIND_ZONE_INCURSION\x10\x01\x12 \n\x1c\x41LERT_KIND_SEPARATION_BREACH\x10\x02\x12!\n\x1d\x41LERT_KIND_PREDICTED_CONFLICT\x10\x03\x12\x1b\n\x17\x41LERT_KIND_ZONE_OVERLAP\x10\x04\x12\x1e\n\x1a\x41LERT_KIND_NOTICE_CONFLICT\x10\x05\x12\x1a\n\x16\x41LERT_KIND_ACK_OVERDUE\x10\x06\x12\x18\n\x14\x41LERT_KIND_ESCALATED\x10\x07\x12\x18\n\x14\x41LERT_KIND_LINE_DOWN\x10\x08\x12\x1c\n\x18\x41LERT_KIND_LINE_RESTORED\x10\t\x12\x1e\n\x1a\x41LERT_KIND_STATION_OFFLINE\x10\n\x12\x1d\n\x19\x41LERT_KIND_RECEIPT_MISSED\x10\x0b\x12%\n!ALERT_KIND_ZONE_INCURSION_CLEARED\x10\x0c\x12\x1e\n\x1a\x41LERT_KIND_NOTICE_MISMATCH\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hotline.v1.acknowledgments_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKKIND']._serialized_start=646
-  _globals['_ACKKIND']._serialized_end=764
-  _globals['_ALERTKIND']._serialized_start=767
-  _globals['_ALERTKIND']._serialized_end=1179
-  _globals['_ACKNOWLEDGMENT']._serialized_start=106
-  _globals['_ACKNOWLEDGMENT']._serialized_end=321
-  _globals['_ALERT']._serialized_start=324
-  _globals['_ALERT']._serialized_end=644
+  _globals['_ACKKIND']._serialized_start=884
+  _globals['_ACKKIND']._serialized_end=1002
+  _globals['_ALERTKIND']._serialized_start=1005
+  _globals['_ALERTKIND']._serialized_end=1449
+  _globals['_ACKNOWLEDGMENT']._serialized_start=139
+  _globals['_ACKNOWLEDGMENT']._serialized_end=354
+  _globals['_INCURSIONDEPTH']._serialized_start=357
+  _globals['_INCURSIONDEPTH']._serialized_end=512
+  _globals['_ALERT']._serialized_start=515
+  _globals['_ALERT']._serialized_end=882
 # @@protoc_insertion_point(module_scope)

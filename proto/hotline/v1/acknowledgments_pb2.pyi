@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hotline.v1 import common_pb2 as _common_pb2
@@ -73,6 +74,10 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     """
     ALERT_KIND_ZONE_INCURSION_CLEARED: _AlertKind.ValueType  # 12
     """A unit has left the zone it had entered."""
+    ALERT_KIND_NOTICE_MISMATCH: _AlertKind.ValueType  # 13
+    """An activity notice's area is far from where the notifying party's own units are
+    (a wrong location in a pre-notification): an advisory to exercise control only.
+    """
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper): ...
 
@@ -93,6 +98,10 @@ offline.
 """
 ALERT_KIND_ZONE_INCURSION_CLEARED: AlertKind.ValueType  # 12
 """A unit has left the zone it had entered."""
+ALERT_KIND_NOTICE_MISMATCH: AlertKind.ValueType  # 13
+"""An activity notice's area is far from where the notifying party's own units are
+(a wrong location in a pre-notification): an advisory to exercise control only.
+"""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 @_typing.final
@@ -146,6 +155,47 @@ class Acknowledgment(_message.Message):
 Global___Acknowledgment: _TypeAlias = Acknowledgment  # noqa: Y015
 
 @_typing.final
+class IncursionDepth(_message.Message):
+    """How deep a unit went into a zone, and for how long. Depth is the geodesic distance
+    to the zone's nearest edge (for a deconfliction line the unit crossed: to its centre
+    line, i.e. how far across it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_DEPTH_M_FIELD_NUMBER: _builtins.int
+    MAX_DEPTH_M_FIELD_NUMBER: _builtins.int
+    MAX_DEPTH_AT_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    entry_depth_m: _builtins.float
+    """Depth when the unit was first seen inside."""
+    max_depth_m: _builtins.float
+    """Deepest seen during the incursion so far (on ZONE_INCURSION: the entry depth)."""
+    @_builtins.property
+    def max_depth_at(self) -> _timestamp_pb2.Timestamp:
+        """When the deepest point was seen."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """Time inside, from entry to exit (on ZONE_INCURSION: 0)."""
+
+    def __init__(
+        self,
+        *,
+        entry_depth_m: _builtins.float = ...,
+        max_depth_m: _builtins.float = ...,
+        max_depth_at: _timestamp_pb2.Timestamp | None = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "max_depth_at", b"max_depth_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "entry_depth_m", b"entry_depth_m", "max_depth_at", b"max_depth_at", "max_depth_m", b"max_depth_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IncursionDepth: _TypeAlias = IncursionDepth  # noqa: Y015
+
+@_typing.final
 class Alert(_message.Message):
     """Raised by the server, never by a client."""
 
@@ -163,6 +213,7 @@ class Alert(_message.Message):
     LOCATION_FIELD_NUMBER: _builtins.int
     DISTANCE_M_FIELD_NUMBER: _builtins.int
     TIME_TO_CPA_S_FIELD_NUMBER: _builtins.int
+    INCURSION_FIELD_NUMBER: _builtins.int
     alert_id: _builtins.str
     kind: Global___AlertKind.ValueType
     summary: _builtins.str
@@ -185,6 +236,10 @@ class Alert(_message.Message):
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def location(self) -> _common_pb2.LatLon: ...
+    @_builtins.property
+    def incursion(self) -> Global___IncursionDepth:
+        """ZONE_INCURSION and ZONE_INCURSION_CLEARED: how deep, and how long."""
+
     def __init__(
         self,
         *,
@@ -200,10 +255,11 @@ class Alert(_message.Message):
         location: _common_pb2.LatLon | None = ...,
         distance_m: _builtins.float = ...,
         time_to_cpa_s: _builtins.float = ...,
+        incursion: Global___IncursionDepth | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "station", b"station"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incursion", b"incursion", "location", b"location", "station", b"station"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "distance_m", b"distance_m", "kind", b"kind", "location", b"location", "message_id", b"message_id", "paged_operator", b"paged_operator", "parties", b"parties", "station", b"station", "summary", b"summary", "time_to_cpa_s", b"time_to_cpa_s", "unit_ids", b"unit_ids", "zone_ids", b"zone_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "distance_m", b"distance_m", "incursion", b"incursion", "kind", b"kind", "location", b"location", "message_id", b"message_id", "paged_operator", b"paged_operator", "parties", b"parties", "station", b"station", "summary", b"summary", "time_to_cpa_s", b"time_to_cpa_s", "unit_ids", b"unit_ids", "zone_ids", b"zone_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -112,9 +112,14 @@ class SeparationMinima(_message.Message):
     GROUND_M_FIELD_NUMBER: _builtins.int
     LOOK_AHEAD_FIELD_NUMBER: _builtins.int
     STALE_AFTER_FIELD_NUMBER: _builtins.int
+    NOTICE_MISMATCH_M_FIELD_NUMBER: _builtins.int
     air_horizontal_m: _builtins.float
     air_vertical_m: _builtins.float
     ground_m: _builtins.float
+    notice_mismatch_m: _builtins.float
+    """An activity notice whose area is farther than this from every unit of the
+    notifying party's it concerns raises NOTICE_MISMATCH to exercise control.
+    """
     @_builtins.property
     def look_ahead(self) -> _duration_pb2.Duration: ...
     @_builtins.property
@@ -129,10 +134,11 @@ class SeparationMinima(_message.Message):
         ground_m: _builtins.float = ...,
         look_ahead: _duration_pb2.Duration | None = ...,
         stale_after: _duration_pb2.Duration | None = ...,
+        notice_mismatch_m: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["look_ahead", b"look_ahead", "stale_after", b"stale_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["air_horizontal_m", b"air_horizontal_m", "air_vertical_m", b"air_vertical_m", "ground_m", b"ground_m", "look_ahead", b"look_ahead", "stale_after", b"stale_after"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["air_horizontal_m", b"air_horizontal_m", "air_vertical_m", b"air_vertical_m", "ground_m", b"ground_m", "look_ahead", b"look_ahead", "notice_mismatch_m", b"notice_mismatch_m", "stale_after", b"stale_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

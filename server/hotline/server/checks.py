@@ -87,6 +87,7 @@ DECONFLICTION_ALERTS = frozenset(
         _A.ALERT_KIND_PREDICTED_CONFLICT,
         _A.ALERT_KIND_ZONE_OVERLAP,
         _A.ALERT_KIND_NOTICE_CONFLICT,
+        _A.ALERT_KIND_NOTICE_MISMATCH,
     }
 )
 #: Bodies the deconfliction checks take in.
@@ -202,6 +203,7 @@ class DeconflictionChecks:
                 ground_m=separation.ground_m,
                 look_ahead_s=separation.look_ahead_s,
                 stale_after_s=separation.stale_after_s,
+                notice_mismatch_m=separation.notice_mismatch_m,
             )
         )
 

@@ -114,6 +114,9 @@ class Separation:
     ground_m: float = 1000.0
     look_ahead_s: float = 300.0
     stale_after_s: float = 60.0
+    #: An activity notice whose area is farther than this from every unit of the
+    #: notifying party's it concerns is flagged to exercise control (NOTICE_MISMATCH).
+    notice_mismatch_m: float = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,7 @@ class Exercise:
                 ground_m=self.policy.separation.ground_m,
                 look_ahead=duration(self.policy.separation.look_ahead_s),
                 stale_after=duration(self.policy.separation.stale_after_s),
+                notice_mismatch_m=self.policy.separation.notice_mismatch_m,
             ),
         )
         return exercise_pb2.Exercise(
@@ -402,6 +406,7 @@ def _policy(table: Mapping[str, Any]) -> Policy:
         stale_after_s=parse_duration(
             sep.get("stale_after", base_sep.stale_after_s), "policy.separation.stale_after"
         ),
+        notice_mismatch_m=_positive(sep, "notice_mismatch_m", base_sep.notice_mismatch_m),
     )
     return Policy(
         deadlines=deadlines,

@@ -56,7 +56,7 @@ SNAPSHOT_BYTES_PER_RECORD = 100
 #: carries it again: at most what a restart reads of message keys (not records) for it.
 FILTER_RECORDS = 50_000
 #: Changes whenever what a snapshot holds changes shape.
-_FORMAT = b"hotline-snapshot/5\n"
+_FORMAT = b"hotline-snapshot/6\n"
 _HEADER = struct.Struct(">Q64s")
 
 

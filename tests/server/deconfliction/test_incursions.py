@@ -157,3 +157,55 @@ def test_incursion_into_a_zone_across_the_antimeridian(engine: DeconflictionEngi
     ]
     leaving = unit("IL-38", (-17.0, -179.5), T0 + 60)
     assert kinds(engine.position_reported("RED", leaving, T0 + 60)) == ["ZONE_INCURSION_CLEARED"]
+
+
+def test_an_incursion_is_measured_by_depth_at_entry_deepest_point_and_time_inside(
+    engine: DeconflictionEngine,
+) -> None:
+    engine.zone_changed(ROZ, T0)
+    # A RED aircraft 9 km, then 4 km, 2 km (the deepest: 8 km inside the 10 km circle),
+    # 6 km from the centre and finally out at 11 km, reporting every 12 s.
+    found = []
+    for i, from_centre in enumerate((9_000.0, 4_000.0, 2_000.0, 6_000.0, 11_000.0)):
+        p = G.Direct(*DEIR_EZZOR, 30.0, from_centre)
+        report = unit("SU-24", (p["lat2"], p["lon2"]), T0 + 12.0 * i, altitude_m=6_000.0)
+        found.append(engine.position_reported("RED", report, T0 + 12.0 * i))
+    (entered,) = found[0]
+    depth = entered.alert.incursion
+    assert abs(depth.entry_depth_m - 1_000.0) < 1.0
+    assert depth.max_depth_m == depth.entry_depth_m
+    assert depth.max_depth_at.ToNanoseconds() == int(T0 * 1e9)
+    assert depth.duration.ToNanoseconds() == 0
+    assert "1000 m inside" in entered.alert.summary
+    assert found[1:4] == [[], [], []]
+    (cleared,) = found[4]
+    assert cleared.alert.kind == K.ALERT_KIND_ZONE_INCURSION_CLEARED
+    record = cleared.alert.incursion
+    assert abs(record.entry_depth_m - 1_000.0) < 1.0
+    assert abs(record.max_depth_m - 8_000.0) < 1.0
+    assert record.max_depth_at.ToNanoseconds() == int((T0 + 24.0) * 1e9)
+    assert record.duration.ToNanoseconds() == 48 * 10**9
+    assert "after 48 s, at most 8000 m inside" in cleared.alert.summary
+
+
+def test_the_depth_across_a_line_is_the_distance_from_its_centre_line(
+    engine: DeconflictionEngine,
+) -> None:
+    line = zone(
+        "EUPHRATES",
+        corridor(EUPHRATES, 100.0),
+        kind=zones_pb2.ZONE_KIND_DECONFLICTION_LINE,
+    )
+    engine.zone_changed(line, T0)
+    # West of the Deir Ezzor - Al Mayadin leg, then 3 km east of it (across).
+    (lat1, lon1), (lat2, lon2) = EUPHRATES[1], EUPHRATES[2]
+    leg = G.InverseLine(lat1, lon1, lat2, lon2)
+    foot = leg.Position(leg.s13 / 2.0)
+    found = []
+    for i, across in enumerate((-2_000.0, 3_000.0)):
+        p = G.Direct(foot["lat2"], foot["lon2"], foot["azi2"] + 90.0, across)
+        report = unit("T-72", (p["lat2"], p["lon2"]), T0 + i, domain=GROUND)
+        found.append(engine.position_reported("RED", report, T0 + i))
+    assert found[0] == []
+    (entered,) = found[1]
+    assert abs(entered.alert.incursion.entry_depth_m - 3_000.0) < 1.0

@@ -16,7 +16,7 @@ from server.deconfliction.scenario import (
     zone,
 )
 
-from hotline.server.deconfliction import DeconflictionEngine
+from hotline.server.deconfliction import DeconflictionEngine, Finding, SeparationMinima
 from hotline.v1 import common_pb2, messages_pb2, zones_pb2
 
 G = Geodesic.WGS84
@@ -111,3 +111,71 @@ def test_flight_notice_concerns_aircraft_and_airspace_only(engine: Deconfliction
     assert kinds(found) == ["NOTICE_CONFLICT"]
     assert list(found[0].alert.unit_ids) == ["REAPER"]
     assert found[0].domain == common_pb2.DOMAIN_AIR
+
+
+# ---------------------------------------------------------------------- mismatch
+
+
+def _mismatches(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.alert.kind == K.ALERT_KIND_NOTICE_MISMATCH]
+
+
+def test_a_strike_far_from_every_unit_of_the_notifier_cues_exercise_control(
+    engine: DeconflictionEngine,
+) -> None:
+    # RED's only aircraft orbits west of the river, some 50 km from the strike box it
+    # pre-notifies, and heads away from it.
+    engine.position_reported(
+        "RED",
+        unit("FENCER-1", (35.30, 39.70), T0, course_deg=270.0, speed_mps=200.0),
+        T0,
+    )
+    (mismatch,) = _mismatches(engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))
+    assert mismatch.parties == ()  # exercise control alone
+    assert mismatch.domain == common_pb2.DOMAIN_UNSPECIFIED  # the notice's own hotline
+    alert = mismatch.alert
+    assert list(alert.unit_ids) == ["FENCER-1"]
+    assert list(alert.parties) == ["RED"]
+    # The box's western edge is the meridian of 40.20 E.
+    assert abs(alert.distance_m - G.Inverse(35.30, 39.70, 35.30, 40.20)["s12"]) < 1.0
+    assert (
+        f"STRIKE notice from RED is {alert.distance_m / 1000:.1f} km from the nearest of its "
+        "1 unit(s) concerned (RED aircraft FENCER-1)"
+    ) in alert.summary
+
+
+def test_a_strike_the_notifier_is_flying_to_raises_no_mismatch(
+    engine: DeconflictionEngine,
+) -> None:
+    # The same aircraft heading east at 200 m/s reaches the box in about 4 minutes,
+    # before the window opens.
+    engine.position_reported(
+        "RED",
+        unit("FENCER-1", (35.30, 39.70), T0, course_deg=90.0, speed_mps=200.0),
+        T0,
+    )
+    assert not _mismatches(engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))
+
+
+def test_a_mismatch_needs_units_of_the_kind_the_activity_involves(
+    engine: DeconflictionEngine,
+) -> None:
+    # No RED unit at all: nothing to compare with.
+    assert not _mismatches(engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))
+    # A RED ground unit 9 km from the box is near enough for a strike (10 km) ...
+    p = G.Direct(35.30, 40.20, 270.0, 9_000.0)
+    engine.position_reported("RED", unit("T-90", (p["lat2"], p["lon2"]), T0, domain=GROUND), T0)
+    assert not _mismatches(engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))
+    # ... but a flight concerns RED's aircraft, and it has none there.
+    engine.position_reported("RED", unit("FENCER-1", (34.00, 38.00), T0), T0)
+    (mismatch,) = _mismatches(engine.notice_sent("RED", notice(FLIGHT, STRIKE_BOX, WINDOW), T0))
+    assert list(mismatch.alert.unit_ids) == ["FENCER-1"]
+
+
+def test_the_mismatch_distance_is_the_exercise_policy(engine: DeconflictionEngine) -> None:
+    strict = DeconflictionEngine(SeparationMinima(notice_mismatch_m=5_000.0))
+    p = G.Direct(35.30, 40.20, 270.0, 9_000.0)
+    for e in (engine, strict):
+        e.position_reported("RED", unit("T-90", (p["lat2"], p["lon2"]), T0, domain=GROUND), T0)
+    assert not _mismatches(engine.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))
+    assert _mismatches(strict.notice_sent("RED", notice(STRIKE, STRIKE_BOX, WINDOW), T0))

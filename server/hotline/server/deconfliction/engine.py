@@ -4,7 +4,8 @@ Pure domain code: no clock, no I/O. Every call that depends on time takes ``now`
 (epoch seconds), so replaying the same calls reproduces the same findings.
 
 Episodes keep the hotlines quiet: an incursion raises ZONE_INCURSION once on entry and
-ZONE_INCURSION_CLEARED once on exit (or when the zone goes); a pair of units raises
+ZONE_INCURSION_CLEARED once on exit (or when the zone goes), measured by depth and time
+inside (:mod:`.incursions`); a pair of units raises
 SEPARATION_BREACH and PREDICTED_CONFLICT once each per episode, and the episode ends
 when the pair is clear of the minima again (by 5 %, so a pair hovering at the minimum
 does not flap). A conflict first seen when the pair is already in breach is covered by
@@ -20,9 +21,16 @@ import shapely
 
 from hotline.contract import seconds
 from hotline.server.deconfliction import validation
+from hotline.server.deconfliction.approach import (
+    FLAT_ERROR_FLOOR_M,
+    flat_error_coefficient,
+    flat_error_m,
+)
 from hotline.server.deconfliction.findings import Finding, Picture, TrackedUnit, alert, parties_of
 from hotline.server.deconfliction.geodesy import wrap_longitude
+from hotline.server.deconfliction.incursions import Incursion
 from hotline.server.deconfliction.lines import LineCrossing
+from hotline.server.deconfliction.mismatch import nearest_unit
 from hotline.server.deconfliction.separation import (
     REARM_MARGIN,
     PairAssessment,
@@ -96,7 +104,7 @@ class DeconflictionEngine:
             GROUND: SurfaceGrid(),
             SEA: SurfaceGrid(),
         }
-        self._incursions: dict[UnitKey, dict[str, acknowledgments_pb2.Alert]] = {}
+        self._incursions: dict[UnitKey, dict[str, Incursion]] = {}
         self._incursions_by_zone: dict[str, set[UnitKey]] = {}
         self._across: set[tuple[UnitKey, str]] = set()
         self._pairs: dict[tuple[UnitKey, UnitKey], _PairEpisode] = {}
@@ -185,9 +193,11 @@ class DeconflictionEngine:
         if known is None:
             return findings
         for key in sorted(self._incursions_by_zone.pop(zone_id, ())):
-            self._incursions[key].pop(zone_id, None)
+            incursion = self._incursions[key].pop(zone_id)
             track = self._tracks[key]
-            findings.append(self._cleared(track, known, f"{known.label()} {reason}"))
+            findings.append(
+                self._cleared(track, known, f"{known.label()} {reason}", incursion, now)
+            )
         return findings
 
     def _lines_changed(self) -> None:
@@ -323,20 +333,25 @@ class DeconflictionEngine:
         if not previous:
             if not inside:
                 return
-        elif inside.keys() == previous.keys():
-            return  # still inside the same zones: nothing to say
+        else:
+            for zone_id, incursion in previous.items():
+                known = inside.get(zone_id)
+                if known is not None:
+                    incursion.seen(lat, lon, now, known.shape)
+            if inside.keys() == previous.keys():
+                return  # still inside the same zones: nothing to say
         if previous is None:
             previous = self._incursions[track.key] = {}
         for zone_id, known in inside.items():
             if zone_id not in previous:
-                previous[zone_id] = self._entered(track, known, findings)
+                previous[zone_id] = self._entered(track, known, now, findings)
                 self._incursions_by_zone.setdefault(zone_id, set()).add(track.key)
         for zone_id in [z for z in previous if z not in inside]:
-            del previous[zone_id]
+            incursion = previous.pop(zone_id)
             self._incursions_by_zone[zone_id].discard(track.key)
             left = self._accepted.zones.get(zone_id) or self._proposed.zones.get(zone_id)
             if left is not None:
-                findings.append(self._cleared(track, left, f"left {left.label()}"))
+                findings.append(self._cleared(track, left, f"left {left.label()}", incursion, now))
 
     def _check_crossings(self, track: Track, now: float, inside: dict[str, KnownZone]) -> None:
         lat0, lon0, lat1, lon1 = track.prev_lat, track.prev_lon, track.lat, track.lon
@@ -359,32 +374,42 @@ class DeconflictionEngine:
                 inside[zone_id] = known
 
     def _entered(
-        self, track: Track, known: KnownZone, findings: list[Finding]
-    ) -> acknowledgments_pb2.Alert:
+        self, track: Track, known: KnownZone, now: float, findings: list[Finding]
+    ) -> Incursion:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
         verb = "is across" if known.is_line else "entered"
         height = f" at {track.alt:.0f} m" if track.domain == AIR else ""
+        # How deep: from the edge, or across a line it crossed from the line's centre.
+        centre_line = known.is_line and (track.key, known.zone_id) in self._across
+        depth = known.shape.edge_distance_m(track.lat, track.lon, centre_line=centre_line)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION,
-            f"Zone incursion: {_describe(track)} {verb} {known.label()}{height}",
+            f"Zone incursion: {_describe(track)} {verb} {known.label()}{height}, "
+            f"{depth:.0f} m inside",
             unit_ids=(track.key[1],),
             zone_ids=(known.zone_id,),
             parties=parties,
             location=(track.lat, track.lon),
         )
         findings.append(Finding(alert=message, domain=track.domain, parties=parties))
-        return message
+        return Incursion.entered(message, now, depth, centre_line=centre_line)
 
-    def _cleared(self, track: Track, known: KnownZone, what: str) -> Finding:
+    def _cleared(
+        self, track: Track, known: KnownZone, what: str, incursion: Incursion, now: float
+    ) -> Finding:
         parties = tuple(self._parties) if known.is_line else parties_of(track.party, known.owner)
+        incursion.settle(known.shape)
         message = alert(
             _K.ALERT_KIND_ZONE_INCURSION_CLEARED,
-            f"Incursion cleared: {_describe(track)} {what}",
+            f"Incursion cleared: {_describe(track)} {what} after "
+            f"{_elapsed(now - incursion.entered_at)}, at most {incursion.max_depth_m:.0f} m "
+            "inside",
             unit_ids=(track.key[1],),
             zone_ids=(known.zone_id,),
             parties=parties,
             location=(track.lat, track.lon),
         )
+        incursion.fill(message.incursion, now)
         return Finding(alert=message, domain=track.domain, parties=parties)
 
     def _check_pairs(self, track: Track, now: float, findings: list[Finding]) -> None:
@@ -399,24 +424,34 @@ class DeconflictionEngine:
                 look_ahead_s=minima.look_ahead_s,
                 stale_after_s=minima.stale_after_s,
             )
+            fastest = self._air.max_speed
         else:
             grid = self._surface[track.domain]
-            reach = h * 1.02 + 100.0 + (track.speed + grid.max_speed) * minima.look_ahead_s
-            candidates = grid.near(track, reach)
+            fastest = grid.max_speed
+            reach = h * 1.02 + 100.0 + (track.speed + fastest) * minima.look_ahead_s
+            candidates = grid.near(track, reach + flat_error_m(track.lat, reach))
         open_partners = self._pairs_by_unit.get(track.key, _NO_PARTNERS)
         lat, lon, ky, kx = track.lat, track.lon, track.ky, track.kx
         # No pair can close faster than both units' speeds over the look-ahead plus the
         # time either may have been dead-reckoned: a box test rules most candidates out.
         horizon = minima.look_ahead_s + minima.stale_after_s
         base = h * 1.02 + 100.0 + track.speed * horizon
+        # One flat-error coefficient for this report: good for every reach a pair has.
+        flat_k = flat_error_coefficient(lat, 3.0 * (track.speed + fastest) * horizon + 2.0 * h)
+        farthest = base + fastest * horizon
+        base += flat_k * farthest * farthest + FLAT_ERROR_FLOOR_M
         for other in candidates:
             reach = base + other.speed * horizon
-            if (
+            near = not (
                 abs(other.lat - lat) * ky > reach
                 or abs(wrap_longitude(other.lon - lon)) * kx > reach
-            ) and other.key not in open_partners:
+            )
+            if not near and other.key not in open_partners:
                 continue
-            result = assess(track, other, now, minima)
+            held = self._held_below(track, other) if other.key in open_partners else -math.inf
+            # The coefficient holds for pairs within the box; a far one has its own.
+            k = flat_k if near else None
+            result = assess(track, other, now, minima, predicted_below=held, flat_k=k)
             # Almost every candidate is clear and has no episode to close: skip it early.
             if result is not None or other.key in open_partners:
                 self._apply(track, other, result, findings)
@@ -425,9 +460,17 @@ class DeconflictionEngine:
             for key in sorted(open_partners - offered):
                 other = self._tracks[key]
                 same = other.domain == track.domain
-                self._apply(
-                    track, other, assess(track, other, now, minima) if same else None, findings
-                )
+                held = self._held_below(track, other)
+                result = assess(track, other, now, minima, predicted_below=held) if same else None
+                self._apply(track, other, result, findings)
+
+    def _held_below(self, track: Track, other: Track) -> float:
+        """The closest-approach distance below which the pair's open prediction stands."""
+        pair = (track.key, other.key) if track.key < other.key else (other.key, track.key)
+        episode = self._pairs.get(pair)
+        if episode is None or not episode.predicted:
+            return -math.inf
+        return self._minima.horizontal_m(track.domain) * (1.0 + REARM_MARGIN)
 
     def _apply(
         self,
@@ -515,7 +558,7 @@ class DeconflictionEngine:
             f"(minimum {h:.0f} m)",
             unit_ids=(a.key[1], b.key[1]),
             parties=parties_of(a.party, b.party),
-            location=result.cpa_location(),
+            location=result.cpa_location,
             distance_m=result.cpa_distance_m,
             time_to_cpa_s=result.time_to_cpa_s,
         )
@@ -536,6 +579,8 @@ class DeconflictionEngine:
         domain's hotline (a strike over ground units warns the ground commanders, whatever
         hotline the notice came on), zones to the hotline of the one domain they restrict,
         else the activity's (DOMAIN_UNSPECIFIED for a strike: the notice's own hotline).
+        Also NOTICE_MISMATCH, for exercise control alone, when the area is far from every
+        unit of the sender's the activity involves (:mod:`.mismatch`).
         Raises InvalidArgument for an invalid notice.
         """
         area = validation.validate_notice(notice)
@@ -579,6 +624,9 @@ class DeconflictionEngine:
             messages_pb2.ACTIVITY_TYPE_FLIGHT: common_pb2.DOMAIN_AIR,
             messages_pb2.ACTIVITY_TYPE_GROUND_MOVEMENT: common_pb2.DOMAIN_GROUND,
         }.get(activity, common_pb2.DOMAIN_UNSPECIFIED)
+        mismatch = self._notice_mismatch(name, sender_party, area, domains, now)
+        if mismatch is not None:
+            findings.append(mismatch)
         for party in sorted(set(zones) | set(units)):
             # One alert per hotline concerned: units by their domain's hotline, zones by
             # the hotline of the one domain they restrict (else the activity's).
@@ -602,6 +650,40 @@ class DeconflictionEngine:
                     )
                 )
         return findings
+
+    def _notice_mismatch(
+        self,
+        name: str,
+        sender_party: str,
+        area: validation.NoticeArea,
+        domains: frozenset[common_pb2.Domain.ValueType],
+        now: float,
+    ) -> Finding | None:
+        own = [
+            self._tracks[key]
+            for key in sorted(self._tracks)
+            if key[0] == sender_party and self._tracks[key].domain in domains
+        ]
+        minima = self._minima
+        found = nearest_unit(area, own, now, minima.stale_after_s)
+        if found is None or found[1] <= minima.notice_mismatch_m:
+            return None
+        track, distance = found
+        summary = (
+            f"Notice mismatch: {name} notice from {sender_party} is {distance / 1000:.1f} km "
+            f"from the nearest of its {len(own)} unit(s) concerned ({_describe(track)}); "
+            "the area may be wrong"
+        )
+        message = alert(
+            _K.ALERT_KIND_NOTICE_MISMATCH,
+            summary,
+            unit_ids=(track.key[1],),
+            parties=(sender_party,),
+            location=area.shape.representative_point(),
+            distance_m=distance,
+        )
+        # No party: the alert goes to exercise control only.
+        return Finding(alert=message, domain=common_pb2.DOMAIN_UNSPECIFIED, parties=())
 
     @staticmethod
     def _notice_conflict(
@@ -650,7 +732,8 @@ class DeconflictionEngine:
             )
         open_alerts: list[acknowledgments_pb2.Alert] = []
         for key in sorted(self._incursions):
-            open_alerts.extend(self._incursions[key][z] for z in sorted(self._incursions[key]))
+            held = self._incursions[key]
+            open_alerts.extend(held[z].alert for z in sorted(held))
         for pair in sorted(self._pairs):
             episode = self._pairs[pair]
             open_alerts.extend(a for a in (episode.breach, episode.prediction) if a is not None)
@@ -663,6 +746,16 @@ class DeconflictionEngine:
             units={party: tuple(tracked) for party, tracked in units.items()},
             open_alerts=tuple(open_alerts),
         )
+
+
+def _elapsed(seconds: float) -> str:
+    """A duration as a duty officer says it: 45 s, 12 min 5 s, 2 h 3 min."""
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def _listing(names: list[str], most: int = 5) -> str:

@@ -3,10 +3,11 @@
 A :class:`Track` is the last report of one unit. Surface units (GROUND, SEA) are few
 per square kilometre and slow, so a grid of 0.1° cells finds their neighbours in a few
 dictionary lookups. Aircraft are fast (their five-minute look-ahead spans 150 km) and
-comparatively few, so every aircraft report is compared with all aircraft at once in
-numpy (:class:`AirPicture`), which costs about as much as a handful of grid cells.
-Both only *select* candidates with relaxed thresholds; the decision is the exact
-pair test in :mod:`hotline.server.deconfliction.separation`.
+comparatively few: every aircraft report is screened against all aircraft at once in
+numpy by altitude and party (:class:`AirPicture`), and the few left by distance now and
+at the flat closest approach. Both only *select* candidates with relaxed thresholds
+(wide enough for what a flat estimate may miss the geodesic by); the decision is the
+exact pair test in :mod:`hotline.server.deconfliction.separation`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hotline.server.deconfliction.approach import flat_error_m
 from hotline.server.deconfliction.geodesy import metres_per_degree
 from hotline.v1 import common_pb2, positions_pb2
 
@@ -162,6 +164,8 @@ class AirPicture:
         self._free: list[int] = []
         self._party_codes: dict[str, int] = {}
         self._high_water = 0
+        #: Fastest aircraft reported so far; bounds how far a partner can come from.
+        self.max_speed = 0.0
         self._state: np.ndarray = np.empty((0, 0))
         self._resize(64)
 
@@ -171,14 +175,14 @@ class AirPicture:
         # Lowest slots first, so that the arrays screened stay as short as possible.
         self._free.extend(range(capacity - 1, old - 1, -1))
         # Rows: longitude, latitude, east and north velocity, altitude, observed time,
-        # party code; then scratch rows for the screen.
+        # party code; then a scratch row for the screen.
         state = np.full((_ROWS + _SCRATCH, capacity), 0.0)
         state[_LON : _LAT + 1] = _FAR
         state[_PARTY] = -1.0
         if old:
             state[:_ROWS, :old] = self._state[:_ROWS]
         self._state = state
-        self._flags = np.empty((3, capacity), dtype=bool)
+        self._flags = np.empty((2, capacity), dtype=bool)
         self._slice()
 
     def _slice(self) -> None:
@@ -206,6 +210,7 @@ class AirPicture:
         state[_ALT, s] = track.alt
         state[_OBSERVED, s] = track.observed
         state[_PARTY, s] = self._party_codes.setdefault(track.party, len(self._party_codes))
+        self.max_speed = max(self.max_speed, track.speed)
 
     def remove(self, track: Track) -> None:
         s = track.slot
@@ -228,82 +233,131 @@ class AirPicture:
         stale_after_s: float,
     ) -> list[Track]:
         """Aircraft of other parties that may be in breach of, or predicted to come
-        within, the minima of ``track``. Thresholds are relaxed by 2 % + 100 m so that
-        the flat estimate never drops a pair the exact test would keep."""
-        # Every operation writes into preallocated rows: at a few hundred aircraft
-        # numpy's per-call overhead, not arithmetic, is the cost, and allocation is half.
-        lon, lat, ve, vn, alt, observed, party, dt, dx, dy, tmp, _, _, dv2 = self._rows
-        fresh, hits, flag = self._flag_rows
+        within, the minima of ``track``. Thresholds are relaxed by 2 % + 100 m, and the
+        prediction's by what the flat estimate may miss the geodesic by
+        (:func:`~hotline.server.deconfliction.approach.flat_error_m`), so that the
+        screen never drops a pair the exact test would keep."""
+        # Altitude and party first, over every slot: a handful of whole-array operations
+        # writing into preallocated rows (at these sizes numpy's per-call overhead, not
+        # arithmetic, is the cost). They leave few aircraft, and only those are measured.
+        _, _, _, _, alt, _, party, tmp = self._rows
+        near, other = self._flag_rows
+        np.subtract(alt, track.alt, out=tmp)
+        np.abs(tmp, out=tmp)
+        np.less(tmp, vertical_m + 1.0, out=near)
+        np.not_equal(party, self._party_codes[track.party], out=other)
+        near &= other
+        slots = np.flatnonzero(near)
+        if not len(slots):
+            return []
         h = horizontal_m * 1.02 + 100.0
-        h2 = h * h
-        np.subtract(now, observed, out=dt)
-        np.less_equal(dt, stale_after_s, out=fresh)
-        np.multiply(dt, fresh, out=dt)  # stale aircraft stay where they were seen
+        # A pair whose flat closest approach is within h of the geodesic's reaches at
+        # most h plus both speeds over twice the look-ahead (and half a minute), so the
+        # flat error of that reach bounds every pair's: one threshold for the report,
+        # looser than each pair's own, and the exact test has the last word.
+        farthest = h + 2.0 * (track.speed + self.max_speed) * (look_ahead_s + 30.0)
+        screen = _Screen(
+            track=track,
+            now=now,
+            h=h,
+            predicted=h + flat_error_m(track.lat, farthest),
+            look_ahead_s=look_ahead_s,
+            stale_after_s=stale_after_s,
+        )
+        # A few aircraft are measured faster one by one than by numpy's calls.
+        if len(slots) <= _FEW:
+            return screen.each([t for i in slots.tolist() if (t := self._tracks[i]) is not None])
+        hits = screen.all(self._state[:_ROWS, slots])
+        tracks = self._tracks
+        return [t for i in slots[hits] if (t := tracks[i]) is not None]
+
+
+#: Up to this many aircraft left by altitude and party, the screen measures them one by
+#: one in Python; beyond it, together in numpy.
+_FEW = 16
+
+
+@dataclass(slots=True)
+class _Screen:
+    """The distance tests of :meth:`AirPicture.screen`, for one aircraft's report: a
+    pair passes if the flat distance now is under ``h``, or if both reports are fresh
+    and the flat closest approach within the look-ahead is under ``predicted``."""
+
+    track: Track
+    now: float
+    h: float
+    predicted: float
+    look_ahead_s: float
+    stale_after_s: float
+
+    def each(self, others: list[Track]) -> list[Track]:
+        track, now, look_ahead, stale = self.track, self.now, self.look_ahead_s, self.stale_after_s
+        h2 = self.h * self.h
+        p2 = self.predicted * self.predicted
+        tlat, tlon, kx, ky = track.lat, track.lon, track.kx, track.ky
         own_dt = now - track.observed
-        own_fresh = own_dt <= stale_after_s
-        np.subtract(lon, track.lon, out=dx)
+        own_fresh = own_dt <= stale
+        ox = track.ve * own_dt if own_fresh else 0.0
+        oy = track.vn * own_dt if own_fresh else 0.0
+        tve, tvn = track.ve, track.vn
+        wrap = abs(tlon) > 150.0
+        found: list[Track] = []
+        for other in others:
+            dt = now - other.observed
+            fresh = dt <= stale
+            if not fresh:
+                dt = 0.0
+            dlon = other.lon - tlon
+            if wrap:
+                dlon = (dlon + 180.0) % 360.0 - 180.0
+            ve, vn = other.ve, other.vn
+            dx = dlon * kx + ve * dt - ox
+            dy = (other.lat - tlat) * ky + vn * dt - oy
+            if dx * dx + dy * dy < h2:
+                found.append(other)
+                continue
+            if not (own_fresh and fresh):
+                continue
+            dvx = ve - tve
+            dvy = vn - tvn
+            tc = -(dx * dvx + dy * dvy) / (dvx * dvx + dvy * dvy + 1e-9)
+            tc = min(max(tc, 0.0), look_ahead)
+            cx = dx + dvx * tc
+            cy = dy + dvy * tc
+            if cx * cx + cy * cy < p2:
+                found.append(other)
+        return found
+
+    def all(self, state: np.ndarray) -> np.ndarray:
+        """The same tests as :meth:`each`, on the state rows of the aircraft; a mask."""
+        track, now = self.track, self.now
+        lon, lat, ve, vn, _, observed, _ = state
+        dt = now - observed
+        fresh = dt <= self.stale_after_s
+        dt *= fresh  # stale aircraft stay where they were seen
+        dlon = lon - track.lon
         if abs(track.lon) > 150.0:
-            dx += 180.0
-            np.remainder(dx, 360.0, out=dx)
-            dx -= 180.0
-        dx *= track.kx
-        np.multiply(ve, dt, out=tmp)
-        dx += tmp
-        np.subtract(lat, track.lat, out=dy)
-        dy *= track.ky
-        np.multiply(vn, dt, out=tmp)
-        dy += tmp
+            dlon = (dlon + 180.0) % 360.0 - 180.0
+        dx = dlon * track.kx + ve * dt
+        dy = (lat - track.lat) * track.ky + vn * dt
+        own_dt = now - track.observed
+        own_fresh = own_dt <= self.stale_after_s
         if own_fresh:
             dx -= track.ve * own_dt
             dy -= track.vn * own_dt
-        np.multiply(dx, dx, out=tmp)
-        np.multiply(dy, dy, out=dv2)
-        tmp += dv2
-        np.less(tmp, h2, out=hits)
+        hits: np.ndarray = dx * dx + dy * dy < self.h * self.h
         if own_fresh:
-            self._predicted(track, look_ahead_s, h2)
-        np.subtract(alt, track.alt, out=tmp)
-        np.abs(tmp, out=tmp)
-        np.less(tmp, vertical_m + 1.0, out=flag)
-        hits &= flag
-        np.not_equal(party, self._party_codes[track.party], out=flag)
-        hits &= flag
-        tracks = self._tracks
-        return [t for i in np.flatnonzero(hits) if (t := tracks[i]) is not None]
-
-    def _predicted(self, track: Track, look_ahead_s: float, h2: float) -> None:
-        """Adds to the hits the fresh aircraft whose closest approach to ``track``
-        comes within ``sqrt(h2)`` inside the look-ahead."""
-        _, _, ve, vn, _, _, _, tc, dx, dy, tmp, dvx, dvy, dv2 = self._rows
-        fresh, hits, flag = self._flag_rows
-        np.subtract(ve, track.ve, out=dvx)
-        np.subtract(vn, track.vn, out=dvy)
-        np.multiply(dvx, dvx, out=dv2)
-        np.multiply(dvy, dvy, out=tmp)
-        dv2 += tmp
-        dv2 += 1e-9
-        # tc = -(d . dv) / |dv|^2, and the distance then |d + dv tc|.
-        np.multiply(dx, dvx, out=tc)
-        np.multiply(dy, dvy, out=tmp)
-        tc += tmp
-        np.divide(tc, dv2, out=tc)
-        np.negative(tc, out=tc)
-        dvx *= tc
-        dvx += dx
-        dvy *= tc
-        dvy += dy
-        np.multiply(dvx, dvx, out=tmp)
-        np.multiply(dvy, dvy, out=dv2)
-        tmp += dv2
-        np.less(tmp, h2, out=flag)
-        flag &= fresh
-        np.greater(tc, 0.0, out=fresh)
-        flag &= fresh
-        np.less_equal(tc, look_ahead_s + 1.0, out=fresh)
-        flag &= fresh
-        hits |= flag
+            dvx = ve - track.ve
+            dvy = vn - track.vn
+            tc = -(dx * dvx + dy * dvy) / (dvx * dvx + dvy * dvy + 1e-9)
+            np.maximum(tc, 0.0, out=tc)
+            np.minimum(tc, self.look_ahead_s, out=tc)
+            dx += dvx * tc
+            dy += dvy * tc
+            hits |= fresh & (dx * dx + dy * dy < self.predicted * self.predicted)
+        return hits
 
 
 _LON, _LAT, _VE, _VN, _ALT, _OBSERVED, _PARTY = range(7)
 _ROWS = 7
-_SCRATCH = 7
+_SCRATCH = 1

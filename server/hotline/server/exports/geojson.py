@@ -8,13 +8,16 @@ filter on, and an ``id``:
   :class:`~hotline.server.exports._common.Outline`), with id, name, kind, owner,
   controlling authority, state (the last the version reached), version, ``current``
   (the zone's latest version), ``floor_m``/``ceiling_m``, ``effective_from``/
-  ``effective_until`` and every announced state with its time and log index. A circle
+  ``effective_until``, the restricted domains in force (the zone's own, else its kind's
+  defaults) and every announced state with its time and log index. A circle
   also carries its centre and radius, a corridor its centre line and half-width.
 - **tracks** (``track/<PARTY>/<unit id>``): a LineString of ``[lon, lat, alt]`` per unit
   in time order, with ``times`` (ISO 8601, one per vertex), ``courses_deg``,
   ``speeds_mps`` and ``indexes`` (the log records) in step with the coordinates. A unit
   reported once is a Point with the same properties.
-- **alerts** (``alert/<log index>``): a Point for every alert that has a location.
+- **alerts** (``alert/<log index>``): a Point for every alert that has a location; an
+  incursion's carries ``incursion`` (depth at entry, deepest depth and when, seconds
+  inside).
 
 Zones come first (by id), then tracks (by party and unit), then alerts (in log order).
 The collection is written feature by feature, one per line.
@@ -26,6 +29,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from hotline.server.deconfliction.zones import restricted_domains
 from hotline.server.exports._common import (
     ContentVersion,
     ExportOptions,
@@ -95,7 +99,8 @@ def _zone(version: ContentVersion) -> Feature:
         "ceiling_m": zone.altitude.ceiling_m,
         "effective_from": stamp_iso(zone.effective_from),
         "effective_until": stamp_iso(zone.effective_until),
-        "restricted_domains": [domain_name(d) for d in zone.restricted_domains],
+        # The domains in force: the zone's own, else its kind's defaults.
+        "restricted_domains": [domain_name(d) for d in sorted(restricted_domains(zone))],
         "shape": zone.geometry.WhichOneof("shape"),
         "states": [
             {"state": zone_state_name(a.zone.state), "time": iso(a.at), "index": a.index}
@@ -168,5 +173,21 @@ def _alert(event: AlertEvent) -> Feature:
             "parties": list(alert.parties),
             "distance_m": alert.distance_m,
             "time_to_cpa_s": alert.time_to_cpa_s,
+            **_incursion(alert),
         },
+    }
+
+
+def _incursion(alert: acknowledgments_pb2.Alert) -> dict[str, Any]:
+    """An incursion's depth and time inside, for the alerts that carry them."""
+    if not alert.HasField("incursion"):
+        return {}
+    record = alert.incursion
+    return {
+        "incursion": {
+            "entry_depth_m": record.entry_depth_m,
+            "max_depth_m": record.max_depth_m,
+            "max_depth_at": stamp_iso(record.max_depth_at),
+            "duration_s": record.duration.ToNanoseconds() / 1e9,
+        }
     }

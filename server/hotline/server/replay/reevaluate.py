@@ -141,6 +141,7 @@ def _recorded_config(exercise: exercise_pb2.Exercise) -> _Config:
         ground_m=recorded.ground_m or base.ground_m,
         look_ahead_s=seconds(recorded.look_ahead) or base.look_ahead_s,
         stale_after_s=seconds(recorded.stale_after) or base.stale_after_s,
+        notice_mismatch_m=recorded.notice_mismatch_m or base.notice_mismatch_m,
     )
     return _Config(
         separation,

@@ -75,6 +75,8 @@ ul.legend svg { vertical-align: middle; margin-right: 4px; }
 svg.suspensions text { font: 11px "DejaVu Sans", sans-serif; }
 svg.suspensions .line { fill: #e3efe3; }
 svg.suspensions .suspended { fill: #c0392b; }
+svg.incursions text { font: 10px "DejaVu Sans", sans-serif; }
+svg.incursions .bar { fill: #d50000; }
 tr.bad td, tr.deadline td { background: #fdecea; }
 tr.late td, tr.escalation td { background: #fff4e0; }
 tr.open td { background: #f3f3f3; }

@@ -15,6 +15,7 @@ from hotline.server.audit.checkpoint import Checkpoint
 from hotline.server.audit.verify import VerificationReport
 from hotline.server.review.answers import MessageOutcome, Obligation
 from hotline.server.review.escalations import EscalationChain
+from hotline.server.review.incidents import IncursionHour
 from hotline.server.review.latency import LatencyRow, Summary
 from hotline.server.review.markup import (
     Cell,
@@ -479,7 +480,7 @@ def incidents_section(review: ExerciseReview) -> str:
         return _section("incidents", "Incursions and separation breaches", body)
     headers = [
         "record", "time (UTC)", "kind", "hotline", "units", "zones", "parties",
-        "distance", "location", "inside for", "summary",
+        "distance", "location", "depth at entry", "deepest", "inside for", "summary",
     ]  # fmt: skip
     rows: list[list[Cell]] = []
     for incident in incidents.incidents:
@@ -487,13 +488,19 @@ def incidents_section(review: ExerciseReview) -> str:
         kind = "zone incursion" if incident.is_incursion else "separation breach"
         location = incident.location
         where = f"{location[0]:.4f}, {location[1]:.4f}" if location else "\u2014"
+        entry: Cell = "\u2014"
+        deepest: Cell = "\u2014"
         if not incident.is_incursion:
             inside = "\u2014"
-        elif incident.cleared_at is None:
-            inside = "still inside when the log ended"
         else:
-            cleared = _record_link(incident.cleared_index or 0)
-            inside = f"{duration(incident.cleared_at - incident.at)} (cleared {cleared})"
+            entry = _metres_cell(alert.incursion.entry_depth_m)
+            deepest = _metres_cell(incident.deepest_m)
+            if incident.cleared is None or incident.cleared_at is None:
+                inside = "still inside when the log ended"
+            else:
+                cleared = _record_link(incident.cleared_index or 0)
+                held = incident.cleared.incursion.duration.ToNanoseconds() / 1e9
+                inside = f"{duration(held)} (cleared {cleared})"
         distance = f"{alert.distance_m:,.0f} m" if alert.distance_m else "\u2014"
         rows.append(
             [
@@ -506,16 +513,84 @@ def incidents_section(review: ExerciseReview) -> str:
                 text(", ".join(alert.parties)),
                 distance,
                 where,
+                entry,
+                deepest,
                 inside,
                 text(alert.summary),
             ]
         )
     intro = (
         f"Zone incursions: {number(incidents.incursions)}; separation breaches: "
-        f"{number(incidents.breaches)}."
+        f"{number(incidents.breaches)}. Depth is the distance inside the zone's nearest "
+        "edge (across a line: from the line)."
     )
-    body = table(headers, rows, css="incidents") + more_note(incidents.hidden, "alerts")
+    body = (
+        _incursion_chart(list(incidents.hours.values()))
+        + table(headers, rows, css="incidents")
+        + more_note(incidents.hidden, "alerts")
+    )
     return _section("incidents", "Incursions and separation breaches", body, text(intro))
+
+
+def _metres_cell(metres: float) -> Cell:
+    return (f"{metres:,.0f} m", f'data-metres="{metres:.3f}"')
+
+
+_CHART_HEIGHT = 120
+_MOST_BARS = 72
+
+
+def _incursion_chart(hours: Sequence[IncursionHour]) -> str:
+    """Incursions begun per hour (per day over more than three days): a bar each, its
+    height the count, with the deepest of them above it."""
+    if not hours:
+        return ""
+    step = 3600.0
+    first = min(h.start for h in hours)
+    last = max(h.start for h in hours)
+    if (last - first) / step + 1 > _MOST_BARS:
+        step = 86_400.0
+        first = first // step * step
+    bars: dict[float, IncursionHour] = {}
+    for hour in hours:
+        start = first + (hour.start - first) // step * step
+        bar = bars.setdefault(start, IncursionHour(start))
+        bar.count += hour.count
+        bar.deepest_m = max(bar.deepest_m, hour.deepest_m)
+    count = round((max(bars) - first) / step) + 1
+    width = max(_STRIP_WIDTH // max(count, 1), 6)
+    scale = (_CHART_HEIGHT - 30) / max(b.count for b in bars.values())
+    unit = "hour" if step == 3600.0 else "day"
+    parts: list[str] = []
+    for i in range(count):
+        start = first + i * step
+        shown = bars.get(start)
+        x = i * width
+        label = utc(start)[11:16] if unit == "hour" else utc(start)[:10]
+        if shown is None:
+            continue
+        height = shown.count * scale
+        parts.append(
+            f'<rect class="bar" data-start="{start:.0f}" data-count="{shown.count}" '
+            f'data-deepest-metres="{shown.deepest_m:.3f}" x="{x + 1}" '
+            f'y="{_CHART_HEIGHT - 16 - height:.1f}" width="{width - 2}" height="{height:.1f}">'
+            f"<title>{label} UTC: {shown.count} incursion(s), deepest "
+            f"{shown.deepest_m:,.0f} m</title></rect>"
+            f'<text x="{x + width / 2:.1f}" y="{_CHART_HEIGHT - 20 - height:.1f}" '
+            f'text-anchor="middle">{shown.deepest_m / 1000:.1f} km</text>'
+        )
+    axis = (
+        f'<text x="0" y="{_CHART_HEIGHT - 2}">{utc(first)[:16]}</text>'
+        f'<text x="{count * width}" y="{_CHART_HEIGHT - 2}" text-anchor="end">'
+        f"{utc(first + (count - 1) * step)[:16]}</text>"
+    )
+    total = count * width
+    return (
+        f'<svg class="incursions" width="{total}" height="{_CHART_HEIGHT}" '
+        f'viewBox="0 0 {total} {_CHART_HEIGHT}" role="img" '
+        f'aria-label="incursions per {unit}, with the deepest of each">'
+        f"{''.join(parts)}{axis}</svg>"
+    )
 
 
 # ---------------------------------------------------------------------- annotations

@@ -57,6 +57,7 @@ _MARKERS: dict[int, tuple[str, str, str]] = {
     A.ALERT_KIND_SEPARATION_BREACH: ("separation breach", "diamond", "#ff6d00"),
     A.ALERT_KIND_PREDICTED_CONFLICT: ("predicted conflict", "ring", "#ffab00"),
     A.ALERT_KIND_NOTICE_CONFLICT: ("notice conflict", "square", "#7b1fa2"),
+    A.ALERT_KIND_NOTICE_MISMATCH: ("notice mismatch", "square", "#0277bd"),
     A.ALERT_KIND_ZONE_OVERLAP: ("zone overlap", "cross", "#4a148c"),
 }
 _OTHER_MARKER = ("other alert", "dot", "#424242")
