@@ -392,7 +392,14 @@ def _policy(table: Mapping[str, Any]) -> Policy:
     sep = _table(table.get("separation", {}), "policy.separation")
     _known(
         sep,
-        ("air_horizontal_m", "air_vertical_m", "ground_m", "look_ahead", "stale_after"),
+        (
+            "air_horizontal_m",
+            "air_vertical_m",
+            "ground_m",
+            "look_ahead",
+            "stale_after",
+            "notice_mismatch_m",
+        ),
         "policy.separation",
     )
     base_sep = Separation()
