@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from hotline.server.acknowledgments import AckTracker, Stage, TrackedMessage
@@ -108,3 +110,22 @@ def test_a_missed_line_test_puts_the_line_down_until_a_receipt() -> None:
     outcome, _ = tracker.acknowledged("t1", "RED", A.ACK_KIND_RECEIPT, 1020.0)
     assert outcome.line_restored
     assert not tracker.is_line_down("RED", AIR)
+
+
+def test_an_open_message_comes_back_whole_from_a_snapshot() -> None:
+    tracker = AckTracker()
+    message = TrackedMessage(
+        message_id="m1",
+        hotline=common_pb2.HOTLINE_AIR_OPERATIONS,
+        sender_party="BLUE",
+        recorded_at=100.0,
+        deadlines=Deadlines(10.0, 60.0),
+        needs_response=True,
+        priority=common_pb2.PRIORITY_FLASH,
+    )
+    tracker.track(message, ["RED", "GREEN"])
+    tracker.acknowledged("m1", "RED", acknowledgments_pb2.ACK_KIND_RECEIPT, 101.0)
+    back = pickle.loads(pickle.dumps(tracker.get("m1"), protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == tracker.get("m1")
+    assert back.obligations["RED"].received
+    assert not back.obligations["GREEN"].received

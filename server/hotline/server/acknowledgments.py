@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TypeAlias
+from dataclasses import dataclass, field, fields
+from typing import TypeAlias, TypeVar
 
 from hotline.contract import RESPONSES
 from hotline.server.errors import FailedPrecondition, NotFound
@@ -44,6 +45,24 @@ DeadlineKey = tuple[str, str, Stage]
 COMPLIANCE = frozenset({acknowledgments_pb2.ACK_KIND_WILCO, acknowledgments_pb2.ACK_KIND_ROGER})
 
 
+_Class = TypeVar("_Class", bound=type)
+
+
+def _pickled_by_fields(cls: _Class) -> _Class:
+    """Pickles ``cls`` (a dataclass) as its constructor and its fields' values, read in
+    one C call: every snapshot pickles one of these for every message still open, and a
+    slotted dataclass's own ``__getstate__`` (Python, field by field) costs twice as
+    much."""
+    values = operator.attrgetter(*(f.name for f in fields(cls)))
+
+    def reduce(self: object) -> tuple[type, tuple[object, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@_pickled_by_fields
 @dataclass(slots=True)
 class Obligation:
     """What one recipient station owes one message."""
@@ -57,6 +76,7 @@ class Obligation:
     receipt_misses: int = 0
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class TrackedMessage:
     message_id: str
