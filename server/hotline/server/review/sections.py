@@ -536,13 +536,18 @@ def _metres_cell(metres: float) -> Cell:
     return (f"{metres:,.0f} m", f'data-metres="{metres:.3f}"')
 
 
-_CHART_HEIGHT = 120
+_CHART_HEIGHT = 150
 _MOST_BARS = 72
+#: The widest bar: a few hours of incursions are not drawn as one block across the page.
+_WIDEST_BAR = 56
+#: Room above the bars (the caption) and below them (the times).
+_CHART_TOP = 34
+_CHART_BOTTOM = 18
 
 
 def _incursion_chart(hours: Sequence[IncursionHour]) -> str:
     """Incursions begun per hour (per day over more than three days): a bar each, its
-    height the count, with the deepest of them above it."""
+    height the count; above it the count and the deepest of them, below it its time."""
     if not hours:
         return ""
     step = 3600.0
@@ -558,38 +563,60 @@ def _incursion_chart(hours: Sequence[IncursionHour]) -> str:
         bar.count += hour.count
         bar.deepest_m = max(bar.deepest_m, hour.deepest_m)
     count = round((max(bars) - first) / step) + 1
-    width = max(_STRIP_WIDTH // max(count, 1), 6)
-    scale = (_CHART_HEIGHT - 30) / max(b.count for b in bars.values())
+    width = min(max(_STRIP_WIDTH // count, 6), _WIDEST_BAR)
+    base = _CHART_HEIGHT - _CHART_BOTTOM
+    scale = (base - _CHART_TOP - 26) / max(b.count for b in bars.values())
     unit = "hour" if step == 3600.0 else "day"
+    # Every bar's time below it when there is room, else every few.
+    every = max(1, -(-44 // width))
     parts: list[str] = []
     for i in range(count):
         start = first + i * step
-        shown = bars.get(start)
         x = i * width
-        label = utc(start)[11:16] if unit == "hour" else utc(start)[:10]
+        label = utc(start)[11:16] if unit == "hour" else utc(start)[5:10]
+        if i % every == 0:
+            middle = max(x + width / 2, 16.0)
+            parts.append(
+                f'<text class="when" x="{middle:.1f}" y="{_CHART_HEIGHT - 4}" '
+                f'text-anchor="middle">{label}</text>'
+            )
+        shown = bars.get(start)
         if shown is None:
             continue
         height = shown.count * scale
+        top = base - height
         parts.append(
             f'<rect class="bar" data-start="{start:.0f}" data-count="{shown.count}" '
             f'data-deepest-metres="{shown.deepest_m:.3f}" x="{x + 1}" '
-            f'y="{_CHART_HEIGHT - 16 - height:.1f}" width="{width - 2}" height="{height:.1f}">'
+            f'y="{top:.1f}" width="{width - 2}" height="{height:.1f}">'
             f"<title>{label} UTC: {shown.count} incursion(s), deepest "
             f"{shown.deepest_m:,.0f} m</title></rect>"
-            f'<text x="{x + width / 2:.1f}" y="{_CHART_HEIGHT - 20 - height:.1f}" '
-            f'text-anchor="middle">{shown.deepest_m / 1000:.1f} km</text>'
         )
-    axis = (
-        f'<text x="0" y="{_CHART_HEIGHT - 2}">{utc(first)[:16]}</text>'
-        f'<text x="{count * width}" y="{_CHART_HEIGHT - 2}" text-anchor="end">'
-        f"{utc(first + (count - 1) * step)[:16]}</text>"
+        if width >= 16:
+            parts.append(
+                f'<text x="{x + width / 2:.1f}" y="{top - 16:.1f}" text-anchor="middle" '
+                f'font-weight="bold">{shown.count}</text>'
+            )
+        if width >= 44:
+            parts.append(
+                f'<text x="{x + width / 2:.1f}" y="{top - 4:.1f}" text-anchor="middle" '
+                f'font-size="10">{shown.deepest_m / 1000:.1f} km</text>'
+            )
+    total = max(count * width, 480)
+    day = utc(first)[:10]
+    caption = (
+        f'<text x="0" y="14" font-weight="bold">Incursions begun per {unit} (UTC'
+        f"{', from ' + day if unit == 'hour' else ''})</text>"
+        f'<text x="0" y="28" font-size="11">above each bar: how many, '
+        f"{'and the deepest inside the zone' if width >= 44 else '(hover for the deepest)'}"
+        "</text>"
     )
-    total = count * width
     return (
         f'<svg class="incursions" width="{total}" height="{_CHART_HEIGHT}" '
         f'viewBox="0 0 {total} {_CHART_HEIGHT}" role="img" '
         f'aria-label="incursions per {unit}, with the deepest of each">'
-        f"{''.join(parts)}{axis}</svg>"
+        f"{caption}{''.join(parts)}"
+        f'<line x1="0" x2="{count * width}" y1="{base}" y2="{base}" stroke="#555"/></svg>'
     )
 
 
