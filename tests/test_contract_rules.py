@@ -9,8 +9,8 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hotline import contract
+from hotline.server.envelope_checks import check_envelope
 from hotline.server.errors import InvalidArgument
-from hotline.server.validation import check_envelope
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, messages_pb2
 
 NOW = 1_800_000_000.0

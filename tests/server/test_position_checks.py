@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from hotline.server.envelope_checks import check_envelope
 from hotline.server.errors import InvalidArgument
-from hotline.server.validation import check_envelope
 from hotline.v1 import common_pb2, envelope_pb2, positions_pb2
 
 NAN, INF = float("nan"), float("inf")

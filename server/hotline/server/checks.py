@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.server.deconfliction import DeconflictionEngine, Finding, SeparationMinima
-from hotline.server.deconfliction.validation import (
+from hotline.server.deconfliction.input_checks import (
     validate_notice,
     validate_position,
     validate_zone,

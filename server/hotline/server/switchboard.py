@@ -51,6 +51,7 @@ from hotline.server.checks import (
 )
 from hotline.server.consoles import Console, Delivery
 from hotline.server.deadlines import DeadlineTimer
+from hotline.server.envelope_checks import MAX_CLOCK_AHEAD_S, check_envelope
 from hotline.server.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -87,9 +88,8 @@ from hotline.server.snapshot import (
 )
 from hotline.server.status_board import hotline_statuses, station_statuses
 from hotline.server.storage import Backend, StoredRecord
-from hotline.server.validation import MAX_CLOCK_AHEAD_S, check_envelope
 from hotline.server.watchers import Watchers
-from hotline.server.zones import ZoneBook
+from hotline.server.zone_book import ZoneBook
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hotline.server.admission import parse_credential_id
 from hotline.server.api.common import Adapter, Context, abort, end_at_expiry
 from hotline.server.consoles import ConsoleClosed
+from hotline.server.envelope_checks import check_enum
 from hotline.server.errors import InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
-from hotline.server.validation import check_enum
 from hotline.v1 import common_pb2, services_pb2, zones_pb2
 
 

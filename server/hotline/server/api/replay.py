@@ -17,10 +17,10 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 from hotline.contract import duration, seconds, status_number
 from hotline.server.api.common import Adapter, Context, abort, end_at_expiry
+from hotline.server.envelope_checks import check_enum
 from hotline.server.errors import HotlineError, InvalidArgument, Unauthenticated
 from hotline.server.identity import Credential
 from hotline.server.replay import Bookmarks, Played, Player, ReaderSource, Selection
-from hotline.server.validation import check_enum
 from hotline.v1 import common_pb2, log_pb2, services_pb2
 
 log = logging.getLogger(__name__)

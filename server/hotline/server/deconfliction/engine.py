@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import shapely
 
 from hotline.contract import seconds
-from hotline.server.deconfliction import validation
+from hotline.server.deconfliction import input_checks
 from hotline.server.deconfliction.approach import (
     FLAT_ERROR_FLOOR_M,
     flat_error_coefficient,
@@ -38,7 +38,7 @@ from hotline.server.deconfliction.separation import (
     assess,
 )
 from hotline.server.deconfliction.tracks import AirPicture, SurfaceGrid, Track, UnitKey
-from hotline.server.deconfliction.zones import (
+from hotline.server.deconfliction.zone_index import (
     AIR,
     GROUND,
     SEA,
@@ -122,16 +122,16 @@ class DeconflictionEngine:
         self-intersecting polygon, a non-positive radius or half-width, floor >= ceiling,
         until <= from, coordinates out of range or not finite, a shape enclosing a pole
         or more than 1,000 km from its centre."""
-        validation.validate_zone(zone, field)
+        input_checks.validate_zone(zone, field)
 
     def validate_position(self, unit: positions_pb2.UnitPosition, field: str = "unit") -> None:
         """Checks one unit position; raises InvalidArgument naming the field."""
-        validation.validate_position(unit, field)
+        input_checks.validate_position(unit, field)
 
     def validate_notice(self, notice: messages_pb2.ActivityNotice, field: str = "notice") -> None:
         """Checks an activity notice's activity, area, band and window; raises
         InvalidArgument naming the field."""
-        validation.validate_notice(notice, field)
+        input_checks.validate_notice(notice, field)
 
     # -- zones ------------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class DeconflictionEngine:
         ):
             copy = zones_pb2.Zone()
             copy.CopyFrom(zone)
-            known = KnownZone.build(copy, validation.validate_zone(copy))
+            known = KnownZone.build(copy, input_checks.validate_zone(copy))
             self._parties.setdefault(known.owner, None)
             if state == zones_pb2.ZONE_STATE_PROPOSED:
                 self._proposed.put(known)
@@ -265,7 +265,7 @@ class DeconflictionEngine:
         ``validated`` says :meth:`validate_position` has accepted this very report.
         """
         if not validated:
-            validation.validate_position(unit)
+            input_checks.validate_position(unit)
         observed = seconds(unit.observed_at)
         key = (party, unit.unit_id)
         track = self._tracks.get(key)
@@ -583,7 +583,7 @@ class DeconflictionEngine:
         unit of the sender's the activity involves (:mod:`.mismatch`).
         Raises InvalidArgument for an invalid notice.
         """
-        area = validation.validate_notice(notice)
+        area = input_checks.validate_notice(notice)
         activity = notice.activity
         domains = {
             messages_pb2.ACTIVITY_TYPE_STRIKE: frozenset({AIR, GROUND, SEA}),
@@ -655,7 +655,7 @@ class DeconflictionEngine:
         self,
         name: str,
         sender_party: str,
-        area: validation.NoticeArea,
+        area: input_checks.NoticeArea,
         domains: frozenset[common_pb2.Domain.ValueType],
         now: float,
     ) -> Finding | None:

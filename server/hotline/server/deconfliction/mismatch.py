@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 
 from hotline.server.deconfliction.geodesy import GEOD, metres_per_degree
+from hotline.server.deconfliction.input_checks import NoticeArea
 from hotline.server.deconfliction.tracks import Track
-from hotline.server.deconfliction.validation import NoticeArea
 
 #: How far ahead a unit's track is followed: beyond this, dead reckoning means little.
 HORIZON_S = 1800.0

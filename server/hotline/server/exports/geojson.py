@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from hotline.server.deconfliction.zones import restricted_domains
+from hotline.server.deconfliction.zone_index import restricted_domains
 from hotline.server.exports._common import (
     ContentVersion,
     ExportOptions,
