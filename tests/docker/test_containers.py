@@ -1,0 +1,113 @@
+"""The stack in real containers (docker/build-images, hotline.testing.docker): traffic
+between a station console in a container and stations on the host, a line cut by
+pausing a station's container, and the server killed mid-traffic."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hotline.client import StationClient
+from hotline.testing.docker import DockerStack, docker
+from hotline.testing.harness import AIR, expect, is_ack, is_alert
+from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2
+
+A = acknowledgments_pb2
+pytestmark = pytest.mark.docker
+
+RED = "RED-AIR_OPERATIONS-primary"
+BLUE = "BLUE-AIR_OPERATIONS-primary"
+#: The bound on one wait for what the server does on its schedule (line tests every 3 s,
+#: FLASH answers owed within 4 s), on busy cores.
+WITHIN = 60.0
+
+
+def station(stack: DockerStack, stem: str) -> StationClient:
+    return StationClient(stack.address, None, tls=stack.tls(stem), connect_timeout=WITHIN)
+
+
+async def test_a_message_crosses_containers_and_escalates_unanswered(
+    docker_stack: DockerStack,
+) -> None:
+    stack = docker_stack
+    blue = await asyncio.to_thread(stack.station, "BLUE")
+    async with station(stack, RED) as red:
+        sent = await red.send(
+            messages_pb2.TextMessage(text="Cease fire east of the Euphrates"),
+            common_pb2.PRIORITY_FLASH,
+            message_id="docker-flash-1",
+        )
+        # The console in BLUE's container shows it and its client library RECEIPTs it.
+        await asyncio.to_thread(stack.wait_log, blue, "Cease fire east of the Euphrates")
+        await expect(red, is_ack(sent.message_id, A.ACK_KIND_RECEIPT), WITHIN)
+        # Nobody at BLUE's console answers: overdue, then escalated to GENERALS.
+        overdue = await expect(red, is_alert(A.ALERT_KIND_ACK_OVERDUE), WITHIN)
+        assert overdue.alert.message_id == sent.message_id
+        escalated = await expect(red, is_alert(A.ALERT_KIND_ESCALATED), WITHIN)
+        assert escalated.alert.message_id == sent.message_id
+    assert await asyncio.to_thread(stack.health, stack.server) in {"starting", "healthy"}
+
+
+async def test_a_paused_station_is_down_then_resumes_with_no_gap(
+    docker_stack: DockerStack,
+) -> None:
+    stack = docker_stack
+    blue = await asyncio.to_thread(stack.station, "BLUE")
+    async with station(stack, RED) as red:
+        await asyncio.to_thread(docker, "pause", blue)
+        down = await expect(red, is_alert(A.ALERT_KIND_LINE_DOWN), WITHIN)
+        assert down.alert.station.party == "BLUE"
+        texts = [f"While BLUE was cut: report {n}" for n in range(1, 4)]
+        for text in texts:
+            await red.send(messages_pb2.TextMessage(text=text))
+        await asyncio.to_thread(docker, "unpause", blue)
+        restored = await expect(red, is_alert(A.ALERT_KIND_LINE_RESTORED), WITHIN)
+        assert restored.alert.station.party == "BLUE"
+        shown = await asyncio.to_thread(stack.wait_log, blue, texts[-1])
+    # Each once, in the order sent.
+    assert [shown.count(text) for text in texts] == [1, 1, 1]
+    assert [shown.index(t) for t in texts] == sorted(shown.index(t) for t in texts)
+
+
+async def test_a_server_killed_mid_traffic_loses_nothing_and_its_log_verifies(
+    docker_stack: DockerStack,
+) -> None:
+    stack = docker_stack
+    count, kill_after = 30, 10
+    texts = [f"Track report {n}" for n in range(count)]
+    async with station(stack, BLUE) as blue, station(stack, RED) as red:
+        confirmed = 0
+
+        async def traffic() -> None:
+            nonlocal confirmed
+            for n, text in enumerate(texts):
+                await red.send(messages_pb2.TextMessage(text=text), message_id=f"kill-{n}")
+                confirmed += 1
+                if confirmed == kill_after:
+                    await asyncio.to_thread(docker, "kill", stack.server)
+                    await asyncio.to_thread(docker, "start", stack.server)
+
+        async with asyncio.timeout(WITHIN * 2):
+            await traffic()
+        delivered: dict[str, list[int]] = {}
+        async with asyncio.timeout(WITHIN):
+            while len(delivered) < count:
+                envelope = await blue.next_delivery()
+                if envelope.WhichOneof("body") == "text" and envelope.hotline == AIR:
+                    delivered.setdefault(envelope.text.text, []).append(envelope.sequence)
+    server_output = await asyncio.to_thread(stack.logs, stack.server)
+    assert server_output.count("hotline: serving on") == 2
+    assert sorted(delivered) == sorted(texts)
+    assert all(len(sequences) == 1 for sequences in delivered.values())
+    # 'docker stop' is a clean SIGTERM: the server ends, signs, and exits 0.
+    await asyncio.to_thread(docker, "stop", stack.server)
+    state = await asyncio.to_thread(
+        docker, "inspect", "--format", "{{.State.ExitCode}}", stack.server
+    )
+    assert state.strip() == "0"
+    report = await asyncio.to_thread(
+        stack.tools, "audit", "verify", stack.database_url, "--key", "/data/signing.pub"
+    )
+    assert report.startswith("OK: "), report
+    assert "verified against checkpoint" in report
