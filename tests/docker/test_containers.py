@@ -14,7 +14,8 @@ from hotline.testing.harness import AIR, expect, is_ack, is_alert
 from hotline.v1 import acknowledgments_pb2, common_pb2, messages_pb2
 
 A = acknowledgments_pb2
-pytestmark = pytest.mark.docker
+# The first test's set-up builds the images (docker_images): minutes on a new machine.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 RED = "RED-AIR_OPERATIONS-primary"
 BLUE = "BLUE-AIR_OPERATIONS-primary"
