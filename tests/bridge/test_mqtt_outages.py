@@ -208,8 +208,8 @@ async def test_the_retained_station_status_is_published_again_after_the_broker_l
     broker = forgetful_mosquitto
     stations = f"{ROOT}/air_operations/stations"
 
-    def both_parties(seen: list[object]) -> bool:
-        topics = {getattr(o, "topic", "") for o in seen}
+    def both_parties(seen: list[Observed]) -> bool:
+        topics = {o.topic for o in seen}
         return {f"{stations}/BLUE", f"{stations}/RED"} <= topics
 
     async with (
