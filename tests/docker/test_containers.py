@@ -1,6 +1,7 @@
 """The stack in real containers (docker/build-images, hotline.testing.docker): traffic
-between a station console in a container and stations on the host, a line cut by
-pausing a station's container, and the server killed mid-traffic."""
+between a station console in a container and stations on the host, a station's
+container frozen (paused) and its line cut (its network disconnected), and the server
+killed mid-traffic."""
 
 from __future__ import annotations
 
@@ -112,3 +113,29 @@ async def test_a_server_killed_mid_traffic_loses_nothing_and_its_log_verifies(
     )
     assert report.startswith("OK: "), report
     assert "verified against checkpoint" in report
+
+
+async def test_a_cut_line_is_down_and_offline_then_resumes_with_no_gap(
+    docker_stack: DockerStack,
+) -> None:
+    stack = docker_stack
+    blue = await asyncio.to_thread(stack.station, "BLUE")
+    blue_network = stack.network("BLUE")
+    async with station(stack, RED) as red:
+        # The cable is cut: BLUE's container leaves its party's network.
+        await asyncio.to_thread(docker, "network", "disconnect", blue_network, blue)
+        wanted = {A.ALERT_KIND_LINE_DOWN, A.ALERT_KIND_STATION_OFFLINE}
+        raised: set[int] = set()
+        while raised != wanted:
+            alert = await expect(red, lambda e: e.alert.kind in wanted, WITHIN)
+            assert alert.alert.station.party == "BLUE"
+            raised.add(alert.alert.kind)
+        texts = [f"While BLUE's line was cut: report {n}" for n in range(1, 4)]
+        for text in texts:
+            await red.send(messages_pb2.TextMessage(text=text))
+        await asyncio.to_thread(docker, "network", "connect", blue_network, blue)
+        restored = await expect(red, is_alert(A.ALERT_KIND_LINE_RESTORED), WITHIN)
+        assert restored.alert.station.party == "BLUE"
+        shown = await asyncio.to_thread(stack.wait_log, blue, texts[-1])
+    assert [shown.count(text) for text in texts] == [1, 1, 1]
+    assert [shown.index(t) for t in texts] == sorted(shown.index(t) for t in texts)
