@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.client import Tls
+from hotline.testing.mosquitto import OBSERVER, PASSWORDS, Mosquitto
 
 #: The repository this module is part of (the fixtures run from a checkout).
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -58,6 +59,9 @@ response = "4s"
 """
 PG_PASSWORD = "hotline-log"
 MQTT_PASSWORD = "bridge-secret"
+#: The broker's users: the bridge, and an observer for subscribers on the host (the
+#: password of :data:`hotline.testing.mosquitto.PASSWORDS`).
+MQTT_USERS = (f"hotline-bridge:{MQTT_PASSWORD}", f"{OBSERVER}:{PASSWORDS[OBSERVER]}")
 
 
 class DockerError(RuntimeError):
@@ -111,6 +115,8 @@ class DockerStack:
     directory: Path
     name: str = field(default_factory=lambda: f"hotline-test-{secrets.token_hex(4)}")
     port: int = field(default_factory=_free_port)
+    #: The broker's port on the host.
+    mqtt_port: int = field(default_factory=_free_port)
     containers: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
@@ -118,6 +124,12 @@ class DockerStack:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def broker(self) -> Mosquitto:
+        """The broker's container as :mod:`hotline.testing.mosquitto` sees a broker: its
+        ``client()`` connects from the host as the observer."""
+        return Mosquitto("", self.directory / "broker", self.mqtt_port)
 
     @property
     def pki(self) -> Path:
@@ -167,8 +179,9 @@ class DockerStack:
         )
         self._run(
             "mosquitto",
-            _each("--env", f"HOTLINE_MQTT_USERS=hotline-bridge:{MQTT_PASSWORD}")
-            + _each("--volume", f"{self.volume('broker')}:/mosquitto"),
+            _each("--env", f"HOTLINE_MQTT_USERS={' '.join(MQTT_USERS)}")
+            + _each("--volume", f"{self.volume('broker')}:/mosquitto")
+            + _each("--publish", f"127.0.0.1:{self.mqtt_port}:1883"),
             image="hotline-mosquitto",
         )
         self.wait_healthy(f"{self.name}-postgres")
