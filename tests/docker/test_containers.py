@@ -170,3 +170,7 @@ async def test_a_broker_container_killed_mid_traffic_loses_nothing(
     # first to the last, with no gap.
     indices = sorted({o.index for o in seen if not o.retain and o.topic != f"{root}/bridge"})
     assert indices == list(range(indices[0], indices[-1] + 1))
+    # Through a second session with the broker, the server running all along.
+    server_output = await asyncio.to_thread(stack.logs, stack.server)
+    assert server_output.count("MQTT bridge connected") == 2
+    assert server_output.count("hotline: serving on") == 1

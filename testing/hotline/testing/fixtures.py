@@ -9,13 +9,15 @@ them are skipped, except under CI (``$CI`` set), where that is a failure.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import pytest_asyncio
 
 from hotline.testing import docker
 from hotline.testing.mosquitto import Mosquitto, mosquitto_broker
@@ -91,10 +93,15 @@ def docker_images() -> None:
     docker.build_images()
 
 
-@pytest.fixture
-def docker_stack(docker_images: None, tmp_path: Path) -> Iterator[docker.DockerStack]:
+@pytest_asyncio.fixture
+async def docker_stack(docker_images: None, tmp_path: Path) -> AsyncIterator[docker.DockerStack]:
     """A hotline stack in containers for this test (:mod:`hotline.testing.docker`):
     the server on PostgreSQL and Mosquitto, on a free loopback port with mutual TLS;
-    removed, with its networks and volumes, when the test ends."""
-    with docker.docker_stack(tmp_path / "stack") as stack:
+    removed, with its networks and volumes, when the test ends. Started and removed in a
+    worker thread: the test's event loop goes on meanwhile (closing its clients)."""
+    stack = docker.DockerStack(tmp_path / "stack")
+    try:
+        await asyncio.to_thread(stack.start)
         yield stack
+    finally:
+        await asyncio.to_thread(stack.remove)
