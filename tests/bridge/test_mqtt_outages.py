@@ -229,6 +229,31 @@ async def test_the_retained_station_status_is_published_again_after_the_broker_l
     assert all(o.json()["stationSession"] for o in seen)
 
 
+async def test_the_retained_status_is_restored_by_a_restarted_server_too(
+    forgetful_mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    broker = forgetful_mosquitto
+    stations = f"{ROOT}/air_operations/stations"
+    async with (
+        subscribed(broker, f"{stations}/#", "before") as before,
+        running_server(tmp_path / "data", mqtt_url=broker.url()) as server,
+    ):
+        async with server.station("BLUE", AIR):
+            await before.wait_for(bool)
+        # Disconnected: the station's last state.
+        last = await before.wait_for(lambda seen: len(seen) == 2)
+    broker.kill()
+    broker.start()
+    # The state is in the data directory now: the server restarts with it, and nothing
+    # new happens on the hotline.
+    async with (
+        running_server(tmp_path / "data", mqtt_url=broker.url()),
+        subscribed(broker, f"{stations}/#", "after") as after,
+    ):
+        seen = await after.wait_for(bool)
+    assert (seen[0].topic, seen[0].payload) == (last[-1].topic, last[-1].payload)
+
+
 async def test_a_persistent_subscriber_away_during_a_broker_crash_misses_nothing(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
