@@ -77,6 +77,11 @@ def _release_logged_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
             traceback.clear_frames(record.exc_info[2])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests in containers (marker ``docker``) run after the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("docker") is not None)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Everything the test modules imported is set aside from garbage collection: the
     collection after each test (``_nothing_left_running``) then looks only at what tests

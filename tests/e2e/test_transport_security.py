@@ -15,6 +15,7 @@ import pytest
 
 from hotline.client import HotlineClient, Refused, SessionFailed, TokenFile, TransportError
 from hotline.server.exercise import default_exercise
+from hotline.testing.commands import run_hotline
 from hotline.testing.harness import AIR, RELAXED, Harness, expect, running_server
 from hotline.testing.pki import ExercisePki
 from hotline.v1 import common_pb2, envelope_pb2, log_pb2, messages_pb2, services_pb2
@@ -101,6 +102,25 @@ async def test_a_station_certificate_alone_is_a_credential(
         assert blue.ref.party == "BLUE"
         sent = await blue.send(messages_pb2.TextMessage(text="hello", language="en"))
         await expect(red, lambda e: e.message_id == sent.message_id)
+
+
+async def test_hotline_send_takes_the_station_from_the_certificate_alone(
+    mtls_server: Harness, pki: ExercisePki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki.save("blue", pki.station("BLUE", AIR))
+    async with mtls_server.station(
+        "RED", AIR, token=None, tls=pki.tls(pki.station("RED", AIR))
+    ) as red:
+        status, output, errors = await run_hotline(
+            capsys, "send", "text", "Strike package at 35.336,40.141",
+            "--address", mtls_server.address, "--ca", str(pki.ca_file),
+            "--cert", str(pki.directory / "blue.crt"), "--key", str(pki.directory / "blue.key"),
+        )  # fmt: skip
+        assert (status, errors) == (0, ""), errors
+        assert output.startswith("recorded on AIR_OPERATIONS as #")
+        delivered = await expect(red, lambda e: e.WhichOneof("body") == "text")
+        assert delivered.sender.party == "BLUE"
+        assert delivered.text.text == "Strike package at 35.336,40.141"
 
 
 async def test_a_certificate_and_token_must_name_the_same_station(

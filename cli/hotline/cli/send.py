@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography import x509
 
 from hotline.cli import render
 from hotline.cli.options import (
@@ -19,6 +21,8 @@ from hotline.cli.options import (
     zone_kind,
 )
 from hotline.client import Body, HotlineClient, acknowledgment, envelope
+from hotline.server.errors import ConfigurationError
+from hotline.server.pki import parse_credential_uri, read_certificate
 from hotline.v1 import (
     acknowledgments_pb2,
     common_pb2,
@@ -26,6 +30,29 @@ from hotline.v1 import (
     positions_pb2,
     zones_pb2,
 )
+
+
+def _sender(args: argparse.Namespace) -> common_pb2.StationRef:
+    """The station the credential names: the token's, or with a client certificate alone
+    (mutual TLS) the certificate's."""
+    token = token_text(args)
+    if token or not args.cert:
+        return _station_of(token)
+    return _station_of_certificate(Path(args.cert))
+
+
+def _station_of_certificate(path: Path) -> common_pb2.StationRef:
+    try:
+        names = read_certificate(path).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        for uri in names.value.get_values_for_type(x509.UniformResourceIdentifier):
+            credential = parse_credential_uri(uri)[1]
+            if credential.party:
+                return common_pb2.StationRef(party=credential.party, hotline=credential.hotline)
+    except (ConfigurationError, x509.ExtensionNotFound, ValueError) as error:
+        raise SystemExit(f"hotline send: {error}") from None
+    raise SystemExit(f"hotline send: the certificate {path} names no station")
 
 
 def _station_of(token: str) -> common_pb2.StationRef:
@@ -298,9 +325,7 @@ def _ack(args: argparse.Namespace) -> Body:
 
 async def run(args: argparse.Namespace) -> int:
     body = args.body(args)
-    message = envelope(
-        _station_of(token_text(args)), body, priority_of(args, body), args.message_id
-    )
+    message = envelope(_sender(args), body, priority_of(args, body), args.message_id)
     async with HotlineClient(args.address, args.token, tls=args.tls) as client:
         result = await client.send(message)
     again = " (already recorded: this was a retry)" if result.duplicate else ""

@@ -3,20 +3,23 @@
 
     pytest_plugins = ("hotline.testing.fixtures",)
 
-Without the Mosquitto or PostgreSQL binaries the tests that need them are skipped,
-except under CI (``$CI`` set), where that is a failure.
+Without the Mosquitto or PostgreSQL binaries, or a Docker engine, the tests that need
+them are skipped, except under CI (``$CI`` set), where that is a failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import pytest_asyncio
 
+from hotline.testing import docker
 from hotline.testing.mosquitto import Mosquitto, mosquitto_broker
 from hotline.testing.pki import ExercisePki
 from hotline.testing.postgres import PostgresServer, start_postgres
@@ -78,3 +81,27 @@ def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> Recordings:
     """The exercises recorded through a real server in this session, each once."""
     return Recordings(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def docker_images() -> None:
+    """The images of ``docker/build-images``, built once per session (in seconds when
+    they are there already)."""
+    reason = docker.engine_missing()
+    if reason is not None:
+        _missing(FileNotFoundError(reason))
+    docker.build_images()
+
+
+@pytest_asyncio.fixture
+async def docker_stack(docker_images: None, tmp_path: Path) -> AsyncIterator[docker.DockerStack]:
+    """A hotline stack in containers for this test (:mod:`hotline.testing.docker`):
+    the server on PostgreSQL and Mosquitto, on a free loopback port with mutual TLS;
+    removed, with its networks and volumes, when the test ends. Started and removed in a
+    worker thread: the test's event loop goes on meanwhile (closing its clients)."""
+    stack = docker.DockerStack(tmp_path / "stack")
+    try:
+        await asyncio.to_thread(stack.start)
+        yield stack
+    finally:
+        await asyncio.to_thread(stack.remove)

@@ -2,11 +2,12 @@
 
 Everything that speaks MQTT runs here, beside the server's event loop instead of in it:
 the sessions with the broker (jittered back-off, the retained online status and its last
-will), publishing the log from the durable cursor (:mod:`.outbound`), and reading the
-position feeds, each acknowledged to the broker only once the server has answered it.
-The server (:class:`~hotline.server.bridge.bridge.Bridge`) keeps the switchboard side:
-it sends the link the records it committed and the acknowledgments it may give, and
-submits the feeds the link read (:mod:`.inbound`).
+will, the records' retained state published again on every session), publishing the log
+from the durable cursor (:mod:`.outbound`), and reading the position feeds, each
+acknowledged to the broker only once the server has answered it. The server
+(:class:`~hotline.server.bridge.bridge.Bridge`) keeps the switchboard side: it sends the
+link the records it committed and the acknowledgments it may give, and submits the feeds
+the link read (:mod:`.inbound`).
 
 The two processes speak over the link's standard input and output, in frames of
 :mod:`hotline.server.frames`. To the link: a :class:`LinkConfig` first, then
@@ -191,6 +192,7 @@ class Link:
             # Subscribed before saying online: a feed sent on seeing "online" is taken.
             await mqtt.subscribe(topics.ingest, qos=1)
             await mqtt.publish(topics.bridge, BRIDGE_ONLINE, qos=1, retain=True)
+            await self._restore_retained(mqtt)
             log.info("MQTT bridge connected to %s", self._config.address)
             self._send(("session", self._session))
             try:
@@ -202,6 +204,14 @@ class Link:
                         topics.bridge, BRIDGE_OFFLINE, qos=1, retain=True, timeout=GOODBYE_S
                     )
                 raise
+
+    async def _restore_retained(self, mqtt: aiomqtt.Client) -> None:
+        """Publishes again the retained state the published records left: a broker that
+        restarted without saving (``kill -9``) has lost it, and a subscriber that joins
+        would otherwise not see the stations' and lines' current status. Records after
+        the cursor, published next, update it in log order."""
+        kept = list(self.cursor.retained.items())
+        await asyncio.gather(*(broker.publish(mqtt, topic, data, True) for topic, data in kept))
 
     async def _exchange(self, mqtt: aiomqtt.Client) -> None:
         try:
