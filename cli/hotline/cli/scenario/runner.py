@@ -1,0 +1,314 @@
+"""Runs a scenario unattended against a live server, through the same contract as any
+client: exercise control's credential for suspensions and notes, and each simulated
+station's own credentials (primary and standby seats) for its messages and answers.
+
+The run is recorded in the exercise's log: a note at the start (bookmark
+``scenario:<run id>``) holding the time scale, the seed and the scenario's text, one
+note per inject (bookmark ``<run id>/<inject id>``, tied to the message it sent), and a
+note at the end (``scenario-end:<run id>``). The after-action report judges the
+objectives from these alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hotline.cli.scenario.clock import ScenarioClock
+from hotline.cli.scenario.operators import SeatOperator, StationAnswers
+from hotline.client import HotlineClient, HotlineClientError, StationClient, Tls
+from hotline.contract import seconds, timestamp
+from hotline.server.deconfliction.geodesy import destination
+from hotline.server.exercise import hotline_name
+from hotline.server.scenario import (
+    Inject,
+    InjectKind,
+    Scenario,
+    ScenarioError,
+    Seat,
+    StationName,
+    Window,
+    inject_message_id,
+    scaled_exercise,
+    start_note,
+)
+from hotline.v1 import common_pb2, envelope_pb2, zones_pb2
+
+log = logging.getLogger(__name__)
+
+
+class Credentials(Protocol):
+    """Where the runner gets its tokens."""
+
+    def control(self) -> str:
+        """An exercise-control token."""
+        ...
+
+    def station(self, station: StationName, seat: Seat) -> str:
+        """A token for ``station``'s ``seat``."""
+        ...
+
+
+@dataclass
+class Progress:
+    """What the live view shows: injects done and next, answers, failures."""
+
+    run_id: str = ""
+    done: list[str] = field(default_factory=list)
+    upcoming: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    now: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    first_index: int
+    last_index: int
+    problems: tuple[str, ...]
+
+
+class ScenarioRunner:
+    """One unattended run of ``scenario`` against the server at ``address``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        address: str,
+        credentials: Credentials,
+        *,
+        tls: Tls | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.address = address
+        self.credentials = credentials
+        self.tls = tls
+        self.on_progress = on_progress or (lambda progress: None)
+        slug = re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")[:40] or "scenario"
+        self.run_id = run_id or f"{slug}-{secrets.token_hex(3)}"
+        self.progress = Progress(run_id=self.run_id)
+
+    async def run(self) -> RunResult:
+        """Plays every inject at its time and the simulated operators until the
+        scenario's duration has passed; returns the log indexes of its first and last
+        notes. Raises :class:`ScenarioError` when the server does not run the scenario's
+        exercise at its time scale, and :class:`~hotline.client.HotlineClientError` when
+        exercise control's calls are refused or do not get through. Cancelling it (Ctrl-C)
+        ends the sessions cleanly and records the end."""
+        scenario = self.scenario
+        async with AsyncExitStack() as stack:
+            control = await stack.enter_async_context(
+                HotlineClient(self.address, self.credentials.control(), tls=self.tls)
+            )
+            await self._check_server(control)
+            first = await control.annotate(
+                start_note(scenario, self.run_id), bookmark=f"scenario:{self.run_id}"
+            )
+            clock = ScenarioClock(scenario.time_scale)
+            stations = await self._open_stations(stack, clock)
+            self.progress.upcoming = [_label(i) for i in scenario.injects]
+            self.on_progress(self.progress)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    seats = [tasks.create_task(seat.run()) for seat in stations.values()]
+                    await self._play_injects(control, stations, clock)
+                    await clock.until(scenario.duration)
+                    for seat in seats:
+                        seat.cancel()
+            finally:
+                last = await _shielded_note(
+                    control,
+                    f"scenario {scenario.name!r} ended (run {self.run_id})",
+                    f"scenario-end:{self.run_id}",
+                )
+        return RunResult(self.run_id, first, last or first, tuple(self.progress.problems))
+
+    async def _check_server(self, control: HotlineClient) -> None:
+        exercise = self.scenario.exercise
+        if exercise is None:
+            raise ScenarioError("the scenario was read without its exercise")
+        served = (await control.exercise()).exercise
+        wanted = scaled_exercise(exercise, self.scenario.time_scale)
+        if served.exercise_id != exercise.exercise_id:
+            raise ScenarioError(
+                f"the server runs exercise {served.exercise_id!r}, the scenario "
+                f"{exercise.exercise_id!r}: start it with 'hotline serve --scenario FILE'"
+            )
+        flash = common_pb2.PRIORITY_FLASH
+        served_response = next(
+            (seconds(d.response) for d in served.policy.deadlines if d.priority == flash), None
+        )
+        wanted_response = wanted.policy.deadlines[flash].response
+        if served_response is None or abs(served_response - wanted_response) > 1e-3:
+            raise ScenarioError(
+                f"the server's FLASH response deadline is {served_response} s, the scenario "
+                f"at time scale {self.scenario.time_scale:g} needs {wanted_response:g} s: "
+                "start the server with 'hotline serve --scenario FILE' and the same "
+                "--time-scale"
+            )
+
+    async def _open_stations(
+        self, stack: AsyncExitStack, clock: ScenarioClock
+    ) -> dict[tuple[StationName, Seat], SeatOperator]:
+        scenario = self.scenario
+        away: dict[tuple[StationName, Seat], list[Window]] = {}
+        for inject in scenario.injects:
+            if inject.kind is InjectKind.UNAVAILABLE and inject.station is not None:
+                away.setdefault((inject.station, inject.seat), []).append(
+                    Window(inject.at, inject.until)
+                )
+        seats: dict[tuple[StationName, Seat], SeatOperator] = {}
+        for name, simulated in sorted(scenario.simulated.items()):
+            shared = StationAnswers()
+            for seat in Seat:
+                client = StationClient(
+                    self.address, self.credentials.station(name, seat), tls=self.tls,
+                    max_backoff=1.0,
+                )  # fmt: skip
+                await stack.enter_async_context(client)
+                seats[(name, seat)] = SeatOperator(
+                    simulated, seat, client, clock,
+                    seed=scenario.seed, ends_at=scenario.duration, shared=shared,
+                    away=tuple(away.get((name, seat), ())), on_answer=self._answered,
+                )  # fmt: skip
+        return seats
+
+    def _answered(self, who: str, kind: str, at: float) -> None:
+        self.progress.answers.append(f"T+{_clock(at)} {who}: {kind}")
+        self.on_progress(self.progress)
+
+    async def _play_injects(
+        self,
+        control: HotlineClient,
+        stations: dict[tuple[StationName, Seat], SeatOperator],
+        clock: ScenarioClock,
+    ) -> None:
+        for inject in self.scenario.injects:
+            await clock.until(inject.at)
+            try:
+                await self._play(inject, control, stations, clock)
+            except (HotlineClientError, ScenarioError) as error:
+                self.progress.problems.append(f"{inject.inject_id}: {error}")
+                log.warning("inject %s failed: %s", inject.inject_id, error)
+            self.progress.now = clock.now()
+            self.progress.upcoming.pop(0)
+            self.progress.done.append(_label(inject))
+            self.on_progress(self.progress)
+
+    async def _play(
+        self,
+        inject: Inject,
+        control: HotlineClient,
+        stations: dict[tuple[StationName, Seat], SeatOperator],
+        clock: ScenarioClock,
+    ) -> None:
+        bookmark = f"{self.run_id}/{inject.inject_id}"
+        note = f"inject {inject.inject_id}: {inject.description or inject.kind.value}"
+        if inject.kind is InjectKind.MESSAGE:
+            assert inject.station is not None
+            operator = stations[(inject.station, Seat.PRIMARY)]
+            message = self._message(inject, clock)
+            result = await operator.client.send_envelope(message)
+            if result.code:
+                raise ScenarioError(f"the server refused the message: {result.error}")
+            await control.annotate(
+                note, bookmark, inject.station.hotline, about_sequence=result.sequence
+            )
+        elif inject.kind is InjectKind.SUSPEND:
+            await control.suspend(inject.hotline, inject.reason or note)
+            await control.annotate(note, bookmark, inject.hotline)
+        elif inject.kind is InjectKind.RESUME:
+            await control.resume(inject.hotline)
+            await control.annotate(note, bookmark, inject.hotline)
+        elif inject.kind is InjectKind.UNAVAILABLE:
+            # The operator model already keeps the seat away; the note says so in the log.
+            assert inject.station is not None
+            until = _clock(inject.until)
+            await control.annotate(
+                f"{note} ({inject.station} {inject.seat.value} away until T+{until})",
+                bookmark,
+                inject.station.hotline,
+            )
+        else:
+            text = inject.text or note
+            await control.annotate(f"inject {inject.inject_id}: {text}", bookmark, inject.hotline)
+            if inject.bookmark:
+                await control.annotate(text, f"{self.run_id}/{inject.bookmark}", inject.hotline)
+
+    def _message(self, inject: Inject, clock: ScenarioClock) -> envelope_pb2.Envelope:
+        assert inject.envelope is not None
+        assert inject.station is not None
+        message = envelope_pb2.Envelope()
+        message.CopyFrom(inject.envelope)
+        message.message_id = inject_message_id(self.run_id, inject.inject_id)
+        message.sender.CopyFrom(
+            common_pb2.StationRef(party=inject.station.party, hotline=inject.station.hotline)
+        )
+        message.hotline = inject.station.hotline
+        now = clock.now()
+        message.sent_at.CopyFrom(timestamp(clock.wall(now)))
+        body = message.WhichOneof("body")
+        if body == "activity_notice":
+            notice = message.activity_notice
+            notice.window_start.CopyFrom(timestamp(clock.wall(now + inject.window_opens)))
+            notice.window_end.CopyFrom(
+                timestamp(clock.wall(now + inject.window_opens + inject.window_lasts))
+            )
+            if inject.location_off_m:
+                _move(notice.area, inject.off_bearing_deg, inject.location_off_m)
+        elif body == "position_report":
+            for position in message.position_report.positions:
+                if not position.HasField("observed_at"):
+                    position.observed_at.CopyFrom(message.sent_at)
+        elif body == "stop_request" and inject.location_off_m:
+            _move(message.stop_request.area, inject.off_bearing_deg, inject.location_off_m)
+        return message
+
+
+def _move(area: zones_pb2.Geometry, bearing: float, distance: float) -> None:
+    """Moves every point of ``area`` ``distance`` metres towards ``bearing``."""
+    shape = area.WhichOneof("shape")
+    if shape == "circle":
+        points = [area.circle.center]
+    elif shape == "polygon":
+        points = list(area.polygon.vertices)
+    elif shape == "corridor":
+        points = list(area.corridor.path)
+    else:
+        return
+    for point in points:
+        point.latitude, point.longitude = destination(
+            point.latitude, point.longitude, bearing, distance
+        )
+
+
+async def _shielded_note(control: HotlineClient, text: str, bookmark: str) -> int | None:
+    """Records the end of the run, even while the run is being cancelled."""
+    with contextlib.suppress(HotlineClientError, asyncio.CancelledError):
+        return await asyncio.shield(control.annotate(text, bookmark))
+    return None
+
+
+def _label(inject: Inject) -> str:
+    what = inject.description or inject.kind.value
+    if inject.station is not None:
+        what = f"{inject.station}: {what}"
+    elif inject.hotline:
+        what = f"{hotline_name(inject.hotline)}: {what}"
+    return f"T+{_clock(inject.at)} {inject.inject_id} {what}"
+
+
+def _clock(at: float) -> str:
+    minutes, secs = divmod(round(at), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"

@@ -1,0 +1,375 @@
+"""Judging a scenario run from the log: each expected player action met or not, with
+the records and the exercise times that decided it, and what followed each inject.
+
+Exercise time is the wall time since the run's start note multiplied by the time scale
+the note records, so every duration here reads as the trainer planned it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hotline.contract import escalated_from, seconds
+from hotline.server.errors import ConfigurationError
+from hotline.server.exercise import hotline_name
+from hotline.server.scenario.loading import parse_scenario
+from hotline.server.scenario.model import Inject, InjectKind, Objective, ObjectiveKind, Scenario
+from hotline.server.scenario.recording import StartNote, inject_message_id, read_start_note
+from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2
+
+_ANSWERS = (
+    acknowledgments_pb2.ACK_KIND_WILCO,
+    acknowledgments_pb2.ACK_KIND_ROGER,
+    acknowledgments_pb2.ACK_KIND_UNABLE,
+)
+
+
+class Verdict(enum.Enum):
+    MET = "met"
+    NOT_MET = "not met"
+    #: The log ends before the criterion could be judged (a run stopped early).
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A record that decided a verdict: its index, exercise time and what it was."""
+
+    index: int
+    at: float
+    what: str
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    objective: Objective
+    verdict: Verdict
+    reason: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class InjectOutcome:
+    """One inject and what followed it."""
+
+    inject: Inject
+    index: int | None
+    at: float | None
+    #: Who answered its message first, how, after how long (exercise seconds).
+    answered_by: str = ""
+    answer: str = ""
+    time_lost: float | None = None
+    alerts: tuple[str, ...] = ()
+
+
+@dataclass
+class RunEvaluation:
+    """One scenario run found in a log."""
+
+    run_id: str
+    scenario: Scenario
+    time_scale: float
+    start_index: int
+    started_at: float
+    end_index: int | None = None
+    objectives: list[ObjectiveResult] = field(default_factory=list)
+    injects: list[InjectOutcome] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def met(self) -> int:
+        return sum(r.verdict is Verdict.MET for r in self.objectives)
+
+
+@dataclass
+class _Run:
+    evaluation: RunEvaluation
+    records: list[tuple[int, log_pb2.LogRecord]] = field(default_factory=list)
+
+
+def evaluate_runs(
+    records: Iterable[tuple[int, log_pb2.LogRecord]], scenario: Scenario | None = None
+) -> list[RunEvaluation]:
+    """Every scenario run in the log (``(index, record)`` in log order), judged against
+    the scenario text its start note holds, or against ``scenario`` when given (a
+    corrected objective judged afresh)."""
+    runs: list[_Run] = []
+    current: _Run | None = None
+    for index, record in records:
+        if record.kind == log_pb2.RECORD_KIND_ANNOTATION:
+            note = read_start_note(record.annotation.text)
+            if note is not None:
+                evaluation = _start(note, index, record, scenario)
+                current = _Run(evaluation)
+                runs.append(current)
+                continue
+            if current is not None and record.annotation.bookmark == (
+                f"scenario-end:{current.evaluation.run_id}"
+            ):
+                current.evaluation.end_index = index
+                current.records.append((index, record))
+                current = None
+                continue
+        if current is not None:
+            current.records.append((index, record))
+    return [_judge(run) for run in runs]
+
+
+def _start(
+    note: StartNote,
+    index: int,
+    record: log_pb2.LogRecord,
+    given: Scenario | None,
+) -> RunEvaluation:
+    problems: list[str] = []
+    scenario = given
+    if scenario is None:
+        try:
+            scenario = parse_scenario(
+                note.source, name="the recorded scenario", with_exercise=False
+            )
+        except ConfigurationError as error:
+            problems.append(str(error))
+            scenario = Scenario(
+                note.name, None, note.time_scale, note.seed, 0.0, "", frozenset(), {}, (), ()
+            )
+    return RunEvaluation(
+        run_id=note.run_id,
+        scenario=scenario,
+        time_scale=note.time_scale,
+        start_index=index,
+        started_at=seconds(record.recorded_at),
+        problems=problems,
+    )
+
+
+class _Judge:
+    def __init__(self, run: _Run) -> None:
+        self.run = run.evaluation
+        self.records = run.records
+        self.scale = run.evaluation.time_scale
+        self.ended = run.evaluation.end_index is not None
+        self.last_at = self.at(run.records[-1][1]) if run.records else 0.0
+        self.sent: dict[str, tuple[int, log_pb2.LogRecord]] = {}
+        for index, record in run.records:
+            if record.kind == log_pb2.RECORD_KIND_ENVELOPE and record.envelope.message_id:
+                self.sent.setdefault(record.envelope.message_id, (index, record))
+
+    def at(self, record: log_pb2.LogRecord) -> float:
+        return (seconds(record.recorded_at) - self.run.started_at) * self.scale
+
+    def inject_record(self, inject_id: str) -> tuple[int, log_pb2.LogRecord] | None:
+        """The inject's message, or else its note."""
+        message_id = inject_message_id(self.run.run_id, inject_id)
+        if message_id in self.sent:
+            return self.sent[message_id]
+        bookmark = f"{self.run.run_id}/{inject_id}"
+        return next(((i, r) for i, r in self.records if r.annotation.bookmark == bookmark), None)
+
+    def answers(self, message_id: str) -> list[tuple[int, log_pb2.LogRecord]]:
+        found = []
+        for index, record in self.records:
+            if record.kind != log_pb2.RECORD_KIND_ENVELOPE:
+                continue
+            ack = record.envelope.acknowledgment
+            if record.envelope.WhichOneof("body") != "acknowledgment" or ack.kind not in _ANSWERS:
+                continue
+            original = escalated_from(ack.message_id)
+            if ack.message_id == message_id or (original and original[1] == message_id):
+                found.append((index, record))
+        return found
+
+    def judge(self, objective: Objective) -> ObjectiveResult:
+        kind = objective.kind
+        if kind is ObjectiveKind.ANSWERED_WITHIN:
+            return self.answered_within(objective)
+        if kind is ObjectiveKind.SENDS_WITHIN:
+            return self.sends_within(objective)
+        if kind is ObjectiveKind.NO_NOTICE_CONFLICT:
+            return self.no_notice_conflict(objective)
+        return self.resumed_within(objective)
+
+    def _undecided_or_not(
+        self, objective: Objective, since: float, what: str, evidence: tuple[Evidence, ...]
+    ) -> ObjectiveResult:
+        if not self.ended and self.last_at < since + objective.within:
+            return ObjectiveResult(
+                objective, Verdict.UNDECIDED, f"the log ends before {what}", evidence
+            )
+        return ObjectiveResult(objective, Verdict.NOT_MET, what, evidence)
+
+    def answered_within(self, objective: Objective) -> ObjectiveResult:
+        found = self.inject_record(objective.inject)
+        if found is None or found[1].kind != log_pb2.RECORD_KIND_ENVELOPE:
+            return ObjectiveResult(
+                objective, Verdict.NOT_MET, f"inject {objective.inject}'s message is not in the log"
+            )
+        index, sent = found
+        sent_at = self.at(sent)
+        start = Evidence(index, sent_at, f"{objective.inject} sent")
+        for answer_index, record in self.answers(sent.envelope.message_id):
+            if record.envelope.sender.party != objective.party:
+                continue
+            waited = self.at(record) - sent_at
+            what = _answer_text(record)
+            evidence = (start, Evidence(answer_index, self.at(record), what))
+            if waited <= objective.within:
+                return ObjectiveResult(
+                    objective, Verdict.MET, f"{what} after {_span(waited)}", evidence
+                )
+            return ObjectiveResult(
+                objective,
+                Verdict.NOT_MET,
+                f"{what} after {_span(waited)}, more than {_span(objective.within)}",
+                evidence,
+            )
+        return self._undecided_or_not(
+            objective, sent_at, f"{objective.party} never answered", (start,)
+        )
+
+    def sends_within(self, objective: Objective) -> ObjectiveResult:
+        since, evidence = 0.0, tuple[Evidence, ...]()
+        if objective.inject:
+            found = self.inject_record(objective.inject)
+            if found is None:
+                return ObjectiveResult(objective, Verdict.NOT_MET, "the inject is not in the log")
+            since = self.at(found[1])
+            evidence = (Evidence(found[0], since, f"inject {objective.inject}"),)
+        for index, record in self.records:
+            envelope = record.envelope
+            if (
+                record.kind == log_pb2.RECORD_KIND_ENVELOPE
+                and envelope.sender.party == objective.party
+                and envelope.WhichOneof("body") == objective.message
+                and (not objective.hotline or envelope.hotline == objective.hotline)
+                and self.at(record) >= since
+            ):
+                took = self.at(record) - since
+                sent = Evidence(index, self.at(record), f"{objective.message} sent")
+                verdict = Verdict.MET if took <= objective.within else Verdict.NOT_MET
+                return ObjectiveResult(
+                    objective, verdict, f"sent after {_span(took)}", (*evidence, sent)
+                )
+        return self._undecided_or_not(
+            objective, since, f"{objective.party} sent no {objective.message}", evidence
+        )
+
+    def no_notice_conflict(self, objective: Objective) -> ObjectiveResult:
+        notices = {
+            message_id
+            for message_id, (_, record) in self.sent.items()
+            if record.envelope.sender.party == objective.party
+            and record.envelope.WhichOneof("body") == "activity_notice"
+        }
+        conflicts = tuple(
+            Evidence(index, self.at(record), record.envelope.alert.summary)
+            for index, record in self.records
+            if record.envelope.WhichOneof("body") == "alert"
+            and record.envelope.alert.kind == acknowledgments_pb2.ALERT_KIND_NOTICE_CONFLICT
+            and record.envelope.alert.message_id in notices
+        )
+        if conflicts:
+            return ObjectiveResult(
+                objective, Verdict.NOT_MET, f"{len(conflicts)} notice conflict(s)", conflicts
+            )
+        return ObjectiveResult(
+            objective, Verdict.MET, f"{len(notices)} notice(s) sent, none in conflict"
+        )
+
+    def resumed_within(self, objective: Objective) -> ObjectiveResult:
+        found = self.inject_record(objective.inject)
+        inject = self.run.scenario.inject(objective.inject)
+        hotline = objective.hotline or (inject.hotline if inject else objective.hotline)
+        if found is None:
+            return ObjectiveResult(objective, Verdict.NOT_MET, "the inject is not in the log")
+        since = self.at(found[1])
+        start = Evidence(found[0], since, f"inject {objective.inject}")
+        for index, record in self.records:
+            if (
+                record.kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED
+                and record.hotline == hotline
+                and index > found[0]
+            ):
+                took = self.at(record) - since
+                verdict = Verdict.MET if took <= objective.within else Verdict.NOT_MET
+                resumed = Evidence(index, self.at(record), f"resumed by {record.actor}")
+                return ObjectiveResult(
+                    objective, verdict, f"resumed after {_span(took)}", (start, resumed)
+                )
+        return self._undecided_or_not(
+            objective, since, f"{hotline_name(hotline)} was never resumed", (start,)
+        )
+
+    def outcome(self, inject: Inject) -> InjectOutcome:
+        found = self.inject_record(inject.inject_id)
+        if found is None:
+            return InjectOutcome(inject, None, None)
+        index, record = found
+        at = self.at(record)
+        if inject.kind is not InjectKind.MESSAGE or record.kind != log_pb2.RECORD_KIND_ENVELOPE:
+            return InjectOutcome(inject, index, at)
+        message_id = record.envelope.message_id
+        answers = self.answers(message_id)
+        alerts = tuple(
+            f"{acknowledgments_pb2.AlertKind.Name(r.envelope.alert.kind).removeprefix('ALERT_KIND_')}"
+            f" at T+{_span(self.at(r))}"
+            for _, r in self.records
+            if r.envelope.WhichOneof("body") == "alert"
+            and r.envelope.alert.message_id in (message_id, *_escalated(message_id, r))
+        )
+        if not answers:
+            return InjectOutcome(inject, index, at, alerts=alerts)
+        first = answers[0][1]
+        return InjectOutcome(
+            inject,
+            index,
+            at,
+            answered_by=_who(first),
+            answer=acknowledgments_pb2.AckKind.Name(
+                first.envelope.acknowledgment.kind
+            ).removeprefix("ACK_KIND_"),
+            time_lost=self.at(first) - at,
+            alerts=alerts,
+        )
+
+
+def _escalated(message_id: str, record: log_pb2.LogRecord) -> tuple[str, ...]:
+    original = escalated_from(record.envelope.alert.message_id)
+    return (record.envelope.alert.message_id,) if original and original[1] == message_id else ()
+
+
+def _judge(run: _Run) -> RunEvaluation:
+    judge = _Judge(run)
+    evaluation = run.evaluation
+    evaluation.objectives = [judge.judge(o) for o in evaluation.scenario.objectives]
+    evaluation.injects = [judge.outcome(i) for i in evaluation.scenario.injects]
+    return evaluation
+
+
+def _who(record: log_pb2.LogRecord) -> str:
+    sender = record.envelope.sender
+    seat = record.envelope.acknowledgment.operator
+    seat_name = {
+        common_pb2.OPERATOR_PRIMARY: "primary",
+        common_pb2.OPERATOR_STANDBY: "standby",
+    }.get(seat, "")
+    station = f"{sender.party}/{hotline_name(record.envelope.hotline)}"
+    return f"{station} {seat_name}".strip()
+
+
+def _answer_text(record: log_pb2.LogRecord) -> str:
+    kind = acknowledgments_pb2.AckKind.Name(record.envelope.acknowledgment.kind)
+    return f"{kind.removeprefix('ACK_KIND_')} from {_who(record)}"
+
+
+def _span(length: float) -> str:
+    whole = round(length)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"

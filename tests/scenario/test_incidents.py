@@ -1,0 +1,71 @@
+"""DOMAIN.md §1's incidents, scripted as scenarios and run end to end with no person:
+a real server, simulated stations on their own credentials, and the evaluation read
+from the log the run left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotline.server.scenario import Verdict, evaluate_runs, load_scenario
+from hotline.testing.scenarios import run_scenario
+from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+async def test_deir_ezzor_2016_the_standby_answers_the_stop_request_in_time(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "deir-ezzor-2016.toml").with_time_scale(30)
+
+    run = await run_scenario(scenario, tmp_path)
+
+    [evaluation] = evaluate_runs(run.records)
+    assert evaluation.run_id == run.result.run_id
+    assert evaluation.time_scale == 30
+    [objective] = evaluation.objectives
+    assert objective.verdict is Verdict.MET, objective.reason
+    [stop, _note] = evaluation.injects
+    assert stop.inject.inject_id == "S1"
+    # The primary was away: the server paged the standby, who answered.
+    assert stop.answered_by == "BLUE/AIR_OPERATIONS standby"
+    assert stop.answer == "WILCO"
+    assert stop.time_lost is not None
+    assert 60 <= stop.time_lost < 180
+    assert any(alert.startswith("ACK_OVERDUE") for alert in stop.alerts)
+    # The log holds the page and the standby's answer, in that order.
+    kinds = [
+        (
+            r.envelope.WhichOneof("body") or "",
+            int(r.envelope.alert.kind),
+            int(r.envelope.acknowledgment.operator),
+        )
+        for _, r in run.records
+        if r.kind == log_pb2.RECORD_KIND_ENVELOPE
+        and r.envelope.WhichOneof("body") in ("alert", "acknowledgment")
+        and (r.envelope.alert.kind or r.envelope.acknowledgment.kind
+             != acknowledgments_pb2.ACK_KIND_RECEIPT)
+    ]  # fmt: skip
+    page = kinds.index(("alert", acknowledgments_pb2.ALERT_KIND_ACK_OVERDUE, 0))
+    answer = kinds.index(("acknowledgment", 0, common_pb2.OPERATOR_STANDBY))
+    assert page < answer
+
+
+async def test_deir_ezzor_2017_a_notice_off_by_9_km_falls_on_partnered_forces(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "deir-ezzor-2017.toml").with_time_scale(30)
+
+    run = await run_scenario(scenario, tmp_path)
+
+    [evaluation] = evaluate_runs(run.records)
+    verdicts = {r.objective.objective_id: r for r in evaluation.objectives}
+    conflict = verdicts["O1"]
+    assert conflict.verdict is Verdict.NOT_MET
+    assert conflict.evidence
+    assert "PARTNER 1" in conflict.evidence[0].what
+    answered = verdicts["O2"]
+    assert answered.verdict is Verdict.MET, answered.reason
+    assert answered.reason.startswith("UNABLE from BLUE/AIR_OPERATIONS primary")
+    notice = next(o for o in evaluation.injects if o.inject.inject_id == "A1")
+    assert any(alert.startswith("NOTICE_CONFLICT") for alert in notice.alerts)
