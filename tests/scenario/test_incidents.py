@@ -32,7 +32,7 @@ async def test_deir_ezzor_2016_the_standby_answers_the_stop_request_in_time(
     assert stop.answer == "WILCO"
     assert stop.time_lost is not None
     assert 60 <= stop.time_lost < 180
-    assert any(alert.startswith("ACK_OVERDUE") for alert in stop.alerts)
+    assert "ACK_OVERDUE" in [alert.kind for alert in stop.alerts]
     # The log holds the page and the standby's answer, in that order.
     kinds = [
         (
@@ -68,4 +68,4 @@ async def test_deir_ezzor_2017_a_notice_off_by_9_km_falls_on_partnered_forces(
     assert answered.verdict is Verdict.MET, answered.reason
     assert answered.reason.startswith("UNABLE from BLUE/AIR_OPERATIONS primary")
     notice = next(o for o in evaluation.injects if o.inject.inject_id == "A1")
-    assert any(alert.startswith("NOTICE_CONFLICT") for alert in notice.alerts)
+    assert "NOTICE_CONFLICT" in [alert.kind for alert in notice.alerts]

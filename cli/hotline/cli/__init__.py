@@ -8,6 +8,8 @@
     hotline status                 stations, hotlines, time lost
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
     hotline revoke ID              revoke a credential now (exercise control)
+    hotline exercise check|run|evaluate SCENARIO   scenarios: timed injects, simulated
+                                   stations, expected player actions judged from the log
     hotline audit verify LOG ...   offline verification of a copied log
     hotline replay LOG --key ...   play a recorded exercise back (read-only)
     hotline export LOG --format F  GeoJSON, KML, CSV, CoT or Tacview ACMI of a log
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         status,
     )
+    from hotline.cli.scenario import command as scenario  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="hotline", description="Deconfliction hotlines for military exercises."
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_parser(commands)
     export.add_parser(commands)
     report.add_parser(commands)
+    scenario.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
     add_connection(connected, os.environ)
     console.add_parser(commands, connected)

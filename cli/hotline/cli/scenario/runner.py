@@ -94,7 +94,8 @@ class ScenarioRunner:
         self.credentials = credentials
         self.tls = tls
         self.on_progress = on_progress or (lambda progress: None)
-        slug = re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")[:40] or "scenario"
+        words = re.sub(r"[^a-z0-9]+", "-", scenario.name.lower())
+        slug = words[:24].strip("-") or "scenario"
         self.run_id = run_id or f"{slug}-{secrets.token_hex(3)}"
         self.progress = Progress(run_id=self.run_id)
 

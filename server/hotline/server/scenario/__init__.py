@@ -10,8 +10,11 @@ log, and the evaluation of its expected player actions from the log.
 """
 
 from hotline.server.scenario.evaluation import (
+    AlertSeen,
     InjectOutcome,
+    Evidence,
     ObjectiveResult,
+    RunCollector,
     RunEvaluation,
     Verdict,
     evaluate_runs,
@@ -42,9 +45,11 @@ from hotline.server.scenario.recording import (
 )
 
 __all__ = [
+    "AlertSeen",
     "USUAL_TIME_SCALES",
     "Answer",
     "AnswerDelay",
+    "Evidence",
     "Inject",
     "InjectKind",
     "InjectOutcome",
@@ -52,6 +57,7 @@ __all__ = [
     "ObjectiveKind",
     "ObjectiveResult",
     "Operator",
+    "RunCollector",
     "RunEvaluation",
     "Scenario",
     "ScenarioError",

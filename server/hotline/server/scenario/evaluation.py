@@ -8,7 +8,7 @@ the note records, so every duration here reads as the trainer planned it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hotline.contract import escalated_from, seconds
@@ -51,6 +51,19 @@ class ObjectiveResult:
 
 
 @dataclass(frozen=True)
+class AlertSeen:
+    """An alert about an inject's message: its kind (``ACK_OVERDUE`` ...), record and
+    exercise time."""
+
+    kind: str
+    index: int
+    at: float
+
+    def __str__(self) -> str:
+        return f"{self.kind} (record {self.index}, T+{_span(self.at)})"
+
+
+@dataclass(frozen=True)
 class InjectOutcome:
     """One inject and what followed it."""
 
@@ -61,7 +74,7 @@ class InjectOutcome:
     answered_by: str = ""
     answer: str = ""
     time_lost: float | None = None
-    alerts: tuple[str, ...] = ()
+    alerts: tuple[AlertSeen, ...] = ()
 
 
 @dataclass
@@ -89,32 +102,56 @@ class _Run:
     records: list[tuple[int, log_pb2.LogRecord]] = field(default_factory=list)
 
 
+class RunCollector:
+    """Gathers the records of every scenario run while a log is read once for other
+    purposes (the after-action report): only the records inside a run are kept."""
+
+    def __init__(self, scenario: Scenario | None = None) -> None:
+        self._scenario = scenario
+        self._runs: list[_Run] = []
+        self._current: _Run | None = None
+
+    def passing(
+        self, records: Iterable[tuple[int, log_pb2.LogRecord]]
+    ) -> Iterator[tuple[int, log_pb2.LogRecord]]:
+        """``records``, unchanged, each one seen on its way."""
+        for index, record in records:
+            self.add(index, record)
+            yield index, record
+
+    def add(self, index: int, record: log_pb2.LogRecord) -> None:
+        if record.kind == log_pb2.RECORD_KIND_ANNOTATION:
+            note = read_start_note(record.annotation.text)
+            if note is not None:
+                self._current = _Run(_start(note, index, record, self._scenario))
+                self._runs.append(self._current)
+                return
+            current = self._current
+            if current is not None and record.annotation.bookmark == (
+                f"scenario-end:{current.evaluation.run_id}"
+            ):
+                current.evaluation.end_index = index
+                current.records.append((index, record))
+                self._current = None
+                return
+        if self._current is not None:
+            self._current.records.append((index, record))
+
+    def evaluations(self) -> list[RunEvaluation]:
+        """Every run seen so far, judged."""
+        return [_judge(run) for run in self._runs]
+
+
 def evaluate_runs(
     records: Iterable[tuple[int, log_pb2.LogRecord]], scenario: Scenario | None = None
 ) -> list[RunEvaluation]:
     """Every scenario run in the log (``(index, record)`` in log order), judged against
     the scenario text its start note holds, or against ``scenario`` when given (a
     corrected objective judged afresh)."""
-    runs: list[_Run] = []
-    current: _Run | None = None
+    collector = RunCollector(scenario)
     for index, record in records:
-        if record.kind == log_pb2.RECORD_KIND_ANNOTATION:
-            note = read_start_note(record.annotation.text)
-            if note is not None:
-                evaluation = _start(note, index, record, scenario)
-                current = _Run(evaluation)
-                runs.append(current)
-                continue
-            if current is not None and record.annotation.bookmark == (
-                f"scenario-end:{current.evaluation.run_id}"
-            ):
-                current.evaluation.end_index = index
-                current.records.append((index, record))
-                current = None
-                continue
-        if current is not None:
-            current.records.append((index, record))
-    return [_judge(run) for run in runs]
+        collector.add(index, record)
+    return collector.evaluations()
 
 
 def _start(
@@ -313,11 +350,16 @@ class _Judge:
         message_id = record.envelope.message_id
         answers = self.answers(message_id)
         alerts = tuple(
-            f"{acknowledgments_pb2.AlertKind.Name(r.envelope.alert.kind).removeprefix('ALERT_KIND_')}"
-            f" at T+{_span(self.at(r))}"
-            for _, r in self.records
+            AlertSeen(
+                acknowledgments_pb2.AlertKind.Name(r.envelope.alert.kind).removeprefix(
+                    "ALERT_KIND_"
+                ),
+                i,
+                self.at(r),
+            )
+            for i, r in self.records
             if r.envelope.WhichOneof("body") == "alert"
-            and r.envelope.alert.message_id in (message_id, *_escalated(message_id, r))
+            and _concerns(r.envelope.alert.message_id, message_id)
         )
         if not answers:
             return InjectOutcome(inject, index, at, alerts=alerts)
@@ -335,9 +377,11 @@ class _Judge:
         )
 
 
-def _escalated(message_id: str, record: log_pb2.LogRecord) -> tuple[str, ...]:
-    original = escalated_from(record.envelope.alert.message_id)
-    return (record.envelope.alert.message_id,) if original and original[1] == message_id else ()
+def _concerns(alert_about: str, message_id: str) -> bool:
+    """Whether an alert about ``alert_about`` concerns ``message_id`` (the message
+    itself or one of its escalated copies)."""
+    original = escalated_from(alert_about)
+    return alert_about == message_id or (original is not None and original[1] == message_id)
 
 
 def _judge(run: _Run) -> RunEvaluation:
