@@ -11,8 +11,8 @@ log, and the evaluation of its expected player actions from the log.
 
 from hotline.server.scenario.evaluation import (
     AlertSeen,
-    InjectOutcome,
     Evidence,
+    InjectOutcome,
     ObjectiveResult,
     RunCollector,
     RunEvaluation,
@@ -45,8 +45,8 @@ from hotline.server.scenario.recording import (
 )
 
 __all__ = [
-    "AlertSeen",
     "USUAL_TIME_SCALES",
+    "AlertSeen",
     "Answer",
     "AnswerDelay",
     "Evidence",
