@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hotline.server.review import build_report
 from hotline.server.scenario import Verdict, evaluate_runs, load_scenario
 from hotline.testing.scenarios import run_scenario
 from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2
@@ -49,6 +50,16 @@ async def test_deir_ezzor_2016_the_standby_answers_the_stop_request_in_time(
     page = kinds.index(("alert", acknowledgments_pb2.ALERT_KIND_ACK_OVERDUE, 0))
     answer = kinds.index(("acknowledgment", 0, common_pb2.OPERATOR_STANDBY))
     assert page < answer
+    # The after-action report judges the run from the log alone.
+    section = _section(build_report(run.records, None), "scenarios")
+    assert 'data-verdict="MET"' in section
+    assert "WILCO from BLUE/AIR_OPERATIONS standby" in section
+    assert "ACK_OVERDUE" in section
+
+
+def _section(page: str, ident: str) -> str:
+    start = page.index(f'<section id="{ident}">')
+    return page[start : page.index("</section>", start)]
 
 
 async def test_deir_ezzor_2017_a_notice_off_by_9_km_falls_on_partnered_forces(

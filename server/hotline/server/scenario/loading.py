@@ -82,11 +82,8 @@ def parse_scenario(
         raise ConfigurationError(f"{name}: not valid TOML: {error}") from None
     try:
         return _scenario(data, source, base, with_exercise)
-    except UnknownKey as error:
-        raise ConfigurationError(f"{name}:{_line_of(source, error.key)}: {error}") from None
     except ConfigurationError as error:
-        key = str(error).split(":", 1)[0].rsplit(".", 1)[-1].split("[", 1)[0]
-        line = _line_of(source, key) if key else 0
+        line = _line_of(source, str(error))
         where = f"{name}:{line}" if line else name
         raise ConfigurationError(f"{where}: {error}") from None
 
@@ -536,9 +533,33 @@ def _known(table: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
             raise UnknownKey(key, f"{where}." if where else "", keys)
 
 
-def _line_of(text: str, key: str) -> int:
-    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.\"]*\.)?\"?{re.escape(key)}\"?\s*(=|\])")
-    for number, line in enumerate(text.splitlines(), 1):
-        if pattern.match(line):
-            return number
-    return 0
+_WHERE = re.compile(r"^(?P<table>[a-z_]+)(?:\[(?P<n>\d+)\])?(?:\.(?P<key>[a-z_]+))?")
+
+
+def _line_of(text: str, message: str) -> int:
+    """The line an error message's field (``injects[2].at: ...``) is on: the key's line
+    inside the table it names; 0 when it cannot be told."""
+    match = _WHERE.match(message)
+    if match is None:
+        return 0
+    lines = text.splitlines()
+    table, key = match["table"], match["key"]
+    start = 0
+    if match["n"] is not None:
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+        starts = [n for n, line in enumerate(lines) if header.match(line)]
+        if int(match["n"]) >= len(starts):
+            return 0
+        start = starts[int(match["n"])]
+    elif key is None:
+        key = table
+    else:
+        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        start = next((n for n, line in enumerate(lines) if header.match(line)), 0)
+    if key is None:
+        return start + 1
+    setting = re.compile(rf"^\s*\[*\s*([\w.]*\.)?{re.escape(key)}\s*(=|\])")
+    for number in range(start, len(lines)):
+        if setting.match(lines[number]):
+            return number + 1
+    return start + 1
