@@ -80,3 +80,29 @@ async def test_deir_ezzor_2017_a_notice_off_by_9_km_falls_on_partnered_forces(
     assert answered.reason.startswith("UNABLE from BLUE/AIR_OPERATIONS primary")
     notice = next(o for o in evaluation.injects if o.inject.inject_id == "A1")
     assert "NOTICE_CONFLICT" in [alert.kind for alert in notice.alerts]
+
+
+async def test_2017_a_party_suspends_the_air_line_and_its_traffic_goes_to_generals(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "line-suspension-2017.toml").with_time_scale(60)
+
+    run = await run_scenario(scenario, tmp_path)
+
+    [evaluation] = evaluate_runs(run.records)
+    verdicts = {r.objective.objective_id: r for r in evaluation.objectives}
+    assert verdicts["O1"].verdict is Verdict.MET, verdicts["O1"].reason
+    assert verdicts["O1"].reason.startswith("ROGER from RED/GENERALS")
+    assert verdicts["O2"].verdict is Verdict.MET, verdicts["O2"].reason
+    # The suspension and the resumption are RED's own acts.
+    actors = [
+        (r.kind, r.actor)
+        for _, r in run.records
+        if r.kind in (log_pb2.RECORD_KIND_HOTLINE_SUSPENDED, log_pb2.RECORD_KIND_HOTLINE_RESUMED)
+    ]
+    assert actors == [
+        (log_pb2.RECORD_KIND_HOTLINE_SUSPENDED, "RED/AIR_OPERATIONS"),
+        (log_pb2.RECORD_KIND_HOTLINE_RESUMED, "RED/AIR_OPERATIONS"),
+    ]
+    section = _section(build_report(run.records, None), "suspensions")
+    assert "RED/AIR_OPERATIONS" in section

@@ -225,11 +225,8 @@ class ScenarioRunner:
             await control.annotate(
                 note, bookmark, inject.station.hotline, about_sequence=result.sequence
             )
-        elif inject.kind is InjectKind.SUSPEND:
-            await control.suspend(inject.hotline, inject.reason or note)
-            await control.annotate(note, bookmark, inject.hotline)
-        elif inject.kind is InjectKind.RESUME:
-            await control.resume(inject.hotline)
+        elif inject.kind in (InjectKind.SUSPEND, InjectKind.RESUME):
+            await self._suspend_or_resume(inject, control, note)
             await control.annotate(note, bookmark, inject.hotline)
         elif inject.kind is InjectKind.UNAVAILABLE:
             # The operator model already keeps the seat away; the note says so in the log.
@@ -245,6 +242,21 @@ class ScenarioRunner:
             await control.annotate(f"inject {inject.inject_id}: {text}", bookmark, inject.hotline)
             if inject.bookmark:
                 await control.annotate(text, f"{self.run_id}/{inject.bookmark}", inject.hotline)
+
+    async def _suspend_or_resume(self, inject: Inject, control: HotlineClient, note: str) -> None:
+        """By exercise control, or by the party's station ``inject.by`` (its own act,
+        on its own credential)."""
+        async with AsyncExitStack() as stack:
+            client = control
+            if inject.by is not None:
+                token = self.credentials.station(inject.by, Seat.PRIMARY)
+                client = await stack.enter_async_context(
+                    HotlineClient(self.address, token, tls=self.tls)
+                )
+            if inject.kind is InjectKind.SUSPEND:
+                await client.suspend(inject.hotline, inject.reason or note)
+            else:
+                await client.resume(inject.hotline)
 
     def _message(self, inject: Inject, clock: ScenarioClock) -> envelope_pb2.Envelope:
         assert inject.envelope is not None

@@ -135,6 +135,13 @@ def _scenario(
     )
     _unique([i.inject_id for i in injects], "injects", "id")
     for i, inject in enumerate(injects):
+        if inject.by is not None and exercise and not exercise.policy.parties_may_suspend:
+            raise ConfigurationError(
+                f"injects[{i}].by: the exercise does not let a party suspend or resume a "
+                "hotline; set policy.parties_may_suspend = true, or leave 'by' out "
+                "(exercise control)"
+            )
+    for i, inject in enumerate(injects):
         if inject.kind is InjectKind.MESSAGE and inject.station in played:
             raise ConfigurationError(
                 f"injects[{i}].from: {inject.station} is played by a person; a scripted "
@@ -281,7 +288,7 @@ def _inject(
         table,
         ("id", "at", "kind", "description", "from", "station", "priority", "message",
          "window_opens", "window_lasts", "location_off_km", "off_bearing_deg", "seat",
-         "until", "hotline", "reason", "text", "bookmark"),
+         "until", "hotline", "reason", "by", "text", "bookmark"),
         where,
     )  # fmt: skip
     inject_id = _identifier(table, where)
@@ -308,10 +315,18 @@ def _inject(
             until=until,
         )  # fmt: skip
     if kind in (InjectKind.SUSPEND, InjectKind.RESUME):
+        hotline = _hotline(table.get("hotline"), f"{where}.hotline")
+        by = None
+        if "by" in table:
+            by = _station_name(table["by"], f"{where}.by", stations)
+            if by.hotline != hotline:
+                raise ConfigurationError(
+                    f"{where}.by: {by} is not on {where}.hotline; a party suspends or "
+                    "resumes its own station's hotline"
+                )
         return Inject(
             inject_id, at, kind, base.description,
-            hotline=_hotline(table.get("hotline"), f"{where}.hotline"),
-            reason=str(table.get("reason", "")),
+            hotline=hotline, reason=str(table.get("reason", "")), by=by,
         )  # fmt: skip
     text = str(table.get("text", base.description))
     if not text and not table.get("bookmark"):

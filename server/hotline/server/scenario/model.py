@@ -137,7 +137,8 @@ class Inject:
       ``location_off_m`` towards ``off_bearing_deg`` (a pre-notification with its
       location off).
     - UNAVAILABLE: ``station``'s ``seat`` is away until ``until``.
-    - SUSPEND / RESUME: ``hotline``, by exercise control, with ``reason``.
+    - SUSPEND / RESUME: ``hotline``, with ``reason``: by exercise control, or by the
+      station ``by`` (its party's act) where the exercise allows it.
     - NOTE: a trainer's note ``text`` (and ``bookmark``) in the log.
     """
 
@@ -155,6 +156,7 @@ class Inject:
     until: float = 0.0
     hotline: Hotline = common_pb2.HOTLINE_UNSPECIFIED
     reason: str = ""
+    by: StationName | None = None
     text: str = ""
     bookmark: str = ""
 
@@ -231,5 +233,6 @@ def scaled_exercise(exercise: Exercise, time_scale: float) -> Exercise:
             look_ahead_s=separation.look_ahead_s / time_scale,
             stale_after_s=separation.stale_after_s / time_scale,
         ),
+        parties_may_suspend=policy.parties_may_suspend,
     )
     return replace(exercise, policy=scaled)
