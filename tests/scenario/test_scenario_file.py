@@ -181,3 +181,11 @@ def test_a_faster_time_scale_divides_every_deadline_of_the_policy() -> None:
     assert scaled.policy.deadlines[flash].response == 1.0
     assert scaled.policy.line_test_interval == 60.0
     assert scaled.exercise_id == exercise.exercise_id
+
+
+def test_the_example_of_the_reference_is_accepted() -> None:
+    reference = (SCENARIOS.parent / "docs" / "scenarios.md").read_text()
+    example = reference.split("```toml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(example, base=SCENARIOS, name="docs/scenarios.md")
+    assert scenario.played == {StationName("RED", common_pb2.HOTLINE_GROUND_COMMANDERS)}
+    assert [i.inject_id for i in scenario.injects] == ["S1"]

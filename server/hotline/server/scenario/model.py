@@ -213,8 +213,9 @@ class Scenario:
 
 
 def scaled_exercise(exercise: Exercise, time_scale: float) -> Exercise:
-    """``exercise`` with every duration of its policy divided by ``time_scale``: the
-    policy a server runs so that deadlines and line tests fall due in exercise time."""
+    """``exercise`` with the durations of its policy divided by ``time_scale``: the
+    policy a server runs so that deadlines, line tests and the staleness of tracks fall
+    due in exercise time."""
     if time_scale == 1:
         return exercise
     policy = exercise.policy
@@ -230,7 +231,9 @@ def scaled_exercise(exercise: Exercise, time_scale: float) -> Exercise:
             air_horizontal_m=separation.air_horizontal_m,
             air_vertical_m=separation.air_vertical_m,
             ground_m=separation.ground_m,
-            look_ahead_s=separation.look_ahead_s / time_scale,
+            # Tracks are dead-reckoned at their reported (exercise) speeds over wall
+            # seconds: the unscaled look-ahead covers the planned distance.
+            look_ahead_s=separation.look_ahead_s,
             stale_after_s=separation.stale_after_s / time_scale,
         ),
         parties_may_suspend=policy.parties_may_suspend,

@@ -1,0 +1,94 @@
+"""``hotline serve --scenario``, ``hotline exercise check|run|evaluate`` and ``hotline
+report`` typed into real processes, as a trainer runs a scenario."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.testing.harness import ServerProcess
+
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+DEIR_EZZOR = SCENARIOS / "deir-ezzor-2016.toml"
+
+
+def hotline(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HOTLINE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def scenario_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        tmp_path / "data", options=["--scenario", str(DEIR_EZZOR), "--time-scale", "60"]
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.terminate()
+
+
+def test_a_trainer_runs_a_scenario_and_reads_its_evaluation(
+    scenario_server: ServerProcess, tmp_path: Path
+) -> None:
+    data = scenario_server.data_dir
+    run = hotline(
+        "exercise", "run", str(DEIR_EZZOR), "--time-scale", "60", "--quiet",
+        "--data-dir", str(data), "--address", scenario_server.address,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "log records" in run.stdout
+    scenario_server.terminate()
+
+    log, key = str(data / "hotline.sqlite"), str(data / "signing.pub")
+    evaluation = hotline("exercise", "evaluate", log, "--key", key)
+    assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
+    assert "objectives met: 1 of 1" in evaluation.stdout
+    assert "[MET] O1" in evaluation.stdout
+    assert "WILCO from BLUE/AIR_OPERATIONS standby" in evaluation.stdout
+    assert "alert ACK_OVERDUE" in evaluation.stdout
+
+    report = tmp_path / "report.html"
+    written = hotline("report", log, "--key", key, "-o", str(report))
+    assert written.returncode == 0, written.stderr
+    page = report.read_text()
+    assert "Deir Ezzor 2016: the point of contact is away" in page
+    assert 'data-verdict="MET"' in page
+
+
+def test_a_runner_refuses_a_server_at_another_time_scale(
+    scenario_server: ServerProcess,
+) -> None:
+    run = hotline(
+        "exercise", "run", str(DEIR_EZZOR), "--time-scale", "10", "--quiet",
+        "--data-dir", str(scenario_server.data_dir), "--address", scenario_server.address,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "at time scale 10 needs 6 s" in run.stderr
+    assert "--time-scale" in run.stderr
+
+
+def test_check_names_the_line_and_field_of_a_mistake(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        DEIR_EZZOR.read_text().replace('at = "1m"', 'at = "soon"', 1), encoding="utf-8"
+    )
+    (tmp_path / "syria.exercise.toml").write_text(
+        (SCENARIOS / "syria.exercise.toml").read_text(), encoding="utf-8"
+    )
+    line = 1 + broken.read_text().splitlines().index('at = "soon"')
+
+    checked = hotline("exercise", "check", str(broken))
+
+    assert checked.returncode == 1
+    assert checked.stderr.startswith(
+        f"hotline exercise check: {broken}:{line}: injects[0].at: expected exercise time"
+    )
+    assert hotline("exercise", "check", str(DEIR_EZZOR)).returncode == 0
