@@ -9,7 +9,7 @@ from pathlib import Path
 from hotline.server.review import build_report
 from hotline.server.scenario import Verdict, evaluate_runs, load_scenario
 from hotline.testing.scenarios import run_scenario
-from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, log_pb2, zones_pb2
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -106,3 +106,37 @@ async def test_2017_a_party_suspends_the_air_line_and_its_traffic_goes_to_genera
     ]
     section = _section(build_report(run.records, None), "suspensions")
     assert "RED/AIR_OPERATIONS" in section
+
+
+async def test_2020_patrols_inside_the_agreed_area_are_counted_and_timed(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "incursions-2020.toml").with_time_scale(60)
+
+    run = await run_scenario(scenario, tmp_path)
+
+    assert run.result.problems == ()
+    [evaluation] = evaluate_runs(run.records)
+    # The agreed area was proposed by BLUE and accepted by RED at the start.
+    states = [
+        r.envelope.zone_status.zone.state
+        for _, r in run.records
+        if r.envelope.WhichOneof("body") == "zone_status"
+    ]
+    assert states[:2] == [zones_pb2.ZONE_STATE_PROPOSED, zones_pb2.ZONE_STATE_ACCEPTED]
+    incursions = {i.unit_id: i for i in evaluation.incursions}
+    assert sorted(incursions) == ["RED-PATROL-1", "RED-PATROL-2", "RED-PATROL-3"]
+    assert {i.zone_id for i in evaluation.incursions} == {"BLUE-AO-CONOCO"}
+    first, second = incursions["RED-PATROL-1"], incursions["RED-PATROL-2"]
+    assert first.lasted is not None
+    assert first.lasted < 10 * 60
+    assert second.lasted is not None
+    assert second.lasted > 10 * 60
+    verdicts = {r.objective.objective_id: r for r in evaluation.objectives}
+    cleared = verdicts["O1"]
+    assert cleared.verdict is Verdict.NOT_MET
+    assert cleared.reason == "2 of 3 incursion(s) cleared within 10 min 00 s"
+    assert [e.what.split(":")[0] for e in cleared.evidence] == ["RED-PATROL-2 into BLUE-AO-CONOCO"]
+    assert verdicts["O2"].verdict is Verdict.MET
+    section = _section(build_report(run.records, None), "scenarios")
+    assert "Incursions: <strong>3</strong>" in section

@@ -20,6 +20,11 @@ class ScenarioClock:
         #: The UNIX time of T+0, for the times written into messages.
         self.wall_t0 = time.time()
 
+    def start(self) -> None:
+        """Makes now T+0."""
+        self._t0 = self._monotonic()
+        self.wall_t0 = time.time()
+
     def now(self) -> float:
         """Exercise seconds since T+0."""
         return (self._monotonic() - self._t0) * self.time_scale

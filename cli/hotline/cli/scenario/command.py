@@ -332,6 +332,15 @@ def print_evaluation(evaluation: RunEvaluation) -> None:
         print(line)
         for alert in outcome.alerts:
             print(f"      alert {alert.kind} at T+{_span(alert.at)} (record {alert.index})")
+    if evaluation.incursions:
+        print(f"  incursions: {len(evaluation.incursions)}")
+    for incursion in evaluation.incursions:
+        lasted = incursion.lasted
+        how_long = f"for {_span(lasted)}" if lasted is not None else "until the end"
+        print(
+            f"    {incursion.party} {incursion.unit_id} into {incursion.zone_id} at "
+            f"T+{_span(incursion.start)} (record {incursion.index}), {how_long}"
+        )
 
 
 def _span(length: float) -> str:

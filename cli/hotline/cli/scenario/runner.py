@@ -23,7 +23,8 @@ from typing import Protocol
 
 from hotline.cli.scenario.clock import ScenarioClock
 from hotline.cli.scenario.operators import SeatOperator, StationAnswers
-from hotline.client import HotlineClient, HotlineClientError, StationClient, Tls
+from hotline.cli.scenario.units import UnitReporter
+from hotline.client import HotlineClient, HotlineClientError, StationClient, Tls, envelope
 from hotline.contract import seconds, timestamp
 from hotline.server.deconfliction.geodesy import destination
 from hotline.server.exercise import hotline_name
@@ -33,6 +34,7 @@ from hotline.server.scenario import (
     Scenario,
     ScenarioError,
     Seat,
+    SimulatedUnit,
     StationName,
     Window,
     inject_message_id,
@@ -117,15 +119,19 @@ class ScenarioRunner:
             )
             clock = ScenarioClock(scenario.time_scale)
             stations = await self._open_stations(stack, clock)
+            reporters = await self._unit_reporters(stack, clock)
             self.progress.upcoming = [_label(i) for i in scenario.injects]
+            clock.start()
+            await self._preload_zones(stack, clock)
             self.on_progress(self.progress)
             try:
                 async with asyncio.TaskGroup() as tasks:
-                    seats = [tasks.create_task(seat.run()) for seat in stations.values()]
+                    background = [tasks.create_task(seat.run()) for seat in stations.values()]
+                    background += [tasks.create_task(r.run()) for r in reporters]
                     await self._play_injects(control, stations, clock)
                     await clock.until(scenario.duration)
-                    for seat in seats:
-                        seat.cancel()
+                    for task in background:
+                        task.cancel()
             finally:
                 last = await _shielded_note(
                     control,
@@ -184,6 +190,74 @@ class ScenarioRunner:
                 )  # fmt: skip
         return seats
 
+    async def _station_client(self, stack: AsyncExitStack, station: StationName) -> HotlineClient:
+        """A one-shot client on ``station``'s primary credential (setup and unit
+        reports, which are the station's acts but no operator's)."""
+        client = HotlineClient(
+            self.address, self.credentials.station(station, Seat.PRIMARY), tls=self.tls
+        )
+        return await stack.enter_async_context(client)
+
+    async def _unit_reporters(
+        self, stack: AsyncExitStack, clock: ScenarioClock
+    ) -> list[UnitReporter]:
+        by_station: dict[StationName, list[SimulatedUnit]] = {}
+        for unit in self.scenario.units:
+            by_station.setdefault(unit.reported_by, []).append(unit)
+        return [
+            UnitReporter(
+                station,
+                units,
+                await self._station_client(stack, station),
+                clock,
+                ends_at=self.scenario.duration,
+                on_problem=self._problem,
+            )
+            for station, units in sorted(by_station.items())
+        ]
+
+    async def _preload_zones(self, stack: AsyncExitStack, clock: ScenarioClock) -> None:
+        """Proposes every preloaded zone as its owner and accepts it as the others."""
+        clients: dict[StationName, HotlineClient] = {}
+        for preloaded in self.scenario.zones:
+            for station in (preloaded.owner, *preloaded.accepted_by):
+                if station not in clients:
+                    clients[station] = await self._station_client(stack, station)
+            zone = zones_pb2.Zone()
+            zone.CopyFrom(preloaded.zone)
+            zone.owner_party = preloaded.owner.party
+            zone.effective_from.CopyFrom(timestamp(clock.wall(preloaded.effective_from)))
+            zone.effective_until.CopyFrom(timestamp(clock.wall(preloaded.effective_until)))
+            owner = preloaded.owner
+            sender = common_pb2.StationRef(party=owner.party, hotline=owner.hotline)
+            proposal = envelope(sender, zones_pb2.ZoneProposal(zone=zone))
+            if not await self._sent(clients[owner], proposal, f"zone {zone.zone_id}"):
+                continue
+            for station in preloaded.accepted_by:
+                decision = zones_pb2.ZoneDecision(
+                    zone_id=zone.zone_id, version=1, decision=zones_pb2.ZONE_DECISION_KIND_ACCEPT
+                )
+                accepter = common_pb2.StationRef(party=station.party, hotline=station.hotline)
+                await self._sent(
+                    clients[station], envelope(accepter, decision), f"zone {zone.zone_id}"
+                )
+
+    async def _sent(self, client: HotlineClient, message: envelope_pb2.Envelope, what: str) -> bool:
+        try:
+            result = await client.send(message)
+        except HotlineClientError as error:
+            self._problem(f"{what}: {error}")
+            return False
+        if result.code:
+            self._problem(f"{what}: refused: {result.error}")
+            return False
+        return True
+
+    def _problem(self, problem: str) -> None:
+        log.warning("%s", problem)
+        self.progress.problems.append(problem)
+        self.on_progress(self.progress)
+
     def _answered(self, who: str, kind: str, at: float) -> None:
         self.progress.answers.append(f"T+{_clock(at)} {who}: {kind}")
         self.on_progress(self.progress)
@@ -199,8 +273,7 @@ class ScenarioRunner:
             try:
                 await self._play(inject, control, stations, clock)
             except (HotlineClientError, ScenarioError) as error:
-                self.progress.problems.append(f"{inject.inject_id}: {error}")
-                log.warning("inject %s failed: %s", inject.inject_id, error)
+                self._problem(f"{inject.inject_id}: {error}")
             self.progress.now = clock.now()
             self.progress.upcoming.pop(0)
             self.progress.done.append(_label(inject))

@@ -85,6 +85,31 @@ def _run(evaluation: RunEvaluation) -> str:
                 alerts,
             ]
         )
+    incursions: list[list[Cell]] = [
+        [
+            text(i.party),
+            text(i.unit_id),
+            text(i.zone_id),
+            f"{_link(i.index)} T+{_clock(i.start)}",
+            (
+                f"{_link(i.end_index)} T+{_clock(i.end)}"
+                if i.end is not None
+                else "still inside when the run ended"
+            ),
+            (_clock(i.lasted) if i.lasted is not None else "", 'class="num"'),
+        ]
+        for i in evaluation.incursions
+    ]
+    incursion_table = (
+        f"<p>Incursions: <strong>{len(incursions)}</strong></p>"
+        + table(
+            ["party", "unit", "zone", "alert", "cleared", "lasted"],
+            incursions,
+            css="incursions",
+        )
+        if incursions
+        else ""
+    )
     return (
         f"<h3>{text(scenario.name)}</h3><p>{facts}</p>{problems}"
         + table(
@@ -98,6 +123,7 @@ def _run(evaluation: RunEvaluation) -> str:
             injects,
             css="injects",
         )
+        + incursion_table
     )
 
 

@@ -78,6 +78,24 @@ class InjectOutcome:
 
 
 @dataclass
+class Incursion:
+    """A unit of ``party`` inside another party's zone: from its ZONE_INCURSION alert to
+    its ZONE_INCURSION_CLEARED one (exercise time; ``end`` None while it lasted)."""
+
+    unit_id: str
+    zone_id: str
+    party: str
+    index: int
+    start: float
+    end_index: int | None = None
+    end: float | None = None
+
+    @property
+    def lasted(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+
+@dataclass
 class RunEvaluation:
     """One scenario run found in a log."""
 
@@ -89,6 +107,7 @@ class RunEvaluation:
     end_index: int | None = None
     objectives: list[ObjectiveResult] = field(default_factory=list)
     injects: list[InjectOutcome] = field(default_factory=list)
+    incursions: list[Incursion] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -193,6 +212,36 @@ class _Judge:
         for index, record in run.records:
             if record.kind == log_pb2.RECORD_KIND_ENVELOPE and record.envelope.message_id:
                 self.sent.setdefault(record.envelope.message_id, (index, record))
+        self.incursions = self._incursions()
+
+    def _incursions(self) -> list[Incursion]:
+        owners: dict[str, str] = {}
+        found: list[Incursion] = []
+        open_: dict[tuple[str, str], Incursion] = {}
+        for index, record in self.records:
+            envelope = record.envelope
+            body = (
+                envelope.WhichOneof("body") if record.kind == log_pb2.RECORD_KIND_ENVELOPE else None
+            )
+            if body == "position_report":
+                for position in envelope.position_report.positions:
+                    owners.setdefault(position.unit_id, envelope.sender.party)
+            if body != "alert":
+                continue
+            alert = envelope.alert
+            pairs = [(u, z) for u in alert.unit_ids for z in alert.zone_ids]
+            if alert.kind == acknowledgments_pb2.ALERT_KIND_ZONE_INCURSION:
+                for unit, zone in pairs:
+                    if (unit, zone) not in open_:
+                        party = owners.get(unit, "")
+                        open_[(unit, zone)] = Incursion(unit, zone, party, index, self.at(record))
+                        found.append(open_[(unit, zone)])
+            elif alert.kind == acknowledgments_pb2.ALERT_KIND_ZONE_INCURSION_CLEARED:
+                for pair in pairs:
+                    incursion = open_.pop(pair, None)
+                    if incursion is not None:
+                        incursion.end_index, incursion.end = index, self.at(record)
+        return found
 
     def at(self, record: log_pb2.LogRecord) -> float:
         return (seconds(record.recorded_at) - self.run.started_at) * self.scale
@@ -226,7 +275,39 @@ class _Judge:
             return self.sends_within(objective)
         if kind is ObjectiveKind.NO_NOTICE_CONFLICT:
             return self.no_notice_conflict(objective)
+        if kind is ObjectiveKind.INCURSIONS_CLEARED_WITHIN:
+            return self.incursions_cleared_within(objective)
         return self.resumed_within(objective)
+
+    def incursions_cleared_within(self, objective: Objective) -> ObjectiveResult:
+        mine = [i for i in self.incursions if i.party == objective.party]
+        if not mine:
+            return ObjectiveResult(objective, Verdict.MET, f"no {objective.party} unit intruded")
+        late = [i for i in mine if i.lasted is None or i.lasted > objective.within]
+        if not late:
+            return ObjectiveResult(
+                objective, Verdict.MET, f"all {len(mine)} incursion(s) cleared in time"
+            )
+        evidence = tuple(
+            Evidence(
+                i.index,
+                i.start,
+                f"{i.unit_id} into {i.zone_id}: "
+                + ("never left" if i.lasted is None else f"left after {_span(i.lasted)}"),
+            )
+            for i in late
+        )
+        # Still inside when a run stopped early, before its time was up: not judged yet.
+        early = [
+            i for i in late if i.end is None and not self.ended
+            and self.last_at < i.start + objective.within
+        ]  # fmt: skip
+        verdict = Verdict.UNDECIDED if len(early) == len(late) else Verdict.NOT_MET
+        reason = (
+            f"{len(mine) - len(late)} of {len(mine)} incursion(s) cleared within "
+            f"{_span(objective.within)}"
+        )
+        return ObjectiveResult(objective, verdict, reason, evidence)
 
     def _undecided_or_not(
         self, objective: Objective, since: float, what: str, evidence: tuple[Evidence, ...]
@@ -389,6 +470,7 @@ def _judge(run: _Run) -> RunEvaluation:
     evaluation = run.evaluation
     evaluation.objectives = [judge.judge(o) for o in evaluation.scenario.objectives]
     evaluation.injects = [judge.outcome(i) for i in evaluation.scenario.injects]
+    evaluation.incursions = judge.incursions
     return evaluation
 
 

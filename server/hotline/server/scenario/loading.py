@@ -15,12 +15,14 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import (
     Exercise,
     Hotline,
     UnknownKey,
     exercise_from_dict,
+    hotline_name,
     load_exercise,
     parse_hotline,
     parse_priority,
@@ -34,16 +36,30 @@ from hotline.server.scenario.model import (
     Objective,
     ObjectiveKind,
     Operator,
+    PreloadedZone,
     Scenario,
     Seat,
     SimulatedStation,
+    SimulatedUnit,
     StationName,
+    Waypoint,
     Window,
 )
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
 
 _EXERCISE_KEYS = ("exercise", "parties", "stations", "policy", "mqtt")
-_TOP_KEYS = ("scenario", "simulated", "injects", "objectives", *_EXERCISE_KEYS)
+_TOP_KEYS = ("scenario", "simulated", "zones", "units", "injects", "objectives", *_EXERCISE_KEYS)
+_DOMAINS = {
+    "AIR": common_pb2.DOMAIN_AIR,
+    "GROUND": common_pb2.DOMAIN_GROUND,
+    "SEA": common_pb2.DOMAIN_SEA,
+}
+#: The hotline of a unit's domain, where its own reports go by default.
+_DOMAIN_HOTLINE = {
+    common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
+    common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
+    common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
+}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)")
 _ANSWERS = {
@@ -153,6 +169,16 @@ def _scenario(
         raise ConfigurationError(
             f"scenario.duration: {duration:g} s ends before the last inject (at {last:g} s)"
         )
+    zones = tuple(
+        _zone(t, f"zones[{i}]", exercise, duration)
+        for i, t in enumerate(_tables(data.get("zones", []), "zones"))
+    )
+    _unique([z.zone.zone_id for z in zones], "zones", "zone.zone_id")
+    units = tuple(
+        _unit(t, f"units[{i}]", exercise)
+        for i, t in enumerate(_tables(data.get("units", []), "units"))
+    )
+    _unique([u.unit_id for u in units], "units", "id")
     objectives = tuple(
         _objective(t, f"objectives[{i}]", {i.inject_id for i in injects})
         for i, t in enumerate(_tables(data.get("objectives", []), "objectives"))
@@ -170,6 +196,8 @@ def _scenario(
         injects=tuple(sorted(injects, key=lambda i: i.at)),
         objectives=objectives,
         source=source,
+        zones=zones,
+        units=units,
     )
 
 
@@ -379,6 +407,112 @@ def _message_inject(
         location_off_m=off_km * 1000.0,
         off_bearing_deg=_number(table.get("off_bearing_deg", 90), f"{where}.off_bearing_deg"),
     )  # fmt: skip
+
+
+def _zone(
+    table: Mapping[str, Any], where: str, exercise: Exercise | None, duration: float
+) -> PreloadedZone:
+    _known(table, ("owner", "accepted_by", "effective_from", "effective_until", "zone"), where)
+    stations = {(s.party, s.hotline) for s in exercise.stations} if exercise else None
+    owner = _station_name(table.get("owner"), f"{where}.owner", stations)
+    if "accepted_by" in table:
+        accepted_by = tuple(
+            _station_name(v, f"{where}.accepted_by[{i}]", stations)
+            for i, v in enumerate(_list(table["accepted_by"], f"{where}.accepted_by"))
+        )
+    else:
+        accepted_by = tuple(
+            StationName(party, hotline)
+            for party, hotline in sorted(stations or ())
+            if hotline == owner.hotline and party != owner.party
+        )
+    for i, station in enumerate(accepted_by):
+        if station.party == owner.party or station.hotline != owner.hotline:
+            raise ConfigurationError(
+                f"{where}.accepted_by[{i}]: {station} cannot accept {owner}'s zone; another "
+                f"party's station on {hotline_name(owner.hotline)} can"
+            )
+    zone = zones_pb2.Zone()
+    try:
+        json_format.ParseDict(dict(_table(table.get("zone"), f"{where}.zone")), zone)
+    except json_format.ParseError as error:
+        raise ConfigurationError(f"{where}.zone: {error}") from None
+    if not zone.zone_id:
+        raise ConfigurationError(f"{where}.zone.zone_id: required")
+    start = _offset(table.get("effective_from", 0), f"{where}.effective_from")
+    end = _offset(table.get("effective_until", duration), f"{where}.effective_until")
+    if end <= start:
+        raise ConfigurationError(f"{where}.effective_until: must come after effective_from")
+    return PreloadedZone(zone, owner, accepted_by, start, end)
+
+
+def _unit(table: Mapping[str, Any], where: str, exercise: Exercise | None) -> SimulatedUnit:
+    _known(
+        table,
+        ("id", "callsign", "party", "domain", "reported_by", "report_every", "speed_mps",
+         "route", "platform_type"),
+        where,
+    )  # fmt: skip
+    unit_id = _identifier(table, where)
+    party = _text(table, "party", where)
+    if exercise is not None and not exercise.has_party(party):
+        raise ConfigurationError(f"{where}.party: the exercise has no party {party!r}")
+    domain_text = str(table.get("domain", "GROUND")).upper().removeprefix("DOMAIN_")
+    if domain_text not in _DOMAINS:
+        raise ConfigurationError(f"{where}.domain: {domain_text!r}: use AIR, GROUND or SEA")
+    domain = _DOMAINS[domain_text]
+    stations = {(s.party, s.hotline) for s in exercise.stations} if exercise else None
+    if "reported_by" in table:
+        reporter = _station_name(table["reported_by"], f"{where}.reported_by", stations)
+    else:
+        reporter = StationName(party, _DOMAIN_HOTLINE[domain])
+        if stations is not None and (reporter.party, reporter.hotline) not in stations:
+            raise ConfigurationError(
+                f"{where}.reported_by: required: {party} has no station {reporter}"
+            )
+    every = _offset(table.get("report_every", "12s"), f"{where}.report_every", required=True)
+    if every <= 0:
+        raise ConfigurationError(f"{where}.report_every: must be more than 0")
+    speed = _number(table.get("speed_mps", 0), f"{where}.speed_mps")
+    route = _route(table.get("route"), f"{where}.route", speed)
+    return SimulatedUnit(
+        unit_id=unit_id,
+        callsign=str(table.get("callsign", unit_id)),
+        party=party,
+        domain=domain,
+        reported_by=reporter,
+        report_every=every,
+        route=route,
+        platform_type=str(table.get("platform_type", "")),
+    )
+
+
+def _route(value: object, where: str, speed: float) -> tuple[Waypoint, ...]:
+    points = _tables(value, where)
+    if not points:
+        raise ConfigurationError(f"{where}: at least one waypoint")
+    route: list[Waypoint] = []
+    for i, point in enumerate(points):
+        here = f"{where}[{i}]"
+        _known(point, ("at", "latitude", "longitude", "altitude_m"), here)
+        lat = _number(point.get("latitude"), f"{here}.latitude")
+        lon = _number(point.get("longitude"), f"{here}.longitude")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ConfigurationError(f"{here}: ({lat}, {lon}) is not a latitude and longitude")
+        altitude = _number(point.get("altitude_m", 0), f"{here}.altitude_m")
+        if "at" in point:
+            at = _offset(point["at"], f"{here}.at")
+        elif not route:
+            at = 0.0
+        elif speed > 0:
+            last = route[-1]
+            at = last.at + distance_m(last.latitude, last.longitude, lat, lon) / speed
+        else:
+            raise ConfigurationError(f"{here}.at: required, or give the unit's speed_mps")
+        if route and at <= route[-1].at:
+            raise ConfigurationError(f"{here}.at: must come after the waypoint before it")
+        route.append(Waypoint(at, lat, lon, altitude))
+    return tuple(route)
 
 
 def _objective(table: Mapping[str, Any], where: str, injects: set[str]) -> Objective:

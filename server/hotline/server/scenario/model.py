@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
 from hotline.server.exercise import Deadlines, Exercise, Hotline, Policy, Separation, hotline_name
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
 
 AckKind: TypeAlias = acknowledgments_pb2.AckKind.ValueType
 
@@ -161,6 +161,46 @@ class Inject:
     bookmark: str = ""
 
 
+@dataclass(frozen=True)
+class PreloadedZone:
+    """A measure agreed before the exercise: ``owner`` proposes ``zone`` at the start of
+    the run and every station of ``accepted_by`` accepts it. Its window runs from
+    ``effective_from`` to ``effective_until`` (exercise time)."""
+
+    zone: zones_pb2.Zone
+    owner: StationName
+    accepted_by: tuple[StationName, ...]
+    effective_from: float
+    effective_until: float
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """Where a unit is at exercise time ``at``: degrees, metres above mean sea level."""
+
+    at: float
+    latitude: float
+    longitude: float
+    altitude_m: float = 0.0
+
+
+@dataclass(frozen=True)
+class SimulatedUnit:
+    """A unit the runner moves along ``route`` (straight geodesic legs, constant speed
+    on each) and reports every ``report_every`` exercise seconds, from the route's first
+    time to the end of the run (holding its last position after the route ends), as
+    position reports of the station ``reported_by``."""
+
+    unit_id: str
+    callsign: str
+    party: str
+    domain: common_pb2.Domain.ValueType
+    reported_by: StationName
+    report_every: float
+    route: tuple[Waypoint, ...]
+    platform_type: str = ""
+
+
 class ObjectiveKind(enum.Enum):
     #: ``party``'s station answers the message of inject ``inject`` (WILCO or ROGER,
     #: on its hotline or an escalated copy) within ``within``.
@@ -172,6 +212,9 @@ class ObjectiveKind(enum.Enum):
     NO_NOTICE_CONFLICT = "no_notice_conflict"
     #: ``hotline`` is resumed within ``within`` after inject ``inject`` suspended it.
     RESUMED_WITHIN = "resumed_within"
+    #: Every ZONE_INCURSION of ``party``'s units is cleared (the unit out of the zone)
+    #: within ``within`` of its alert.
+    INCURSIONS_CLEARED_WITHIN = "incursions_cleared_within"
 
 
 @dataclass(frozen=True)
@@ -204,6 +247,8 @@ class Scenario:
     injects: tuple[Inject, ...]
     objectives: tuple[Objective, ...]
     source: str = ""
+    zones: tuple[PreloadedZone, ...] = ()
+    units: tuple[SimulatedUnit, ...] = ()
 
     def with_time_scale(self, time_scale: float) -> Scenario:
         return replace(self, time_scale=time_scale)
