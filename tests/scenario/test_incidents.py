@@ -140,3 +140,26 @@ async def test_2020_patrols_inside_the_agreed_area_are_counted_and_timed(
     assert verdicts["O2"].verdict is Verdict.MET
     section = _section(build_report(run.records, None), "scenarios")
     assert "Incursions: <strong>3</strong>" in section
+
+
+async def test_khasham_2018_the_line_is_used_throughout_and_the_force_is_disowned(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "khasham-2018.toml").with_time_scale(60)
+
+    run = await run_scenario(scenario, tmp_path)
+
+    [evaluation] = evaluate_runs(run.records)
+    assert [r.verdict for r in evaluation.objectives] == [Verdict.MET] * 4
+    answers = {o.inject.inject_id: o for o in evaluation.injects if o.answered_by}
+    assert answers["T1"].answer == "ROGER"
+    assert answers["I1"].answer == "UNABLE"
+    assert answers["S1"].answer == "UNABLE"
+    # The disowning is on the record, in RED's own words.
+    reasons = {
+        r.envelope.acknowledgment.reason
+        for _, r in run.records
+        if r.envelope.WhichOneof("body") == "acknowledgment"
+        and r.envelope.acknowledgment.kind == acknowledgments_pb2.ACK_KIND_UNABLE
+    }
+    assert "not our forces" in reasons
