@@ -8,6 +8,9 @@
     hotline status                 stations, hotlines, time lost
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
     hotline revoke ID              revoke a credential now (exercise control)
+    hotline watch [--hotline H] [--party P] [--kind K]   every hotline live, resumes by itself
+    hotline control suspend|resume HOTLINE   exercise control on the live exercise;
+                                   control inject SCENARIO ID plays one inject now
     hotline exercise check|run|evaluate SCENARIO   scenarios: timed injects, simulated
                                    stations, expected player actions judged from the log
     hotline audit verify LOG ...   offline verification of a copied log
@@ -43,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         annotate,
         audit,
         console,
+        control,
         credentials,
         export,
         pki,
@@ -52,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         send,
         serve,
         status,
+        watch,
     )
     from hotline.cli.scenario import command as scenario  # noqa: PLC0415
 
@@ -78,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_parser(commands, connected)
     annotate.add_parser(commands, connected)
     revoke.add_parser(commands, connected)
+    control.add_parser(commands, connected)
+    watch.add_parser(commands, connected)
     return parser
 
 

@@ -35,7 +35,7 @@ from hotline.cli.options import DEFAULT_ADDRESS
 from hotline.cli.scenario.runner import Progress, ScenarioRunner
 from hotline.client import Tls, TokenFile
 from hotline.server.errors import ConfigurationError
-from hotline.server.exercise import Exercise, hotline_name
+from hotline.server.exercise import hotline_name
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.server.scenario import (
     RunEvaluation,
@@ -69,6 +69,22 @@ def add_parser(commands: Any) -> None:
     run = actions.add_parser("run", help="run a scenario unattended against a server")
     run.add_argument("scenario", type=Path, help="the scenario file (TOML)")
     run.add_argument("--time-scale", type=_scale, help="exercise time per wall second")
+    add_runner_options(run)
+    run.add_argument("--quiet", action="store_true", help="no live view; only the results")
+    run.set_defaults(run=run_scenario)
+
+    evaluate = actions.add_parser("evaluate", help="judge the scenario runs a log holds")
+    recorded.add_log_arguments(evaluate)
+    evaluate.add_argument(
+        "--scenario",
+        type=Path,
+        help="judge against this scenario file instead of the one the run recorded",
+    )
+    evaluate.set_defaults(run=run_evaluate)
+
+
+def add_runner_options(run: argparse.ArgumentParser) -> None:
+    """How the runner reaches the server and gets its credentials."""
     run.add_argument(
         "--address",
         default=os.environ.get("HOTLINE_ADDRESS", DEFAULT_ADDRESS),
@@ -98,17 +114,6 @@ def add_parser(commands: Any) -> None:
         default=os.environ.get("HOTLINE_CA", ""),
         help="connect with TLS: the exercise CA's certificate (env HOTLINE_CA)",
     )
-    run.add_argument("--quiet", action="store_true", help="no live view; only the results")
-    run.set_defaults(run=run_scenario)
-
-    evaluate = actions.add_parser("evaluate", help="judge the scenario runs a log holds")
-    recorded.add_log_arguments(evaluate)
-    evaluate.add_argument(
-        "--scenario",
-        type=Path,
-        help="judge against this scenario file instead of the one the run recorded",
-    )
-    evaluate.set_defaults(run=run_evaluate)
 
 
 def _scale(text: str) -> float:
@@ -198,24 +203,28 @@ class TokenDirectory:
             ) from None
 
 
-def _credentials(
-    args: argparse.Namespace, scenario: Scenario, exercise: Exercise
+def runner_credentials(
+    args: argparse.Namespace, scenario: Scenario, command: str
 ) -> IssuedCredentials | TokenDirectory:
+    """The credentials ``add_runner_options`` name; exits with the reason when there are
+    none."""
+    assert scenario.exercise is not None
+    exercise = scaled_exercise(scenario.exercise, scenario.time_scale)
     control = TokenFile(args.control_token_file)() if args.control_token_file else ""
     if args.station_tokens:
         if not control:
-            raise SystemExit("hotline exercise run: --station-tokens needs --token-file too")
+            raise SystemExit(f"hotline {command}: --station-tokens needs --token-file too")
         return TokenDirectory(args.station_tokens, control)
     if not args.data_dir:
         raise SystemExit(
-            "hotline exercise run: give the server's --data-dir (the runner issues its "
+            f"hotline {command}: give the server's --data-dir (the runner issues its "
             "credentials there), or --station-tokens DIR with --token-file"
         )
     settings = Settings(data_dir=args.data_dir)
     key = settings.token_secret_file
     if not key.exists():
         raise SystemExit(
-            f"hotline exercise run: no token key at {key}: {args.data_dir} is not the "
+            f"hotline {command}: no token key at {key}: {args.data_dir} is not the "
             "data directory of a server that has run"
         )
     ttl = scenario.duration / scenario.time_scale + 3600
@@ -226,9 +235,7 @@ def _credentials(
 
 async def run_scenario(args: argparse.Namespace) -> int:
     scenario = read_scenario(args.scenario, "exercise run", args.time_scale)
-    assert scenario.exercise is not None
-    exercise = scaled_exercise(scenario.exercise, scenario.time_scale)
-    credentials = _credentials(args, scenario, exercise)
+    credentials = runner_credentials(args, scenario, "exercise run")
     tls = Tls.from_files(args.ca) if args.ca else None
     console = Console(stderr=True)
     view = _LiveView(scenario, console, quiet=args.quiet)

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -128,7 +128,12 @@ class ScenarioRunner:
                 async with asyncio.TaskGroup() as tasks:
                     background = [tasks.create_task(seat.run()) for seat in stations.values()]
                     background += [tasks.create_task(r.run()) for r in reporters]
-                    await self._play_injects(control, stations, clock)
+                    senders = {
+                        name: seat.client
+                        for (name, position), seat in stations.items()
+                        if position is Seat.PRIMARY
+                    }
+                    await self._play_injects(control, senders, clock)
                     await clock.until(scenario.duration)
                     for task in background:
                         task.cancel()
@@ -139,6 +144,28 @@ class ScenarioRunner:
                     f"scenario-end:{self.run_id}",
                 )
         return RunResult(self.run_id, first, last or first, tuple(self.progress.problems))
+
+    async def play_now(self, inject_id: str) -> None:
+        """Plays one inject of the scenario now, by hand (``hotline control inject``):
+        its times (an activity notice's window) count from now. Raises
+        :class:`ScenarioError` for an inject the scenario does not have, and
+        :class:`~hotline.client.HotlineClientError` when the server refuses it."""
+        inject = self.scenario.inject(inject_id)
+        if inject is None:
+            known = ", ".join(i.inject_id for i in self.scenario.injects) or "none"
+            raise ScenarioError(f"the scenario has no inject {inject_id!r} (it has {known})")
+        async with AsyncExitStack() as stack:
+            control = await stack.enter_async_context(
+                HotlineClient(self.address, self.credentials.control(), tls=self.tls)
+            )
+            senders: dict[StationName, StationClient] = {}
+            if inject.kind is InjectKind.MESSAGE and inject.station is not None:
+                token = self.credentials.station(inject.station, Seat.PRIMARY)
+                client = StationClient(self.address, token, tls=self.tls, max_backoff=1.0)
+                senders[inject.station] = await stack.enter_async_context(client)
+            clock = ScenarioClock(self.scenario.time_scale)
+            clock.start()
+            await self._play(inject, control, senders, clock)
 
     async def _check_server(self, control: HotlineClient) -> None:
         exercise = self.scenario.exercise
@@ -265,13 +292,13 @@ class ScenarioRunner:
     async def _play_injects(
         self,
         control: HotlineClient,
-        stations: dict[tuple[StationName, Seat], SeatOperator],
+        senders: Mapping[StationName, StationClient],
         clock: ScenarioClock,
     ) -> None:
         for inject in self.scenario.injects:
             await clock.until(inject.at)
             try:
-                await self._play(inject, control, stations, clock)
+                await self._play(inject, control, senders, clock)
             except (HotlineClientError, ScenarioError) as error:
                 self._problem(f"{inject.inject_id}: {error}")
             self.progress.now = clock.now()
@@ -283,16 +310,15 @@ class ScenarioRunner:
         self,
         inject: Inject,
         control: HotlineClient,
-        stations: dict[tuple[StationName, Seat], SeatOperator],
+        senders: Mapping[StationName, StationClient],
         clock: ScenarioClock,
     ) -> None:
         bookmark = f"{self.run_id}/{inject.inject_id}"
         note = f"inject {inject.inject_id}: {inject.description or inject.kind.value}"
         if inject.kind is InjectKind.MESSAGE:
             assert inject.station is not None
-            operator = stations[(inject.station, Seat.PRIMARY)]
             message = self._message(inject, clock)
-            result = await operator.client.send_envelope(message)
+            result = await senders[inject.station].send_envelope(message)
             if result.code:
                 raise ScenarioError(f"the server refused the message: {result.error}")
             await control.annotate(
