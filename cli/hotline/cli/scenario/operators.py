@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
 
 from hotline.cli.scenario.clock import ScenarioClock
 from hotline.client import HotlineClientError, StationClient
@@ -20,6 +21,9 @@ from hotline.server.scenario import Operator, Seat, SimulatedStation, Window
 from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
 
 log = logging.getLogger(__name__)
+
+#: Starts a task owned by the run.
+Spawn: TypeAlias = Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
 
 
 @dataclass
@@ -57,14 +61,17 @@ class SeatOperator:
         self.shared = shared
         self.rng = random.Random(f"{seed}:{simulated.station}:{seat.value}")
         self.on_answer = on_answer
+        #: Clear while the seat's line is cut: answers wait for it.
+        self.connected = asyncio.Event()
+        self.connected.set()
 
-    async def run(self) -> None:
-        """Reads the seat's deliveries and answers, until cancelled."""
-        async with asyncio.TaskGroup() as answers:
-            async for delivery in self.client.deliveries():
-                message = self._to_answer(delivery)
-                if message is not None:
-                    answers.create_task(self._answer(message, self.clock.now()))
+    async def run(self, spawn: Spawn) -> None:
+        """Reads the deliveries of the seat's current client and answers (each answer a
+        task of ``spawn``'s, so that it outlives a cut line), until cancelled."""
+        async for delivery in self.client.deliveries():
+            message = self._to_answer(delivery)
+            if message is not None:
+                spawn(self._answer(message, self.clock.now()))
 
     def _to_answer(self, delivery: envelope_pb2.Envelope) -> envelope_pb2.Envelope | None:
         body = delivery.WhichOneof("body")
@@ -95,6 +102,8 @@ class SeatOperator:
         if at > self.ends_at:
             return
         await self.clock.until(at)
+        # On a cut line the operator's answer goes once the line is back.
+        await self.connected.wait()
         if message.message_id in self.shared.answered:
             return
         self.shared.answered.add(message.message_id)

@@ -16,13 +16,13 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from hotline.cli.scenario.clock import ScenarioClock
-from hotline.cli.scenario.operators import SeatOperator, StationAnswers
+from hotline.cli.scenario.operators import SeatOperator, Spawn, StationAnswers
 from hotline.cli.scenario.units import UnitReporter
 from hotline.client import HotlineClient, HotlineClientError, StationClient, Tls, envelope
 from hotline.contract import seconds, timestamp
@@ -100,6 +100,11 @@ class ScenarioRunner:
         slug = words[:24].strip("-") or "scenario"
         self.run_id = run_id or f"{slug}-{secrets.token_hex(3)}"
         self.progress = Progress(run_id=self.run_id)
+        # The run's state, set by run().
+        self._stations: dict[tuple[StationName, Seat], SeatOperator] = {}
+        self._readers: dict[tuple[StationName, Seat], asyncio.Task[None]] = {}
+        self._spawn: Spawn | None = None
+        self._stack: AsyncExitStack | None = None
 
     async def run(self) -> RunResult:
         """Plays every inject at its time and the simulated operators until the
@@ -118,7 +123,8 @@ class ScenarioRunner:
                 start_note(scenario, self.run_id), bookmark=f"scenario:{self.run_id}"
             )
             clock = ScenarioClock(scenario.time_scale)
-            stations = await self._open_stations(stack, clock)
+            self._stack = stack
+            self._stations = await self._open_stations(stack, clock)
             reporters = await self._unit_reporters(stack, clock)
             self.progress.upcoming = [_label(i) for i in scenario.injects]
             clock.start()
@@ -126,14 +132,19 @@ class ScenarioRunner:
             self.on_progress(self.progress)
             try:
                 async with asyncio.TaskGroup() as tasks:
-                    background = [tasks.create_task(seat.run()) for seat in stations.values()]
-                    background += [tasks.create_task(r.run()) for r in reporters]
-                    senders = {
-                        name: seat.client
-                        for (name, position), seat in stations.items()
-                        if position is Seat.PRIMARY
-                    }
-                    await self._play_injects(control, senders, clock)
+                    background: list[asyncio.Task[None]] = []
+
+                    def spawn(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+                        task = tasks.create_task(work)
+                        background.append(task)
+                        return task
+
+                    self._spawn = spawn
+                    for key, seat in self._stations.items():
+                        self._readers[key] = spawn(seat.run(spawn))
+                    for reporter in reporters:
+                        spawn(reporter.run())
+                    await self._play_injects(control, self._sender, clock)
                     await clock.until(scenario.duration)
                     for task in background:
                         task.cancel()
@@ -165,7 +176,7 @@ class ScenarioRunner:
                 senders[inject.station] = await stack.enter_async_context(client)
             clock = ScenarioClock(self.scenario.time_scale)
             clock.start()
-            await self._play(inject, control, senders, clock)
+            await self._play(inject, control, senders.__getitem__, clock)
 
     async def _check_server(self, control: HotlineClient) -> None:
         exercise = self.scenario.exercise
@@ -289,10 +300,14 @@ class ScenarioRunner:
         self.progress.answers.append(f"T+{_clock(at)} {who}: {kind}")
         self.on_progress(self.progress)
 
+    def _sender(self, station: StationName) -> StationClient:
+        """The client a simulated station's messages go out on (its primary seat's)."""
+        return self._stations[(station, Seat.PRIMARY)].client
+
     async def _play_injects(
         self,
         control: HotlineClient,
-        senders: Mapping[StationName, StationClient],
+        senders: Callable[[StationName], StationClient],
         clock: ScenarioClock,
     ) -> None:
         for inject in self.scenario.injects:
@@ -310,20 +325,20 @@ class ScenarioRunner:
         self,
         inject: Inject,
         control: HotlineClient,
-        senders: Mapping[StationName, StationClient],
+        senders: Callable[[StationName], StationClient],
         clock: ScenarioClock,
     ) -> None:
         bookmark = f"{self.run_id}/{inject.inject_id}"
         note = f"inject {inject.inject_id}: {inject.description or inject.kind.value}"
         if inject.kind is InjectKind.MESSAGE:
-            assert inject.station is not None
             message = self._message(inject, clock)
-            result = await senders[inject.station].send_envelope(message)
-            if result.code:
-                raise ScenarioError(f"the server refused the message: {result.error}")
-            await control.annotate(
-                note, bookmark, inject.station.hotline, about_sequence=result.sequence
-            )
+            if inject.delivery_delay and self._spawn is not None:
+                # Written now, delivered later: the schedule goes on meanwhile.
+                self._spawn(self._deliver_late(inject, message, control, senders, clock))
+            else:
+                await self._deliver(inject, message, control, senders, clock)
+        elif inject.kind is InjectKind.LINE_CUT:
+            await self._cut(inject, control, clock, note, bookmark)
         elif inject.kind in (InjectKind.SUSPEND, InjectKind.RESUME):
             await self._suspend_or_resume(inject, control, note)
             await control.annotate(note, bookmark, inject.hotline)
@@ -341,6 +356,102 @@ class ScenarioRunner:
             await control.annotate(f"inject {inject.inject_id}: {text}", bookmark, inject.hotline)
             if inject.bookmark:
                 await control.annotate(text, f"{self.run_id}/{inject.bookmark}", inject.hotline)
+
+    async def _deliver(
+        self,
+        inject: Inject,
+        message: envelope_pb2.Envelope,
+        control: HotlineClient,
+        senders: Callable[[StationName], StationClient],
+        clock: ScenarioClock,
+    ) -> None:
+        assert inject.station is not None
+        await clock.until(inject.at + inject.delivery_delay)
+        result = await senders(inject.station).send_envelope(message)
+        if result.code:
+            raise ScenarioError(f"the server refused the message: {result.error}")
+        note = f"inject {inject.inject_id}: {inject.description or 'message'}"
+        if inject.delivery_delay:
+            late = _span(inject.delivery_delay)
+            note += f" (written at T+{_clock(inject.at)}, delivered {late} late)"
+        await control.annotate(
+            note,
+            f"{self.run_id}/{inject.inject_id}",
+            inject.station.hotline,
+            about_sequence=result.sequence,
+        )
+
+    async def _deliver_late(
+        self,
+        inject: Inject,
+        message: envelope_pb2.Envelope,
+        control: HotlineClient,
+        senders: Callable[[StationName], StationClient],
+        clock: ScenarioClock,
+    ) -> None:
+        try:
+            await self._deliver(inject, message, control, senders, clock)
+        except (HotlineClientError, ScenarioError) as error:
+            self._problem(f"{inject.inject_id}: {error}")
+
+    async def _cut(
+        self, inject: Inject, control: HotlineClient, clock: ScenarioClock, note: str, bookmark: str
+    ) -> None:
+        """Closes the sessions of the station (or of every simulated station on the
+        hotline) now; they open again at ``inject.until``, resuming with no gap."""
+        assert self._spawn is not None
+        cut = [
+            key
+            for key in self._stations
+            if key[0] == inject.station
+            or (inject.station is None and key[0].hotline == inject.hotline)
+        ]
+        if not cut:
+            raise ScenarioError("no simulated station to cut")
+        names = sorted({str(name) for name, _ in cut})
+        until = f"T+{_clock(inject.until)}"
+        hotline = inject.station.hotline if inject.station else inject.hotline
+        await control.annotate(f"{note} ({', '.join(names)} cut until {until})", bookmark, hotline)
+        for key in cut:
+            seat = self._stations[key]
+            seat.connected.clear()
+            self._readers[key].cancel()
+            resume = seat.client.last_sequence
+            await seat.client.close()
+            self._spawn(self._restore(key, resume, inject, control, clock))
+
+    async def _restore(
+        self,
+        key: tuple[StationName, Seat],
+        resume: int,
+        inject: Inject,
+        control: HotlineClient,
+        clock: ScenarioClock,
+    ) -> None:
+        assert self._stack is not None
+        assert self._spawn is not None
+        await clock.until(inject.until)
+        name, position = key
+        client = StationClient(
+            self.address, self.credentials.station(name, position), tls=self.tls,
+            resume_after=resume, max_backoff=1.0,
+        )  # fmt: skip
+        try:
+            await self._stack.enter_async_context(client)
+        except (HotlineClientError, TimeoutError) as error:
+            self._problem(
+                f"{inject.inject_id}: {name} {position.value} could not reconnect: {error}"
+            )
+            return
+        seat = self._stations[key]
+        seat.client = client
+        seat.connected.set()
+        self._readers[key] = self._spawn(seat.run(self._spawn))
+        if position is Seat.PRIMARY:
+            await control.annotate(
+                f"inject {inject.inject_id}: {name}'s line restored",
+                hotline=name.hotline,
+            )
 
     async def _suspend_or_resume(self, inject: Inject, control: HotlineClient, note: str) -> None:
         """By exercise control, or by the party's station ``inject.by`` (its own act,
@@ -424,3 +535,8 @@ def _clock(at: float) -> str:
     minutes, secs = divmod(round(at), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _span(length: float) -> str:
+    minutes, secs = divmod(round(length), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

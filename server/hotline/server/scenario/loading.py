@@ -163,8 +163,13 @@ def _scenario(
                 f"injects[{i}].from: {inject.station} is played by a person; a scripted "
                 "message comes from a simulated station"
             )
+        if inject.kind is InjectKind.LINE_CUT and inject.station in played:
+            raise ConfigurationError(
+                f"injects[{i}].station: {inject.station} is played by a person; the runner "
+                "cuts the line of a simulated station only"
+            )
     duration = _offset(header.get("duration"), "scenario.duration", required=True)
-    last = max((max(i.at, i.until) for i in injects), default=0.0)
+    last = max((max(i.at + i.delivery_delay, i.until) for i in injects), default=0.0)
     if duration < last:
         raise ConfigurationError(
             f"scenario.duration: {duration:g} s ends before the last inject (at {last:g} s)"
@@ -316,6 +321,7 @@ def _inject(
         table,
         ("id", "at", "kind", "description", "from", "station", "priority", "message",
          "window_opens", "window_lasts", "location_off_km", "off_bearing_deg", "seat",
+         "delivery_delay",
          "until", "hotline", "reason", "by", "text", "bookmark"),
         where,
     )  # fmt: skip
@@ -341,6 +347,22 @@ def _inject(
             station=_station_name(table.get("station"), f"{where}.station", stations),
             seat=_seat(table.get("seat", "primary"), f"{where}.seat"),
             until=until,
+        )  # fmt: skip
+    if kind is InjectKind.LINE_CUT:
+        until = _offset(table.get("until"), f"{where}.until", required=True)
+        if until <= at:
+            raise ConfigurationError(f"{where}.until: must come after {where}.at")
+        if ("station" in table) == ("hotline" in table):
+            raise ConfigurationError(
+                f"{where}.station: give the station whose line is cut, or the hotline "
+                "(every simulated station on it), not both"
+            )
+        if "station" in table:
+            station = _station_name(table["station"], f"{where}.station", stations)
+            return Inject(inject_id, at, kind, base.description, station=station, until=until)
+        return Inject(
+            inject_id, at, kind, base.description, until=until,
+            hotline=_hotline(table["hotline"], f"{where}.hotline"),
         )  # fmt: skip
     if kind in (InjectKind.SUSPEND, InjectKind.RESUME):
         hotline = _hotline(table.get("hotline"), f"{where}.hotline")
@@ -404,6 +426,7 @@ def _message_inject(
     return Inject(
         base.inject_id, base.at, base.kind, base.description,
         station=station, envelope=envelope, window_opens=opens, window_lasts=lasts,
+        delivery_delay=_offset(table.get("delivery_delay", 0), f"{where}.delivery_delay"),
         location_off_m=off_km * 1000.0,
         off_bearing_deg=_number(table.get("off_bearing_deg", 90), f"{where}.off_bearing_deg"),
     )  # fmt: skip

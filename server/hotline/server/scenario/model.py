@@ -125,6 +125,7 @@ class InjectKind(enum.Enum):
     SUSPEND = "suspend"
     RESUME = "resume"
     NOTE = "note"
+    LINE_CUT = "line_cut"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,11 @@ class Inject:
       ``window_opens`` after the inject and lasts ``window_lasts``; its area is moved
       ``location_off_m`` towards ``off_bearing_deg`` (a pre-notification with its
       location off).
+      With ``delivery_delay`` the message is written (its sent-at time) at ``at`` and
+      reaches the server that much later.
     - UNAVAILABLE: ``station``'s ``seat`` is away until ``until``.
+    - LINE_CUT: the simulated ``station`` (or every simulated station on ``hotline``)
+      loses its connection until ``until``, then resumes with no gap.
     - SUSPEND / RESUME: ``hotline``, with ``reason``: by exercise control, or by the
       station ``by`` (its party's act) where the exercise allows it.
     - NOTE: a trainer's note ``text`` (and ``bookmark``) in the log.
@@ -150,6 +155,7 @@ class Inject:
     envelope: envelope_pb2.Envelope | None = None
     window_opens: float = 0.0
     window_lasts: float = 0.0
+    delivery_delay: float = 0.0
     location_off_m: float = 0.0
     off_bearing_deg: float = 90.0
     seat: Seat = Seat.PRIMARY
