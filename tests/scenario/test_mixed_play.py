@@ -47,13 +47,16 @@ within = "2m"
 async def test_a_person_plays_one_station_and_is_judged(tmp_path: Path) -> None:
     scenario = parse_scenario(SCENARIO, name="mixed.toml")
     assert scenario.exercise is not None
-    async with running_server(tmp_path, scaled_exercise(scenario.exercise, 60)) as harness:
-        async with harness.station("BLUE", AIR) as person:
-            runner = ScenarioRunner(scenario, harness.address, HarnessCredentials(harness))
-            run = asyncio.create_task(runner.run())
-            stop = await expect(person, lambda e: e.WhichOneof("body") == "stop_request")
-            await person.acknowledge(stop, acknowledgments_pb2.ACK_KIND_WILCO)
-            result = await run
+    exercise = scaled_exercise(scenario.exercise, 60)
+    async with (
+        running_server(tmp_path, exercise) as harness,
+        harness.station("BLUE", AIR) as person,
+    ):
+        runner = ScenarioRunner(scenario, harness.address, HarnessCredentials(harness))
+        run = asyncio.create_task(runner.run())
+        stop = await expect(person, lambda e: e.WhichOneof("body") == "stop_request")
+        await person.acknowledge(stop, acknowledgments_pb2.ACK_KIND_WILCO)
+        result = await run
     assert result.problems == ()
     records = read_log(tmp_path)
     blue_air_sessions = [
