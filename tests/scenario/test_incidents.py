@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hotline.cli.scenario.runner import Progress
 from hotline.server.review import build_report
 from hotline.server.scenario import Verdict, evaluate_runs, load_scenario
 from hotline.testing.scenarios import run_scenario
@@ -18,8 +19,9 @@ async def test_deir_ezzor_2016_the_standby_answers_the_stop_request_in_time(
     tmp_path: Path,
 ) -> None:
     scenario = load_scenario(SCENARIOS / "deir-ezzor-2016.toml").with_time_scale(30)
+    shown: list[Progress] = []
 
-    run = await run_scenario(scenario, tmp_path)
+    run = await run_scenario(scenario, tmp_path, shown.append)
 
     [evaluation] = evaluate_runs(run.records)
     assert evaluation.run_id == run.result.run_id
@@ -50,6 +52,10 @@ async def test_deir_ezzor_2016_the_standby_answers_the_stop_request_in_time(
     page = kinds.index(("alert", acknowledgments_pb2.ALERT_KIND_ACK_OVERDUE, 0))
     answer = kinds.index(("acknowledgment", 0, common_pb2.OPERATOR_STANDBY))
     assert page < answer
+    # The live view showed the objective met and the page to the standby.
+    assert shown[-1].met == 1
+    assert shown[-1].objectives[0].startswith("[MET] O1")
+    assert any("ACK_OVERDUE" in alert for alert in shown[-1].alerts)
     # The after-action report judges the run from the log alone.
     section = _section(build_report(run.records, None), "scenarios")
     assert 'data-verdict="MET"' in section

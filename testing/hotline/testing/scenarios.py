@@ -7,10 +7,11 @@ as ``hotline serve --scenario`` does), plays the scenario unattended with the ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.cli.scenario.runner import RunResult, ScenarioRunner
+from hotline.cli.scenario.runner import Progress, RunResult, ScenarioRunner
 from hotline.server.scenario import Scenario, Seat, StationName, scaled_exercise
 from hotline.server.storage import open_backend
 from hotline.testing.harness import Harness, running_server
@@ -45,11 +46,17 @@ def read_log(data_dir: Path) -> list[tuple[int, log_pb2.LogRecord]]:
         backend.close()
 
 
-async def run_scenario(scenario: Scenario, data_dir: Path) -> ScenarioLog:
+async def run_scenario(
+    scenario: Scenario, data_dir: Path, on_progress: Callable[[Progress], None] | None = None
+) -> ScenarioLog:
     """Serves ``scenario``'s exercise in ``data_dir``, runs the scenario to its end and
-    returns the run and the whole log once the server has stopped."""
+    returns the run and the whole log once the server has stopped; ``on_progress`` sees
+    what the live view would show."""
     assert scenario.exercise is not None
     exercise = scaled_exercise(scenario.exercise, scenario.time_scale)
     async with running_server(data_dir, exercise) as harness:
-        result = await ScenarioRunner(scenario, harness.address, HarnessCredentials(harness)).run()
+        runner = ScenarioRunner(
+            scenario, harness.address, HarnessCredentials(harness), on_progress=on_progress
+        )
+        result = await runner.run()
     return ScenarioLog(result, read_log(data_dir), data_dir)

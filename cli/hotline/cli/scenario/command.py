@@ -285,6 +285,19 @@ class _LiveView:
             Panel(upcoming, title=f"next ({len(progress.upcoming)} left)"),
             Panel(answers, title="simulated answers"),
         ]
+        if progress.objectives:
+            parts.append(
+                Panel(
+                    Text("\n".join(progress.objectives)),
+                    title=f"objectives (met {progress.met} of {len(progress.objectives)})",
+                )
+            )
+        if progress.alerts:
+            parts.append(
+                Panel(
+                    Text("\n".join(progress.alerts[-5:])), title=f"alerts ({len(progress.alerts)})"
+                )
+            )
         if progress.problems:
             parts.append(Panel(Text("\n".join(progress.problems[-5:])), title="problems"))
         heading = Text(

@@ -31,17 +31,19 @@ from hotline.server.exercise import hotline_name
 from hotline.server.scenario import (
     Inject,
     InjectKind,
+    RunCollector,
     Scenario,
     ScenarioError,
     Seat,
     SimulatedUnit,
     StationName,
+    Verdict,
     Window,
     inject_message_id,
     scaled_exercise,
     start_note,
 )
-from hotline.v1 import common_pb2, envelope_pb2, zones_pb2
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, zones_pb2
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,11 @@ class Progress:
     upcoming: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: The objectives as judged from the log so far: ``[MET] O1 ...``.
+    objectives: list[str] = field(default_factory=list)
+    met: int = 0
+    #: The alerts of the run so far, oldest first: ``T+0:02:00 ACK_OVERDUE: ...``.
+    alerts: list[str] = field(default_factory=list)
     now: float = 0.0
 
 
@@ -144,6 +151,7 @@ class ScenarioRunner:
                         self._readers[key] = spawn(seat.run(spawn))
                     for reporter in reporters:
                         spawn(reporter.run())
+                    spawn(self._follow(control, first, clock))
                     await self._play_injects(control, self._sender, clock)
                     await clock.until(scenario.duration)
                     for task in background:
@@ -298,6 +306,40 @@ class ScenarioRunner:
 
     def _answered(self, who: str, kind: str, at: float) -> None:
         self.progress.answers.append(f"T+{_clock(at)} {who}: {kind}")
+        self.on_progress(self.progress)
+
+    async def _follow(self, control: HotlineClient, first: int, clock: ScenarioClock) -> None:
+        """Follows the log from the run's start note: the alerts as they come, and the
+        objectives judged again (at most twice a wall second) for the live view."""
+        collector = RunCollector(self.scenario)
+        judged_at = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            async for record in control.watch(resume_after_index=first - 1):
+                collector.add(record.index, record)
+                if record.envelope.WhichOneof("body") == "alert":
+                    alert = record.envelope.alert
+                    kind = acknowledgments_pb2.AlertKind.Name(alert.kind).removeprefix(
+                        "ALERT_KIND_"
+                    )
+                    self.progress.alerts.append(f"T+{_clock(clock.now())} {kind}: {alert.summary}")
+                if loop.time() - judged_at >= 0.5 or _decisive(record):
+                    judged_at = loop.time()
+                    self._judged(collector)
+        except HotlineClientError as error:
+            self._problem(f"following the log: {error}")
+
+    def _judged(self, collector: RunCollector) -> None:
+        evaluations = collector.evaluations()
+        if not evaluations:
+            return
+        results = evaluations[-1].objectives
+        self.progress.met = sum(r.verdict is Verdict.MET for r in results)
+        self.progress.objectives = [
+            f"[{r.verdict.value.upper()}] {r.objective.objective_id} "
+            f"{r.objective.description or r.objective.kind.value}: {r.reason}"
+            for r in results
+        ]
         self.on_progress(self.progress)
 
     def _sender(self, station: StationName) -> StationClient:
@@ -540,3 +582,15 @@ def _clock(at: float) -> str:
 def _span(length: float) -> str:
     minutes, secs = divmod(round(length), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _decisive(record: log_pb2.LogRecord) -> bool:
+    """Whether a record may change a verdict: an operator's answer, an alert, a hotline
+    suspended or resumed."""
+    if record.kind in (log_pb2.RECORD_KIND_HOTLINE_SUSPENDED, log_pb2.RECORD_KIND_HOTLINE_RESUMED):
+        return True
+    body = record.envelope.WhichOneof("body")
+    return body == "alert" or (
+        body == "acknowledgment"
+        and record.envelope.acknowledgment.kind != acknowledgments_pb2.ACK_KIND_RECEIPT
+    )
