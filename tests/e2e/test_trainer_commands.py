@@ -129,3 +129,37 @@ async def test_a_trainer_suspends_resumes_and_injects_while_watching(
         process.terminate()
         _, errors = await process.communicate()
     assert "connection lost" in errors.decode()
+
+
+def test_a_trainer_lists_the_zones_and_shows_one_with_its_versions(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    exercise = ["--data-dir", str(server.data_dir), "--exercise", str(SCENARIOS / "syria.exercise.toml")]  # fmt: skip
+    tokens = {party: tmp_path / f"{party}.token" for party in ("BLUE", "RED")}
+    for party, path in tokens.items():
+        issued = hotline("token", *exercise, "--party", party, "--hotline", "GROUND_COMMANDERS",
+                         "-o", str(path))  # fmt: skip
+        assert issued.returncode == 0, issued.stderr
+    at = ["--address", server.address]
+    proposed = hotline(
+        "send", "zone-propose", *at, "--token-file", str(tokens["BLUE"]),
+        "--zone-id", "NFA-KHASHAM", "--name", "Khasham", "--kind", "NFA",
+        "--circle", "35.29,40.26,5000", "--ceiling", "3000",
+    )  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    accepted = hotline(
+        "send", "zone-decide", "accept", *at, "--token-file", str(tokens["RED"]),
+        "--zone-id", "NFA-KHASHAM", "--version", "1",
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    control = ["--token-file", str(control_token(server, tmp_path)), *at]
+
+    listed = hotline("zones", *control, "--owner", "blue")
+    shown = hotline("zones", "NFA-KHASHAM", *control)
+    none = hotline("zones", *control, "--state", "WITHDRAWN")
+
+    assert listed.returncode == 0, listed.stderr
+    [zone] = listed.stdout.splitlines()
+    assert zone.startswith('NFA-KHASHAM v1 ACTIVE NO_FIRE_AREA BLUE "Khasham" 0-3000 m')
+    assert shown.stdout.splitlines()[1].startswith("  v1 proposed by BLUE: NFA-KHASHAM v1")
+    assert none.stdout.strip() == "no zone"

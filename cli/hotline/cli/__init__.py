@@ -9,6 +9,7 @@
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
     hotline revoke ID              revoke a credential now (exercise control)
     hotline watch [--hotline H] [--party P] [--kind K]   every hotline live, resumes by itself
+    hotline zones [ZONE_ID]        the zones as they stand, or one with its versions
     hotline control suspend|resume HOTLINE   exercise control on the live exercise;
                                    control inject SCENARIO ID plays one inject now
     hotline exercise check|run|evaluate SCENARIO   scenarios: timed injects, simulated
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         status,
         watch,
+        zones,
     )
     from hotline.cli.scenario import command as scenario  # noqa: PLC0415
 
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_parser(commands, connected)
     control.add_parser(commands, connected)
     watch.add_parser(commands, connected)
+    zones.add_parser(commands, connected)
     return parser
 
 
