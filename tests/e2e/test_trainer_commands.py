@@ -134,7 +134,8 @@ async def test_a_trainer_suspends_resumes_and_injects_while_watching(
 def test_a_trainer_lists_the_zones_and_shows_one_with_its_versions(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    exercise = ["--data-dir", str(server.data_dir), "--exercise", str(SCENARIOS / "syria.exercise.toml")]  # fmt: skip
+    exercise = ["--data-dir", str(server.data_dir),
+                "--exercise", str(SCENARIOS / "syria.exercise.toml")]  # fmt: skip
     tokens = {party: tmp_path / f"{party}.token" for party in ("BLUE", "RED")}
     for party, path in tokens.items():
         issued = hotline("token", *exercise, "--party", party, "--hotline", "GROUND_COMMANDERS",
