@@ -50,6 +50,7 @@ class SeatOperator:
         shared: StationAnswers,
         away: tuple[Window, ...] = (),
         on_answer: Callable[[str, str, float], None] | None = None,
+        on_delivery: Callable[[envelope_pb2.Envelope], None] | None = None,
     ) -> None:
         model = simulated.primary if seat is Seat.PRIMARY else simulated.standby
         self.model: Operator = replace(model, absent=(*model.absent, *away))
@@ -61,6 +62,7 @@ class SeatOperator:
         self.shared = shared
         self.rng = random.Random(f"{seed}:{simulated.station}:{seat.value}")
         self.on_answer = on_answer
+        self.on_delivery = on_delivery
         #: Clear while the seat's line is cut: answers wait for it.
         self.connected = asyncio.Event()
         self.connected.set()
@@ -69,6 +71,8 @@ class SeatOperator:
         """Reads the deliveries of the seat's current client and answers (each answer a
         task of ``spawn``'s, so that it outlives a cut line), until cancelled."""
         async for delivery in self.client.deliveries():
+            if self.on_delivery is not None:
+                self.on_delivery(delivery)
             message = self._to_answer(delivery)
             if message is not None:
                 spawn(self._answer(message, self.clock.now()))

@@ -97,6 +97,7 @@ class ScenarioRunner:
         tls: Tls | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         run_id: str | None = None,
+        on_delivery: Callable[[envelope_pb2.Envelope], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.address = address
@@ -107,6 +108,9 @@ class ScenarioRunner:
         slug = words[:24].strip("-") or "scenario"
         self.run_id = run_id or f"{slug}-{secrets.token_hex(3)}"
         self.progress = Progress(run_id=self.run_id)
+        #: How late each inject went out, in wall seconds (the schedule's slack).
+        self.lateness: list[float] = []
+        self.on_delivery = on_delivery
         # The run's state, set by run().
         self._stations: dict[tuple[StationName, Seat], SeatOperator] = {}
         self._readers: dict[tuple[StationName, Seat], asyncio.Task[None]] = {}
@@ -233,6 +237,7 @@ class ScenarioRunner:
                     simulated, seat, client, clock,
                     seed=scenario.seed, ends_at=scenario.duration, shared=shared,
                     away=tuple(away.get((name, seat), ())), on_answer=self._answered,
+                    on_delivery=self.on_delivery,
                 )  # fmt: skip
         return seats
 
@@ -354,6 +359,7 @@ class ScenarioRunner:
     ) -> None:
         for inject in self.scenario.injects:
             await clock.until(inject.at)
+            self.lateness.append((clock.now() - inject.at) / clock.time_scale)
             try:
                 await self._play(inject, control, senders, clock)
             except (HotlineClientError, ScenarioError) as error:
