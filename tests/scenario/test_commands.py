@@ -92,3 +92,26 @@ def test_check_names_the_line_and_field_of_a_mistake(tmp_path: Path) -> None:
         f"hotline exercise check: {broken}:{line}: injects[0].at: expected exercise time"
     )
     assert hotline("exercise", "check", str(DEIR_EZZOR)).returncode == 0
+
+
+def test_credentials_for_a_scenario_with_its_exercise_inline(tmp_path: Path) -> None:
+    inline = SCENARIOS / "line-suspension-2017.toml"
+    server = ServerProcess(tmp_path / "data", options=["--scenario", str(inline)])
+    server.start()
+    try:
+        token = tmp_path / "red.token"
+        issued = hotline(
+            "token", "--scenario", str(inline), "--data-dir", str(server.data_dir),
+            "--party", "RED", "--hotline", "AIR_OPERATIONS", "-o", str(token),
+        )  # fmt: skip
+        assert issued.returncode == 0, issued.stderr
+        # The exercise lets a party suspend its own line: RED's station does.
+        at = ["--address", server.address, "--token-file", str(token)]
+        suspended = hotline("control", "suspend", "AIR_OPERATIONS", "--reason", "2017", *at)
+        assert suspended.returncode == 0, suspended.stderr
+        refused = hotline("control", "suspend", "GENERALS", "--reason", "not ours", *at)
+    finally:
+        server.terminate()
+    assert refused.returncode == 1
+    assert "PERMISSION_DENIED" in refused.stderr
+    assert "may suspend or resume only its own hotline" in refused.stderr
