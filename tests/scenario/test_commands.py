@@ -3,6 +3,8 @@ report`` typed into real processes, as a trainer runs a scenario."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from hotline.client import HotlineClient
+from hotline.server.scenario import evaluate_runs
 from hotline.testing.harness import ServerProcess
+from hotline.testing.scenarios import read_log
+from hotline.v1 import log_pb2
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -21,6 +27,12 @@ def hotline(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [*HOTLINE, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -115,3 +127,50 @@ def test_credentials_for_a_scenario_with_its_exercise_inline(tmp_path: Path) -> 
     assert refused.returncode == 1
     assert "PERMISSION_DENIED" in refused.stderr
     assert "may suspend or resume only its own hotline" in refused.stderr
+
+
+async def test_a_run_goes_on_across_a_server_restart(tmp_path: Path) -> None:
+    server = ServerProcess(
+        tmp_path / "data",
+        options=["--scenario", str(DEIR_EZZOR), "--time-scale", "60",
+                 "--listen", f"127.0.0.1:{free_port()}"],
+    )  # fmt: skip
+    server.start()
+    runner = await asyncio.create_subprocess_exec(
+        *HOTLINE, "exercise", "run", str(DEIR_EZZOR), "--time-scale", "60", "--quiet",
+        "--data-dir", str(server.data_dir), "--address", server.address,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        control = hotline(
+            "token", "--role", "control", "--scenario", str(DEIR_EZZOR),
+            "--data-dir", str(server.data_dir),
+        ).stdout.strip()  # fmt: skip
+        async with HotlineClient(server.address, control) as watcher:
+            async for record in watcher.watch(resume_after_index=0):
+                if record.annotation.bookmark.startswith("scenario:"):
+                    break
+        # The run has started: the server stops and comes back on the same address.
+        await asyncio.to_thread(server.terminate)
+        await asyncio.to_thread(server.start)
+        _, errors = await asyncio.wait_for(runner.communicate(), 60)
+    finally:
+        if runner.returncode is None:
+            runner.kill()
+            await runner.wait()
+        server.terminate()
+    assert runner.returncode == 0, errors.decode()
+    evaluated = hotline("exercise", "evaluate", str(server.data_dir / "hotline.sqlite"),
+                        "--key", str(server.data_dir / "signing.pub"))  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    assert "objectives met: 1 of 1" in evaluated.stdout
+    assert "not in the log" not in evaluated.stdout
+    # The server did stop within the run.
+    [run] = evaluate_runs(read_log(server.data_dir))
+    assert run.end_index is not None
+    stops = [
+        index
+        for index, record in read_log(server.data_dir)
+        if record.kind == log_pb2.RECORD_KIND_SERVER_STOPPED
+    ]
+    assert any(run.start_index < index < run.end_index for index in stops)

@@ -21,10 +21,21 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import grpc
+
 from hotline.cli.scenario.clock import ScenarioClock
 from hotline.cli.scenario.operators import SeatOperator, Spawn, StationAnswers
+from hotline.cli.scenario.patience import patiently
 from hotline.cli.scenario.units import UnitReporter
-from hotline.client import HotlineClient, HotlineClientError, StationClient, Tls, envelope
+from hotline.client import (
+    HotlineClient,
+    HotlineClientError,
+    Refused,
+    StationClient,
+    Tls,
+    TransportError,
+    envelope,
+)
 from hotline.contract import seconds, timestamp
 from hotline.server.deconfliction.geodesy import destination
 from hotline.server.exercise import hotline_name
@@ -130,8 +141,8 @@ class ScenarioRunner:
                 HotlineClient(self.address, self.credentials.control(), tls=self.tls)
             )
             await self._check_server(control)
-            first = await control.annotate(
-                start_note(scenario, self.run_id), bookmark=f"scenario:{self.run_id}"
+            first = await self._note(
+                control, start_note(scenario, self.run_id), bookmark=f"scenario:{self.run_id}"
             )
             clock = ScenarioClock(scenario.time_scale)
             self._stack = stack
@@ -295,7 +306,7 @@ class ScenarioRunner:
 
     async def _sent(self, client: HotlineClient, message: envelope_pb2.Envelope, what: str) -> bool:
         try:
-            result = await client.send(message)
+            result = await patiently(client.send, message)
         except HotlineClientError as error:
             self._problem(f"{what}: {error}")
             return False
@@ -318,21 +329,30 @@ class ScenarioRunner:
         objectives judged again (at most twice a wall second) for the live view."""
         collector = RunCollector(self.scenario)
         judged_at = 0.0
+        last = first - 1
         loop = asyncio.get_running_loop()
-        try:
-            async for record in control.watch(resume_after_index=first - 1):
-                collector.add(record.index, record)
-                if record.envelope.WhichOneof("body") == "alert":
-                    alert = record.envelope.alert
-                    kind = acknowledgments_pb2.AlertKind.Name(alert.kind).removeprefix(
-                        "ALERT_KIND_"
-                    )
-                    self.progress.alerts.append(f"T+{_clock(clock.now())} {kind}: {alert.summary}")
-                if loop.time() - judged_at >= 0.5 or _decisive(record):
-                    judged_at = loop.time()
-                    self._judged(collector)
-        except HotlineClientError as error:
-            self._problem(f"following the log: {error}")
+        while True:
+            try:
+                async for record in control.watch(resume_after_index=last):
+                    last = record.index
+                    collector.add(record.index, record)
+                    if record.envelope.WhichOneof("body") == "alert":
+                        alert = record.envelope.alert
+                        kind = acknowledgments_pb2.AlertKind.Name(alert.kind)
+                        self.progress.alerts.append(
+                            f"T+{_clock(clock.now())} {kind.removeprefix('ALERT_KIND_')}: "
+                            f"{alert.summary}"
+                        )
+                    if loop.time() - judged_at >= 0.5 or _decisive(record):
+                        judged_at = loop.time()
+                        self._judged(collector)
+            except TransportError:
+                pass
+            except HotlineClientError as error:
+                self._problem(f"following the log: {error}")
+                return
+            # The server went away (a restart): go on after the last record seen.
+            await asyncio.sleep(0.5)
 
     def _judged(self, collector: RunCollector) -> None:
         evaluations = collector.evaluations()
@@ -346,6 +366,27 @@ class ScenarioRunner:
             for r in results
         ]
         self.on_progress(self.progress)
+
+    async def _note(
+        self,
+        control: HotlineClient,
+        text: str,
+        bookmark: str = "",
+        hotline: common_pb2.Hotline.ValueType = common_pb2.HOTLINE_UNSPECIFIED,
+        *,
+        about_sequence: int | None = None,
+    ) -> int:
+        """Annotates, waiting out a server restart. A note tried again after its first
+        try went through finds its bookmark taken (run ids make the bookmarks the run's
+        own): it is recorded, and 0 stands for its index."""
+        try:
+            return await patiently(
+                control.annotate, text, bookmark, hotline, about_sequence=about_sequence
+            )
+        except Refused as refused:
+            if refused.code == grpc.StatusCode.ALREADY_EXISTS and bookmark:
+                return 0
+            raise
 
     def _sender(self, station: StationName) -> StationClient:
         """The client a simulated station's messages go out on (its primary seat's)."""
@@ -389,21 +430,24 @@ class ScenarioRunner:
             await self._cut(inject, control, clock, note, bookmark)
         elif inject.kind in (InjectKind.SUSPEND, InjectKind.RESUME):
             await self._suspend_or_resume(inject, control, note)
-            await control.annotate(note, bookmark, inject.hotline)
+            await self._note(control, note, bookmark, inject.hotline)
         elif inject.kind is InjectKind.UNAVAILABLE:
             # The operator model already keeps the seat away; the note says so in the log.
             assert inject.station is not None
             until = _clock(inject.until)
-            await control.annotate(
+            await self._note(
+                control,
                 f"{note} ({inject.station} {inject.seat.value} away until T+{until})",
                 bookmark,
                 inject.station.hotline,
             )
         else:
             text = inject.text or note
-            await control.annotate(f"inject {inject.inject_id}: {text}", bookmark, inject.hotline)
+            await self._note(
+                control, f"inject {inject.inject_id}: {text}", bookmark, inject.hotline
+            )
             if inject.bookmark:
-                await control.annotate(text, f"{self.run_id}/{inject.bookmark}", inject.hotline)
+                await self._note(control, text, f"{self.run_id}/{inject.bookmark}", inject.hotline)
 
     async def _deliver(
         self,
@@ -422,7 +466,8 @@ class ScenarioRunner:
         if inject.delivery_delay:
             late = _span(inject.delivery_delay)
             note += f" (written at T+{_clock(inject.at)}, delivered {late} late)"
-        await control.annotate(
+        await self._note(
+            control,
             note,
             f"{self.run_id}/{inject.inject_id}",
             inject.station.hotline,
@@ -459,7 +504,9 @@ class ScenarioRunner:
         names = sorted({str(name) for name, _ in cut})
         until = f"T+{_clock(inject.until)}"
         hotline = inject.station.hotline if inject.station else inject.hotline
-        await control.annotate(f"{note} ({', '.join(names)} cut until {until})", bookmark, hotline)
+        await self._note(
+            control, f"{note} ({', '.join(names)} cut until {until})", bookmark, hotline
+        )
         for key in cut:
             seat = self._stations[key]
             seat.connected.clear()
@@ -496,7 +543,8 @@ class ScenarioRunner:
         seat.connected.set()
         self._readers[key] = self._spawn(seat.run(self._spawn))
         if position is Seat.PRIMARY:
-            await control.annotate(
+            await self._note(
+                control,
                 f"inject {inject.inject_id}: {name}'s line restored",
                 hotline=name.hotline,
             )
@@ -512,9 +560,9 @@ class ScenarioRunner:
                     HotlineClient(self.address, token, tls=self.tls)
                 )
             if inject.kind is InjectKind.SUSPEND:
-                await client.suspend(inject.hotline, inject.reason or note)
+                await patiently(client.suspend, inject.hotline, inject.reason or note)
             else:
-                await client.resume(inject.hotline)
+                await patiently(client.resume, inject.hotline)
 
     def _message(self, inject: Inject, clock: ScenarioClock) -> envelope_pb2.Envelope:
         assert inject.envelope is not None
@@ -566,7 +614,7 @@ def _move(area: zones_pb2.Geometry, bearing: float, distance: float) -> None:
 async def _shielded_note(control: HotlineClient, text: str, bookmark: str) -> int | None:
     """Records the end of the run, even while the run is being cancelled."""
     with contextlib.suppress(HotlineClientError, asyncio.CancelledError):
-        return await asyncio.shield(control.annotate(text, bookmark))
+        return await asyncio.shield(patiently(control.annotate, text, bookmark))
     return None
 
 

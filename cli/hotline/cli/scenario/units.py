@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from hotline.cli.scenario.clock import ScenarioClock
+from hotline.cli.scenario.patience import patiently
 from hotline.client import HotlineClient, HotlineClientError, envelope
 from hotline.contract import timestamp
 from hotline.server.deconfliction.geodesy import destination, inverse
@@ -94,7 +95,7 @@ class UnitReporter:
                     position.observed_at.CopyFrom(observed)
                     report.positions.append(position)
             try:
-                result = await self.client.send(envelope(sender, report))
+                result = await patiently(self.client.send, envelope(sender, report))
             except HotlineClientError as error:
                 self.on_problem(f"{self.station} position report: {error}")
                 continue
