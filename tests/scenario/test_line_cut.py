@@ -119,6 +119,13 @@ async def test_a_cut_station_goes_offline_and_answers_once_its_line_is_back(
     # Offline once during the cut (and once more when the run ends).
     assert len([i for i in went_offline if i < reconnected]) == 1
     assert evaluation.objectives[0].verdict is Verdict.MET
+    [outage] = evaluation.outages
+    assert outage.what == "RED/AIR_OPERATIONS"
+    assert outage.end_index == reconnected
+    assert outage.lasted is not None
+    assert outage.lasted >= 110  # cut from T+1m to T+3m, in exercise time
+    assert outage.traffic == 2  # M1, and D1 delivered late, at T+1m30s
+    assert evaluation.alerts["STATION_OFFLINE"] >= 1
     # The delayed message: written at T+30s, recorded a minute (of exercise time) later.
     delayed = next(
         r for _, r in run.records if r.envelope.message_id.endswith(".D1") and r.envelope.text.text

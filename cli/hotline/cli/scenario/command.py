@@ -352,6 +352,16 @@ def print_evaluation(evaluation: RunEvaluation) -> None:
         print(line)
         for alert in outcome.alerts:
             print(f"      alert {alert.kind} at T+{_span(alert.at)} (record {alert.index})")
+    for outage in evaluation.outages:
+        lasted = outage.lasted
+        how_long = f"for {_span(lasted)}" if lasted is not None else "until the end"
+        print(
+            f"  line cut {outage.inject_id} ({outage.what}) at T+{_span(outage.start)}, "
+            f"{how_long}; {outage.traffic} message(s) sent on the line meanwhile"
+        )
+    if evaluation.alerts:
+        counted = ", ".join(f"{kind} {count}" for kind, count in evaluation.alerts.items())
+        print(f"  alerts: {counted}")
     if evaluation.incursions:
         print(f"  incursions: {len(evaluation.incursions)}")
     for incursion in evaluation.incursions:

@@ -110,8 +110,34 @@ def _run(evaluation: RunEvaluation) -> str:
         if incursions
         else ""
     )
+    outages: list[list[Cell]] = [
+        [
+            text(o.inject_id),
+            text(o.what),
+            f"{_link(o.index)} T+{_clock(o.start)}",
+            (
+                f"{_link(o.end_index)} T+{_clock(o.end)}"
+                if o.end is not None
+                else "not back when the run ended"
+            ),
+            (_clock(o.lasted) if o.lasted is not None else "", 'class="num"'),
+            (str(o.traffic), 'class="num"'),
+        ]
+        for o in evaluation.outages
+    ]
+    outage_table = (
+        table(
+            ["line cut", "station", "cut", "back", "lasted", "messages meanwhile"],
+            outages,
+            css="outages",
+        )
+        if outages
+        else ""
+    )
+    alerts = ", ".join(f"{text(kind)} {count}" for kind, count in evaluation.alerts.items())
+    alert_line = f"<p>Alerts during the run: {alerts}.</p>" if alerts else ""
     return (
-        f"<h3>{text(scenario.name)}</h3><p>{facts}</p>{problems}"
+        f"<h3>{text(scenario.name)}</h3><p>{facts}</p>{problems}{alert_line}"
         + table(
             ["objective", "expected player action", "verdict", "why", "evidence"],
             objectives,
@@ -124,6 +150,7 @@ def _run(evaluation: RunEvaluation) -> str:
             css="injects",
         )
         + incursion_table
+        + outage_table
     )
 
 

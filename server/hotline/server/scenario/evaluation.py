@@ -95,6 +95,25 @@ class Incursion:
         return None if self.end is None else self.end - self.start
 
 
+@dataclass(frozen=True)
+class Outage:
+    """A line cut by an inject: from its note to the first reconnection of a cut
+    station (exercise time; ``end`` None if none came back before the log ended), and
+    the messages sent on the hotline meanwhile."""
+
+    inject_id: str
+    what: str
+    index: int
+    start: float
+    end_index: int | None
+    end: float | None
+    traffic: int
+
+    @property
+    def lasted(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+
 @dataclass
 class RunEvaluation:
     """One scenario run found in a log."""
@@ -108,6 +127,9 @@ class RunEvaluation:
     objectives: list[ObjectiveResult] = field(default_factory=list)
     injects: list[InjectOutcome] = field(default_factory=list)
     incursions: list[Incursion] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
+    #: Alerts raised during the run, by kind (``NOTICE_CONFLICT`` ...).
+    alerts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -420,6 +442,53 @@ class _Judge:
             objective, since, f"{hotline_name(hotline)} was never resumed", (start,)
         )
 
+    def alert_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, record in self.records:
+            if record.envelope.WhichOneof("body") == "alert":
+                kind = acknowledgments_pb2.AlertKind.Name(record.envelope.alert.kind)
+                name = kind.removeprefix("ALERT_KIND_")
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def outage(self, inject: Inject) -> Outage:
+        found = self.inject_record(inject.inject_id)
+        station = inject.station
+        hotline = station.hotline if station is not None else inject.hotline
+        what = (
+            str(station)
+            if station is not None
+            else f"every simulated station on {hotline_name(hotline)}"
+        )
+        if found is None:
+            return Outage(inject.inject_id, what, -1, inject.at, None, None, 0)
+        start_index, record = found
+        start = self.at(record)
+        end_index: int | None = None
+        end: float | None = None
+        traffic = 0
+        for index, later in self.records:
+            if index <= start_index:
+                continue
+            session = later.station_session.station
+            if (
+                later.kind == log_pb2.RECORD_KIND_STATION_CONNECTED
+                and session.hotline == hotline
+                and (station is None or session.party == station.party)
+            ):
+                end_index, end = index, self.at(later)
+                break
+            envelope = later.envelope
+            if (
+                later.kind == log_pb2.RECORD_KIND_ENVELOPE
+                and envelope.hotline == hotline
+                and envelope.WhichOneof("body") not in (None, "acknowledgment", "alert")
+                and envelope.sender.party
+                and (station is None or envelope.sender.party != station.party)
+            ):
+                traffic += 1
+        return Outage(inject.inject_id, what, start_index, start, end_index, end, traffic)
+
     def outcome(self, inject: Inject) -> InjectOutcome:
         found = self.inject_record(inject.inject_id)
         if found is None:
@@ -471,6 +540,10 @@ def _judge(run: _Run) -> RunEvaluation:
     evaluation.objectives = [judge.judge(o) for o in evaluation.scenario.objectives]
     evaluation.injects = [judge.outcome(i) for i in evaluation.scenario.injects]
     evaluation.incursions = judge.incursions
+    evaluation.outages = [
+        judge.outage(i) for i in evaluation.scenario.injects if i.kind is InjectKind.LINE_CUT
+    ]
+    evaluation.alerts = judge.alert_counts()
     return evaluation
 
 
