@@ -20,7 +20,8 @@ from hotline.server.scenario.evaluation import (
     Verdict,
     evaluate_runs,
 )
-from hotline.server.scenario.loading import load_scenario, parse_offset, parse_scenario
+from hotline.server.scenario.fields import parse_offset
+from hotline.server.scenario.loading import load_scenario, parse_scenario
 from hotline.server.scenario.model import (
     USUAL_TIME_SCALES,
     Answer,

@@ -7,7 +7,6 @@ line (where it can be found), the field (``injects[2].at``) and what is wrong, s
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,17 +14,29 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from hotline.server.deconfliction.geodesy import distance_m
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import (
     Exercise,
     Hotline,
-    UnknownKey,
     exercise_from_dict,
-    hotline_name,
     load_exercise,
-    parse_hotline,
     parse_priority,
+)
+from hotline.server.scenario.fields import (
+    check_known,
+    check_unique,
+    line_of,
+    read_hotline,
+    read_id,
+    read_list,
+    read_number,
+    read_offset,
+    read_seat,
+    read_station,
+    read_table,
+    read_tables,
+    read_text,
+    read_window,
 )
 from hotline.server.scenario.model import (
     MAX_TIME_SCALE,
@@ -36,38 +47,21 @@ from hotline.server.scenario.model import (
     Objective,
     ObjectiveKind,
     Operator,
-    PreloadedZone,
     Scenario,
     Seat,
     SimulatedStation,
-    SimulatedUnit,
     StationName,
-    Waypoint,
-    Window,
 )
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, zones_pb2
+from hotline.server.scenario.theatre import preloaded_zone, simulated_unit
+from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2
 
 _EXERCISE_KEYS = ("exercise", "parties", "stations", "policy", "mqtt")
 _TOP_KEYS = ("scenario", "simulated", "zones", "units", "injects", "objectives", *_EXERCISE_KEYS)
-_DOMAINS = {
-    "AIR": common_pb2.DOMAIN_AIR,
-    "GROUND": common_pb2.DOMAIN_GROUND,
-    "SEA": common_pb2.DOMAIN_SEA,
-}
-#: The hotline of a unit's domain, where its own reports go by default.
-_DOMAIN_HOTLINE = {
-    common_pb2.DOMAIN_AIR: common_pb2.HOTLINE_AIR_OPERATIONS,
-    common_pb2.DOMAIN_GROUND: common_pb2.HOTLINE_GROUND_COMMANDERS,
-    common_pb2.DOMAIN_SEA: common_pb2.HOTLINE_GROUND_COMMANDERS,
-}
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)")
 _ANSWERS = {
     "WILCO": acknowledgments_pb2.ACK_KIND_WILCO,
     "ROGER": acknowledgments_pb2.ACK_KIND_ROGER,
     "UNABLE": acknowledgments_pb2.ACK_KIND_UNABLE,
 }
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 #: Bodies an inject may send (alerts are the server's and acknowledgments the
 #: operators').
 _SENDABLE = (
@@ -99,7 +93,7 @@ def parse_scenario(
     try:
         return _scenario(data, source, base, with_exercise)
     except ConfigurationError as error:
-        line = _line_of(source, str(error))
+        line = line_of(source, str(error))
         where = f"{name}:{line}" if line else name
         raise ConfigurationError(f"{where}: {error}") from None
 
@@ -107,15 +101,15 @@ def parse_scenario(
 def _scenario(
     data: Mapping[str, Any], source: str, base: Path | None, with_exercise: bool
 ) -> Scenario:
-    _known(data, _TOP_KEYS, "")
-    header = _table(data.get("scenario"), "scenario")
-    _known(
+    check_known(data, _TOP_KEYS, "")
+    header = read_table(data.get("scenario"), "scenario")
+    check_known(
         header,
         ("name", "exercise", "start", "time_scale", "seed", "duration", "played"),
         "scenario",
     )
     exercise = _exercise(data, header, base) if with_exercise else None
-    scale = _number(header.get("time_scale", 1), "scenario.time_scale")
+    scale = read_number(header.get("time_scale", 1), "scenario.time_scale")
     if not 1 <= scale <= MAX_TIME_SCALE:
         raise ConfigurationError(
             f"scenario.time_scale: {scale:g} is out of range; exercise time runs 1 to "
@@ -126,11 +120,11 @@ def _scenario(
         raise ConfigurationError(f"scenario.seed: expected a whole number, got {seed!r}")
     stations = {(s.party, s.hotline) for s in exercise.stations} if exercise else None
     played = frozenset(
-        _station_name(v, f"scenario.played[{i}]", stations)
-        for i, v in enumerate(_list(header.get("played", []), "scenario.played"))
+        read_station(v, f"scenario.played[{i}]", stations)
+        for i, v in enumerate(read_list(header.get("played", []), "scenario.played"))
     )
     simulated: dict[StationName, SimulatedStation] = {}
-    for i, table in enumerate(_tables(data.get("simulated", []), "simulated")):
+    for i, table in enumerate(read_tables(data.get("simulated", []), "simulated")):
         station = _simulated(table, f"simulated[{i}]", stations)
         if station.station in played:
             raise ConfigurationError(
@@ -147,9 +141,9 @@ def _scenario(
                 simulated[key] = SimulatedStation(key)
     injects = tuple(
         _inject(t, f"injects[{i}]", stations)
-        for i, t in enumerate(_tables(data.get("injects", []), "injects"))
+        for i, t in enumerate(read_tables(data.get("injects", []), "injects"))
     )
-    _unique([i.inject_id for i in injects], "injects", "id")
+    check_unique([i.inject_id for i in injects], "injects", "id")
     for i, inject in enumerate(injects):
         if inject.by is not None and exercise and not exercise.policy.parties_may_suspend:
             raise ConfigurationError(
@@ -168,29 +162,29 @@ def _scenario(
                 f"injects[{i}].station: {inject.station} is played by a person; the runner "
                 "cuts the line of a simulated station only"
             )
-    duration = _offset(header.get("duration"), "scenario.duration", required=True)
+    duration = read_offset(header.get("duration"), "scenario.duration", required=True)
     last = max((max(i.at + i.delivery_delay, i.until) for i in injects), default=0.0)
     if duration < last:
         raise ConfigurationError(
             f"scenario.duration: {duration:g} s ends before the last inject (at {last:g} s)"
         )
     zones = tuple(
-        _zone(t, f"zones[{i}]", exercise, duration)
-        for i, t in enumerate(_tables(data.get("zones", []), "zones"))
+        preloaded_zone(t, f"zones[{i}]", exercise, duration)
+        for i, t in enumerate(read_tables(data.get("zones", []), "zones"))
     )
-    _unique([z.zone.zone_id for z in zones], "zones", "zone.zone_id")
+    check_unique([z.zone.zone_id for z in zones], "zones", "zone.zone_id")
     units = tuple(
-        _unit(t, f"units[{i}]", exercise)
-        for i, t in enumerate(_tables(data.get("units", []), "units"))
+        simulated_unit(t, f"units[{i}]", exercise)
+        for i, t in enumerate(read_tables(data.get("units", []), "units"))
     )
-    _unique([u.unit_id for u in units], "units", "id")
+    check_unique([u.unit_id for u in units], "units", "id")
     objectives = tuple(
         _objective(t, f"objectives[{i}]", {i.inject_id for i in injects})
-        for i, t in enumerate(_tables(data.get("objectives", []), "objectives"))
+        for i, t in enumerate(read_tables(data.get("objectives", []), "objectives"))
     )
-    _unique([o.objective_id for o in objectives], "objectives", "id")
+    check_unique([o.objective_id for o in objectives], "objectives", "id")
     return Scenario(
-        name=_text(header, "name", "scenario"),
+        name=read_text(header, "name", "scenario"),
         exercise=exercise,
         time_scale=scale,
         seed=seed,
@@ -232,20 +226,20 @@ def _exercise(data: Mapping[str, Any], header: Mapping[str, Any], base: Path | N
 def _simulated(
     table: Mapping[str, Any], where: str, stations: set[tuple[str, Hotline]] | None
 ) -> SimulatedStation:
-    _known(table, ("station", "primary", "standby", "absent", "language"), where)
+    check_known(table, ("station", "primary", "standby", "absent", "language"), where)
     primary = _operator(table.get("primary", {}), f"{where}.primary")
     standby = _operator(table.get("standby", {}), f"{where}.standby")
-    for i, window in enumerate(_tables(table.get("absent", []), f"{where}.absent")):
-        _known(window, ("seat", "from", "until"), f"{where}.absent[{i}]")
-        span = _window(window, f"{where}.absent[{i}]")
-        if _seat(window.get("seat", "primary"), f"{where}.absent[{i}].seat") is Seat.PRIMARY:
+    for i, window in enumerate(read_tables(table.get("absent", []), f"{where}.absent")):
+        check_known(window, ("seat", "from", "until"), f"{where}.absent[{i}]")
+        span = read_window(window, f"{where}.absent[{i}]")
+        if read_seat(window.get("seat", "primary"), f"{where}.absent[{i}].seat") is Seat.PRIMARY:
             primary = Operator(primary.delay, primary.probability, primary.answers,
                                (*primary.absent, span))  # fmt: skip
         else:
             standby = Operator(standby.delay, standby.probability, standby.answers,
                                (*standby.absent, span))  # fmt: skip
     return SimulatedStation(
-        station=_station_name(table.get("station"), f"{where}.station", stations),
+        station=read_station(table.get("station"), f"{where}.station", stations),
         primary=primary,
         standby=standby,
         language=str(table.get("language", "en")),
@@ -253,9 +247,9 @@ def _simulated(
 
 
 def _operator(value: object, where: str) -> Operator:
-    table = _table(value, where)
-    _known(table, ("delay", "answer_probability", "answer"), where)
-    probability = _number(table.get("answer_probability", 1.0), f"{where}.answer_probability")
+    table = read_table(value, where)
+    check_known(table, ("delay", "answer_probability", "answer"), where)
+    probability = read_number(table.get("answer_probability", 1.0), f"{where}.answer_probability")
     if not 0 <= probability <= 1:
         raise ConfigurationError(
             f"{where}.answer_probability: {probability:g} is not a probability (0 to 1)"
@@ -266,7 +260,7 @@ def _operator(value: object, where: str) -> Operator:
     else:
         answers = {
             kind: _answer(text, f"{where}.answer.{kind}")
-            for kind, text in _table(answer, f"{where}.answer").items()
+            for kind, text in read_table(answer, f"{where}.answer").items()
         }
         for kind in answers:
             if kind != "default" and kind not in _SENDABLE:
@@ -294,19 +288,19 @@ def _answer(text: object, where: str) -> Answer:
 
 def _delay(value: object, where: str) -> AnswerDelay:
     if not isinstance(value, Mapping):
-        return AnswerDelay(fixed=_offset(value, where, required=True))
-    _known(value, ("uniform", "exponential_mean"), where)
+        return AnswerDelay(fixed=read_offset(value, where, required=True))
+    check_known(value, ("uniform", "exponential_mean"), where)
     if "uniform" in value:
-        bounds = _list(value["uniform"], f"{where}.uniform")
+        bounds = read_list(value["uniform"], f"{where}.uniform")
         if len(bounds) != 2:
             raise ConfigurationError(f'{where}.uniform: expected [low, high], e.g. ["10s", "1m"]')
-        low = _offset(bounds[0], f"{where}.uniform[0]", required=True)
-        high = _offset(bounds[1], f"{where}.uniform[1]", required=True)
+        low = read_offset(bounds[0], f"{where}.uniform[0]", required=True)
+        high = read_offset(bounds[1], f"{where}.uniform[1]", required=True)
         if high < low:
             raise ConfigurationError(f"{where}.uniform: the high bound is below the low one")
         return AnswerDelay(low=low, high=high)
     if "exponential_mean" in value:
-        mean = _offset(value["exponential_mean"], f"{where}.exponential_mean", required=True)
+        mean = read_offset(value["exponential_mean"], f"{where}.exponential_mean", required=True)
         if mean <= 0:
             raise ConfigurationError(f"{where}.exponential_mean: must be more than 0")
         return AnswerDelay(mean=mean)
@@ -317,7 +311,7 @@ def _delay(value: object, where: str) -> AnswerDelay:
 def _inject(
     table: Mapping[str, Any], where: str, stations: set[tuple[str, Hotline]] | None
 ) -> Inject:
-    _known(
+    check_known(
         table,
         ("id", "at", "kind", "description", "from", "station", "priority", "message",
          "window_opens", "window_lasts", "location_off_km", "off_bearing_deg", "seat",
@@ -325,8 +319,8 @@ def _inject(
          "until", "hotline", "reason", "by", "text", "bookmark"),
         where,
     )  # fmt: skip
-    inject_id = _identifier(table, where)
-    at = _offset(table.get("at"), f"{where}.at", required=True)
+    inject_id = read_id(table, where)
+    at = read_offset(table.get("at"), f"{where}.at", required=True)
     kind_text = table.get("kind", "message")
     try:
         kind = InjectKind(kind_text)
@@ -339,17 +333,17 @@ def _inject(
     if kind is InjectKind.MESSAGE:
         return _message_inject(table, where, stations, base)
     if kind is InjectKind.UNAVAILABLE:
-        until = _offset(table.get("until"), f"{where}.until", required=True)
+        until = read_offset(table.get("until"), f"{where}.until", required=True)
         if until <= at:
             raise ConfigurationError(f"{where}.until: must come after {where}.at")
         return Inject(
             inject_id, at, kind, base.description,
-            station=_station_name(table.get("station"), f"{where}.station", stations),
-            seat=_seat(table.get("seat", "primary"), f"{where}.seat"),
+            station=read_station(table.get("station"), f"{where}.station", stations),
+            seat=read_seat(table.get("seat", "primary"), f"{where}.seat"),
             until=until,
         )  # fmt: skip
     if kind is InjectKind.LINE_CUT:
-        until = _offset(table.get("until"), f"{where}.until", required=True)
+        until = read_offset(table.get("until"), f"{where}.until", required=True)
         if until <= at:
             raise ConfigurationError(f"{where}.until: must come after {where}.at")
         if ("station" in table) == ("hotline" in table):
@@ -358,17 +352,17 @@ def _inject(
                 "(every simulated station on it), not both"
             )
         if "station" in table:
-            station = _station_name(table["station"], f"{where}.station", stations)
+            station = read_station(table["station"], f"{where}.station", stations)
             return Inject(inject_id, at, kind, base.description, station=station, until=until)
         return Inject(
             inject_id, at, kind, base.description, until=until,
-            hotline=_hotline(table["hotline"], f"{where}.hotline"),
+            hotline=read_hotline(table["hotline"], f"{where}.hotline"),
         )  # fmt: skip
     if kind in (InjectKind.SUSPEND, InjectKind.RESUME):
-        hotline = _hotline(table.get("hotline"), f"{where}.hotline")
+        hotline = read_hotline(table.get("hotline"), f"{where}.hotline")
         by = None
         if "by" in table:
-            by = _station_name(table["by"], f"{where}.by", stations)
+            by = read_station(table["by"], f"{where}.by", stations)
             if by.hotline != hotline:
                 raise ConfigurationError(
                     f"{where}.by: {by} is not on {where}.hotline; a party suspends or "
@@ -384,7 +378,7 @@ def _inject(
     return Inject(
         inject_id, at, kind, base.description, text=text,
         bookmark=str(table.get("bookmark", "")),
-        hotline=_hotline(table["hotline"], f"{where}.hotline")
+        hotline=read_hotline(table["hotline"], f"{where}.hotline")
         if "hotline" in table
         else common_pb2.HOTLINE_UNSPECIFIED,
     )  # fmt: skip
@@ -393,8 +387,8 @@ def _inject(
 def _message_inject(
     table: Mapping[str, Any], where: str, stations: set[tuple[str, Hotline]] | None, base: Inject
 ) -> Inject:
-    station = _station_name(table.get("from"), f"{where}.from", stations)
-    body = _table(table.get("message"), f"{where}.message")
+    station = read_station(table.get("from"), f"{where}.from", stations)
+    body = read_table(table.get("message"), f"{where}.message")
     if len(body) != 1 or next(iter(body)) not in _SENDABLE:
         raise ConfigurationError(
             f"{where}.message: expected one table named after the message kind ("
@@ -413,133 +407,27 @@ def _message_inject(
         raise ConfigurationError(f"{where}.priority: {error}") from None
     if kind == "stop_request":
         envelope.priority = common_pb2.PRIORITY_FLASH
-    opens = _offset(table.get("window_opens", 0), f"{where}.window_opens")
-    lasts = _offset(table.get("window_lasts", 0), f"{where}.window_lasts")
+    opens = read_offset(table.get("window_opens", 0), f"{where}.window_opens")
+    lasts = read_offset(table.get("window_lasts", 0), f"{where}.window_lasts")
     if kind == "activity_notice" and lasts <= 0:
         raise ConfigurationError(
             f"{where}.window_lasts: an activity notice needs its window's length "
             '(window_opens after the inject, e.g. "10m"; window_lasts, e.g. "30m")'
         )
-    off_km = _number(table.get("location_off_km", 0), f"{where}.location_off_km")
+    off_km = read_number(table.get("location_off_km", 0), f"{where}.location_off_km")
     if off_km < 0:
         raise ConfigurationError(f"{where}.location_off_km: must be 0 or more")
     return Inject(
         base.inject_id, base.at, base.kind, base.description,
         station=station, envelope=envelope, window_opens=opens, window_lasts=lasts,
-        delivery_delay=_offset(table.get("delivery_delay", 0), f"{where}.delivery_delay"),
+        delivery_delay=read_offset(table.get("delivery_delay", 0), f"{where}.delivery_delay"),
         location_off_m=off_km * 1000.0,
-        off_bearing_deg=_number(table.get("off_bearing_deg", 90), f"{where}.off_bearing_deg"),
+        off_bearing_deg=read_number(table.get("off_bearing_deg", 90), f"{where}.off_bearing_deg"),
     )  # fmt: skip
-
-
-def _zone(
-    table: Mapping[str, Any], where: str, exercise: Exercise | None, duration: float
-) -> PreloadedZone:
-    _known(table, ("owner", "accepted_by", "effective_from", "effective_until", "zone"), where)
-    stations = {(s.party, s.hotline) for s in exercise.stations} if exercise else None
-    owner = _station_name(table.get("owner"), f"{where}.owner", stations)
-    if "accepted_by" in table:
-        accepted_by = tuple(
-            _station_name(v, f"{where}.accepted_by[{i}]", stations)
-            for i, v in enumerate(_list(table["accepted_by"], f"{where}.accepted_by"))
-        )
-    else:
-        accepted_by = tuple(
-            StationName(party, hotline)
-            for party, hotline in sorted(stations or ())
-            if hotline == owner.hotline and party != owner.party
-        )
-    for i, station in enumerate(accepted_by):
-        if station.party == owner.party or station.hotline != owner.hotline:
-            raise ConfigurationError(
-                f"{where}.accepted_by[{i}]: {station} cannot accept {owner}'s zone; another "
-                f"party's station on {hotline_name(owner.hotline)} can"
-            )
-    zone = zones_pb2.Zone()
-    try:
-        json_format.ParseDict(dict(_table(table.get("zone"), f"{where}.zone")), zone)
-    except json_format.ParseError as error:
-        raise ConfigurationError(f"{where}.zone: {error}") from None
-    if not zone.zone_id:
-        raise ConfigurationError(f"{where}.zone.zone_id: required")
-    start = _offset(table.get("effective_from", 0), f"{where}.effective_from")
-    end = _offset(table.get("effective_until", duration), f"{where}.effective_until")
-    if end <= start:
-        raise ConfigurationError(f"{where}.effective_until: must come after effective_from")
-    return PreloadedZone(zone, owner, accepted_by, start, end)
-
-
-def _unit(table: Mapping[str, Any], where: str, exercise: Exercise | None) -> SimulatedUnit:
-    _known(
-        table,
-        ("id", "callsign", "party", "domain", "reported_by", "report_every", "speed_mps",
-         "route", "platform_type"),
-        where,
-    )  # fmt: skip
-    unit_id = _identifier(table, where)
-    party = _text(table, "party", where)
-    if exercise is not None and not exercise.has_party(party):
-        raise ConfigurationError(f"{where}.party: the exercise has no party {party!r}")
-    domain_text = str(table.get("domain", "GROUND")).upper().removeprefix("DOMAIN_")
-    if domain_text not in _DOMAINS:
-        raise ConfigurationError(f"{where}.domain: {domain_text!r}: use AIR, GROUND or SEA")
-    domain = _DOMAINS[domain_text]
-    stations = {(s.party, s.hotline) for s in exercise.stations} if exercise else None
-    if "reported_by" in table:
-        reporter = _station_name(table["reported_by"], f"{where}.reported_by", stations)
-    else:
-        reporter = StationName(party, _DOMAIN_HOTLINE[domain])
-        if stations is not None and (reporter.party, reporter.hotline) not in stations:
-            raise ConfigurationError(
-                f"{where}.reported_by: required: {party} has no station {reporter}"
-            )
-    every = _offset(table.get("report_every", "12s"), f"{where}.report_every", required=True)
-    if every <= 0:
-        raise ConfigurationError(f"{where}.report_every: must be more than 0")
-    speed = _number(table.get("speed_mps", 0), f"{where}.speed_mps")
-    route = _route(table.get("route"), f"{where}.route", speed)
-    return SimulatedUnit(
-        unit_id=unit_id,
-        callsign=str(table.get("callsign", unit_id)),
-        party=party,
-        domain=domain,
-        reported_by=reporter,
-        report_every=every,
-        route=route,
-        platform_type=str(table.get("platform_type", "")),
-    )
-
-
-def _route(value: object, where: str, speed: float) -> tuple[Waypoint, ...]:
-    points = _tables(value, where)
-    if not points:
-        raise ConfigurationError(f"{where}: at least one waypoint")
-    route: list[Waypoint] = []
-    for i, point in enumerate(points):
-        here = f"{where}[{i}]"
-        _known(point, ("at", "latitude", "longitude", "altitude_m"), here)
-        lat = _number(point.get("latitude"), f"{here}.latitude")
-        lon = _number(point.get("longitude"), f"{here}.longitude")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ConfigurationError(f"{here}: ({lat}, {lon}) is not a latitude and longitude")
-        altitude = _number(point.get("altitude_m", 0), f"{here}.altitude_m")
-        if "at" in point:
-            at = _offset(point["at"], f"{here}.at")
-        elif not route:
-            at = 0.0
-        elif speed > 0:
-            last = route[-1]
-            at = last.at + distance_m(last.latitude, last.longitude, lat, lon) / speed
-        else:
-            raise ConfigurationError(f"{here}.at: required, or give the unit's speed_mps")
-        if route and at <= route[-1].at:
-            raise ConfigurationError(f"{here}.at: must come after the waypoint before it")
-        route.append(Waypoint(at, lat, lon, altitude))
-    return tuple(route)
 
 
 def _objective(table: Mapping[str, Any], where: str, injects: set[str]) -> Objective:
-    _known(
+    check_known(
         table,
         ("id", "kind", "description", "party", "inject", "within", "hotline", "message"),
         where,
@@ -559,7 +447,7 @@ def _objective(table: Mapping[str, Any], where: str, injects: set[str]) -> Objec
     if needs_inject and not inject:
         raise ConfigurationError(f"{where}.inject: required for {kind.value}")
     needs_within = kind is not ObjectiveKind.NO_NOTICE_CONFLICT
-    within = _offset(table.get("within"), f"{where}.within", required=needs_within)
+    within = read_offset(table.get("within"), f"{where}.within", required=needs_within)
     party = str(table.get("party", ""))
     if kind is not ObjectiveKind.RESUMED_WITHIN and not party:
         raise ConfigurationError(f"{where}.party: required for {kind.value}")
@@ -569,169 +457,14 @@ def _objective(table: Mapping[str, Any], where: str, injects: set[str]) -> Objec
             f"{where}.message: the kind of message expected, one of " + ", ".join(_SENDABLE)
         )
     return Objective(
-        objective_id=_identifier(table, where),
+        objective_id=read_id(table, where),
         kind=kind,
         description=str(table.get("description", "")),
         party=party,
         inject=inject,
         within=within,
-        hotline=_hotline(table["hotline"], f"{where}.hotline")
+        hotline=read_hotline(table["hotline"], f"{where}.hotline")
         if "hotline" in table
         else common_pb2.HOTLINE_UNSPECIFIED,
         message=message,
     )
-
-
-# ---------------------------------------------------------------- small parsers
-
-
-def parse_offset(value: object) -> float:
-    """Exercise seconds from a number or ``"90s"``, ``"2m"``, ``"1h30m"``, ``"T+5m"``;
-    ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(value)
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(value)
-    text = value.strip().removeprefix("T+").replace(" ", "")
-    parts = _PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(value)
-    return sum(float(n) * _UNIT[u] for n, u in parts)
-
-
-def _offset(value: object, where: str, *, required: bool = False) -> float:
-    if value is None:
-        if required:
-            raise ConfigurationError(f'{where}: required (exercise time, e.g. "90s", "5m", "1h")')
-        return 0.0
-    try:
-        return parse_offset(value)
-    except ValueError:
-        raise ConfigurationError(
-            f'{where}: expected exercise time such as 0, "90s", "5m", "1h30m" or "T+5m", '
-            f"got {value!r}"
-        ) from None
-
-
-def _window(table: Mapping[str, Any], where: str) -> Window:
-    start = _offset(table.get("from", 0), f"{where}.from")
-    end = _offset(table.get("until"), f"{where}.until", required=True)
-    if end <= start:
-        raise ConfigurationError(f"{where}.until: must come after {where}.from")
-    return Window(start, end)
-
-
-def _station_name(value: object, where: str, known: set[tuple[str, Hotline]] | None) -> StationName:
-    if not isinstance(value, str) or "/" not in value:
-        raise ConfigurationError(f'{where}: expected a station as "PARTY/HOTLINE", got {value!r}')
-    party, _, line = value.partition("/")
-    hotline = _hotline(line, where)
-    if known is not None and (party, hotline) not in known:
-        raise ConfigurationError(f"{where}: the exercise has no station {value}")
-    return StationName(party, hotline)
-
-
-def _hotline(value: object, where: str) -> common_pb2.Hotline.ValueType:
-    try:
-        return parse_hotline(str(value))
-    except ValueError as error:
-        raise ConfigurationError(f"{where}: {error}") from None
-
-
-def _seat(value: object, where: str) -> Seat:
-    try:
-        return Seat(str(value).lower())
-    except ValueError:
-        raise ConfigurationError(f"{where}: {value!r}: use primary or standby") from None
-
-
-def _identifier(table: Mapping[str, Any], where: str) -> str:
-    value = table.get("id")
-    if not isinstance(value, str) or not _ID.match(value):
-        raise ConfigurationError(
-            f"{where}.id: required, 1-32 letters, digits, '_', '.' or '-', got {value!r}"
-        )
-    return value
-
-
-def _unique(ids: list[str], where: str, key: str) -> None:
-    seen: set[str] = set()
-    for i, value in enumerate(ids):
-        if value in seen:
-            raise ConfigurationError(f"{where}[{i}].{key}: {value!r} is used twice")
-        seen.add(value)
-
-
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{where}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _text(table: Mapping[str, Any], key: str, where: str) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{where}.{key}: required text")
-    return value
-
-
-def _table(value: object, where: str) -> Mapping[str, Any]:
-    if value is None:
-        raise ConfigurationError(f"{where}: required table")
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{where}: expected a table, got {value!r}")
-    return value
-
-
-def _tables(value: object, where: str) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigurationError(f"{where}: expected an array of tables ([[{where}]])")
-    return value
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigurationError(f"{where}: expected an array, got {value!r}")
-    return value
-
-
-def _known(table: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in keys:
-            raise UnknownKey(key, f"{where}." if where else "", keys)
-
-
-_WHERE = re.compile(r"^(?P<table>[a-z_]+)(?:\[(?P<n>\d+)\])?(?:\.(?P<key>[a-z_]+))?")
-
-
-def _line_of(text: str, message: str) -> int:
-    """The line an error message's field (``injects[2].at: ...``) is on: the key's line
-    inside the table it names; 0 when it cannot be told."""
-    match = _WHERE.match(message)
-    if match is None:
-        return 0
-    lines = text.splitlines()
-    table, key = match["table"], match["key"]
-    start = 0
-    if match["n"] is not None:
-        header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-        starts = [n for n, line in enumerate(lines) if header.match(line)]
-        if int(match["n"]) >= len(starts):
-            return 0
-        start = starts[int(match["n"])]
-    elif key is None:
-        key = table
-    else:
-        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
-        start = next((n for n, line in enumerate(lines) if header.match(line)), 0)
-    if key is None:
-        return start + 1
-    setting = re.compile(rf"^\s*\[*\s*([\w.]*\.)?{re.escape(key)}\s*(=|\])")
-    for number in range(start, len(lines)):
-        if setting.match(lines[number]):
-            return number + 1
-    return start + 1
