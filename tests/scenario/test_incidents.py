@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline.cli.scenario.runner import Progress
+from hotline.cli.scenario.progress import Progress
 from hotline.server.review import build_report
 from hotline.server.scenario import Verdict, evaluate_runs, load_scenario
 from hotline.testing.scenarios import run_scenario

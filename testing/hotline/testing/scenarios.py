@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.cli.scenario.runner import Progress, RunResult, ScenarioRunner
+from hotline.cli.scenario.progress import Progress
+from hotline.cli.scenario.runner import RunResult, ScenarioRunner
 from hotline.server.scenario import Scenario, Seat, StationName, scaled_exercise
 from hotline.server.storage import open_backend
 from hotline.testing.harness import Harness, running_server

@@ -33,6 +33,10 @@ class ScenarioClock:
         """The UNIX time at which exercise second ``at`` falls."""
         return self.wall_t0 + at / self.time_scale
 
+    def at_wall(self, unix: float) -> float:
+        """The exercise second at which UNIX time ``unix`` falls."""
+        return (unix - self.wall_t0) * self.time_scale
+
     async def until(self, at: float) -> None:
         """Returns once exercise second ``at`` is reached."""
         wait = at / self.time_scale - (self._monotonic() - self._t0)

@@ -32,7 +32,8 @@ from rich.text import Text
 
 from hotline.cli import recorded
 from hotline.cli.options import DEFAULT_ADDRESS
-from hotline.cli.scenario.runner import Progress, ScenarioRunner
+from hotline.cli.scenario.progress import Progress
+from hotline.cli.scenario.runner import ScenarioRunner
 from hotline.client import Tls, TokenFile
 from hotline.server.errors import ConfigurationError
 from hotline.server.exercise import hotline_name

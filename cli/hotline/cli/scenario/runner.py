@@ -18,14 +18,17 @@ import re
 import secrets
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 
 from hotline.cli.scenario.clock import ScenarioClock
+from hotline.cli.scenario.following import LogFollower
+from hotline.cli.scenario.messages import inject_envelope
 from hotline.cli.scenario.operators import SeatOperator, Spawn, StationAnswers
 from hotline.cli.scenario.patience import patiently
+from hotline.cli.scenario.progress import Progress, clock_text
 from hotline.cli.scenario.units import UnitReporter
 from hotline.client import (
     HotlineClient,
@@ -33,28 +36,23 @@ from hotline.client import (
     Refused,
     StationClient,
     Tls,
-    TransportError,
     envelope,
 )
 from hotline.contract import seconds, timestamp
-from hotline.server.deconfliction.geodesy import destination
 from hotline.server.exercise import hotline_name
 from hotline.server.scenario import (
     Inject,
     InjectKind,
-    RunCollector,
     Scenario,
     ScenarioError,
     Seat,
     SimulatedUnit,
     StationName,
-    Verdict,
     Window,
-    inject_message_id,
     scaled_exercise,
     start_note,
 )
-from hotline.v1 import acknowledgments_pb2, common_pb2, envelope_pb2, log_pb2, zones_pb2
+from hotline.v1 import common_pb2, envelope_pb2, zones_pb2
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +67,6 @@ class Credentials(Protocol):
     def station(self, station: StationName, seat: Seat) -> str:
         """A token for ``station``'s ``seat``."""
         ...
-
-
-@dataclass
-class Progress:
-    """What the live view shows: injects done and next, answers, failures."""
-
-    run_id: str = ""
-    done: list[str] = field(default_factory=list)
-    upcoming: list[str] = field(default_factory=list)
-    answers: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    #: The objectives as judged from the log so far: ``[MET] O1 ...``.
-    objectives: list[str] = field(default_factory=list)
-    met: int = 0
-    #: The alerts of the run so far, oldest first: ``T+0:02:00 ACK_OVERDUE: ...``.
-    alerts: list[str] = field(default_factory=list)
-    now: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -166,7 +147,8 @@ class ScenarioRunner:
                         self._readers[key] = spawn(seat.run(spawn))
                     for reporter in reporters:
                         spawn(reporter.run())
-                    spawn(self._follow(control, first, clock))
+                    follower = LogFollower(scenario, self.progress, self.on_progress, self._problem)
+                    spawn(follower.follow(control, first, clock))
                     await self._play_injects(control, self._sender, clock)
                     await clock.until(scenario.duration)
                     for task in background:
@@ -321,50 +303,7 @@ class ScenarioRunner:
         self.on_progress(self.progress)
 
     def _answered(self, who: str, kind: str, at: float) -> None:
-        self.progress.answers.append(f"T+{_clock(at)} {who}: {kind}")
-        self.on_progress(self.progress)
-
-    async def _follow(self, control: HotlineClient, first: int, clock: ScenarioClock) -> None:
-        """Follows the log from the run's start note: the alerts as they come, and the
-        objectives judged again (at most twice a wall second) for the live view."""
-        collector = RunCollector(self.scenario)
-        judged_at = 0.0
-        last = first - 1
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                async for record in control.watch(resume_after_index=last):
-                    last = record.index
-                    collector.add(record.index, record)
-                    if record.envelope.WhichOneof("body") == "alert":
-                        alert = record.envelope.alert
-                        kind = acknowledgments_pb2.AlertKind.Name(alert.kind)
-                        self.progress.alerts.append(
-                            f"T+{_clock(clock.now())} {kind.removeprefix('ALERT_KIND_')}: "
-                            f"{alert.summary}"
-                        )
-                    if loop.time() - judged_at >= 0.5 or _decisive(record):
-                        judged_at = loop.time()
-                        self._judged(collector)
-            except TransportError:
-                pass
-            except HotlineClientError as error:
-                self._problem(f"following the log: {error}")
-                return
-            # The server went away (a restart): go on after the last record seen.
-            await asyncio.sleep(0.5)
-
-    def _judged(self, collector: RunCollector) -> None:
-        evaluations = collector.evaluations()
-        if not evaluations:
-            return
-        results = evaluations[-1].objectives
-        self.progress.met = sum(r.verdict is Verdict.MET for r in results)
-        self.progress.objectives = [
-            f"[{r.verdict.value.upper()}] {r.objective.objective_id} "
-            f"{r.objective.description or r.objective.kind.value}: {r.reason}"
-            for r in results
-        ]
+        self.progress.answers.append(f"T+{clock_text(at)} {who}: {kind}")
         self.on_progress(self.progress)
 
     async def _note(
@@ -420,7 +359,7 @@ class ScenarioRunner:
         bookmark = f"{self.run_id}/{inject.inject_id}"
         note = f"inject {inject.inject_id}: {inject.description or inject.kind.value}"
         if inject.kind is InjectKind.MESSAGE:
-            message = self._message(inject, clock)
+            message = inject_envelope(inject, self.run_id, clock)
             if inject.delivery_delay and self._spawn is not None:
                 # Written now, delivered later: the schedule goes on meanwhile.
                 self._spawn(self._deliver_late(inject, message, control, senders, clock))
@@ -434,7 +373,7 @@ class ScenarioRunner:
         elif inject.kind is InjectKind.UNAVAILABLE:
             # The operator model already keeps the seat away; the note says so in the log.
             assert inject.station is not None
-            until = _clock(inject.until)
+            until = clock_text(inject.until)
             await self._note(
                 control,
                 f"{note} ({inject.station} {inject.seat.value} away until T+{until})",
@@ -458,14 +397,16 @@ class ScenarioRunner:
         clock: ScenarioClock,
     ) -> None:
         assert inject.station is not None
-        await clock.until(inject.at + inject.delivery_delay)
+        # Delivered that long after it was written (its sent-at time), however late
+        # the schedule wrote it.
+        await clock.until(clock.at_wall(seconds(message.sent_at)) + inject.delivery_delay)
         result = await senders(inject.station).send_envelope(message)
         if result.code:
             raise ScenarioError(f"the server refused the message: {result.error}")
         note = f"inject {inject.inject_id}: {inject.description or 'message'}"
         if inject.delivery_delay:
             late = _span(inject.delivery_delay)
-            note += f" (written at T+{_clock(inject.at)}, delivered {late} late)"
+            note += f" (written at T+{clock_text(inject.at)}, delivered {late} late)"
         await self._note(
             control,
             note,
@@ -502,7 +443,7 @@ class ScenarioRunner:
         if not cut:
             raise ScenarioError("no simulated station to cut")
         names = sorted({str(name) for name, _ in cut})
-        until = f"T+{_clock(inject.until)}"
+        until = f"T+{clock_text(inject.until)}"
         hotline = inject.station.hotline if inject.station else inject.hotline
         await self._note(
             control, f"{note} ({', '.join(names)} cut until {until})", bookmark, hotline
@@ -564,52 +505,6 @@ class ScenarioRunner:
             else:
                 await patiently(client.resume, inject.hotline)
 
-    def _message(self, inject: Inject, clock: ScenarioClock) -> envelope_pb2.Envelope:
-        assert inject.envelope is not None
-        assert inject.station is not None
-        message = envelope_pb2.Envelope()
-        message.CopyFrom(inject.envelope)
-        message.message_id = inject_message_id(self.run_id, inject.inject_id)
-        message.sender.CopyFrom(
-            common_pb2.StationRef(party=inject.station.party, hotline=inject.station.hotline)
-        )
-        message.hotline = inject.station.hotline
-        now = clock.now()
-        message.sent_at.CopyFrom(timestamp(clock.wall(now)))
-        body = message.WhichOneof("body")
-        if body == "activity_notice":
-            notice = message.activity_notice
-            notice.window_start.CopyFrom(timestamp(clock.wall(now + inject.window_opens)))
-            notice.window_end.CopyFrom(
-                timestamp(clock.wall(now + inject.window_opens + inject.window_lasts))
-            )
-            if inject.location_off_m:
-                _move(notice.area, inject.off_bearing_deg, inject.location_off_m)
-        elif body == "position_report":
-            for position in message.position_report.positions:
-                if not position.HasField("observed_at"):
-                    position.observed_at.CopyFrom(message.sent_at)
-        elif body == "stop_request" and inject.location_off_m:
-            _move(message.stop_request.area, inject.off_bearing_deg, inject.location_off_m)
-        return message
-
-
-def _move(area: zones_pb2.Geometry, bearing: float, distance: float) -> None:
-    """Moves every point of ``area`` ``distance`` metres towards ``bearing``."""
-    shape = area.WhichOneof("shape")
-    if shape == "circle":
-        points = [area.circle.center]
-    elif shape == "polygon":
-        points = list(area.polygon.vertices)
-    elif shape == "corridor":
-        points = list(area.corridor.path)
-    else:
-        return
-    for point in points:
-        point.latitude, point.longitude = destination(
-            point.latitude, point.longitude, bearing, distance
-        )
-
 
 async def _shielded_note(control: HotlineClient, text: str, bookmark: str) -> int | None:
     """Records the end of the run, even while the run is being cancelled."""
@@ -624,27 +519,9 @@ def _label(inject: Inject) -> str:
         what = f"{inject.station}: {what}"
     elif inject.hotline:
         what = f"{hotline_name(inject.hotline)}: {what}"
-    return f"T+{_clock(inject.at)} {inject.inject_id} {what}"
-
-
-def _clock(at: float) -> str:
-    minutes, secs = divmod(round(at), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"T+{clock_text(inject.at)} {inject.inject_id} {what}"
 
 
 def _span(length: float) -> str:
     minutes, secs = divmod(round(length), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
-def _decisive(record: log_pb2.LogRecord) -> bool:
-    """Whether a record may change a verdict: an operator's answer, an alert, a hotline
-    suspended or resumed."""
-    if record.kind in (log_pb2.RECORD_KIND_HOTLINE_SUSPENDED, log_pb2.RECORD_KIND_HOTLINE_RESUMED):
-        return True
-    body = record.envelope.WhichOneof("body")
-    return body == "alert" or (
-        body == "acknowledgment"
-        and record.envelope.acknowledgment.kind != acknowledgments_pb2.ACK_KIND_RECEIPT
-    )
