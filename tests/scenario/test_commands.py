@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from hotline.cli.scenario.command import IssuedCredentials
 from hotline.client import HotlineClient
-from hotline.server.scenario import evaluate_runs
+from hotline.server.exercise import hotline_name
+from hotline.server.identity import TokenAuthority, load_or_create_secret
+from hotline.server.scenario import Seat, evaluate_runs, load_scenario
+from hotline.server.settings import Settings
 from hotline.testing.harness import ServerProcess
 from hotline.testing.scenarios import read_log
 from hotline.v1 import log_pb2
@@ -174,3 +178,38 @@ async def test_a_run_goes_on_across_a_server_restart(tmp_path: Path) -> None:
         if record.kind == log_pb2.RECORD_KIND_SERVER_STOPPED
     ]
     assert any(run.start_index < index < run.end_index for index in stops)
+
+
+def test_a_run_on_credentials_read_from_files(
+    scenario_server: ServerProcess, tmp_path: Path
+) -> None:
+    scenario = load_scenario(DEIR_EZZOR)
+    assert scenario.exercise is not None
+    secret = load_or_create_secret(Settings(data_dir=scenario_server.data_dir).token_secret_file)
+    authority = TokenAuthority(secret, scenario.exercise)
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    for station in scenario.simulated:
+        for seat in Seat:
+            token = IssuedCredentials(authority, ttl_s=3600).station(station, seat)
+            suffix = "-standby" if seat is Seat.STANDBY else ""
+            (tokens / f"{station.party}-{hotline_name(station.hotline)}{suffix}.token").write_text(
+                token
+            )
+    control = tmp_path / "control.token"
+    control.write_text(IssuedCredentials(authority, ttl_s=3600).control())
+
+    run = hotline(
+        "exercise", "run", str(DEIR_EZZOR), "--time-scale", "60", "--quiet",
+        "--station-tokens", str(tokens), "--token-file", str(control),
+        "--address", scenario_server.address,
+    )  # fmt: skip
+    missing = hotline(
+        "exercise", "run", str(DEIR_EZZOR), "--time-scale", "60", "--quiet",
+        "--station-tokens", str(tmp_path), "--token-file", str(control),
+        "--address", scenario_server.address,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    assert missing.returncode == 1
+    assert "no credential for simulated BLUE/AIR_OPERATIONS primary" in missing.stderr

@@ -107,6 +107,7 @@ def add_runner_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--token-file",
         dest="control_token_file",
+        metavar="FILE",
         default=os.environ.get("HOTLINE_TOKEN_FILE", ""),
         help="exercise control's credential (env HOTLINE_TOKEN_FILE)",
     )
