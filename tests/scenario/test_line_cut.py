@@ -132,3 +132,41 @@ async def test_a_cut_station_goes_offline_and_answers_once_its_line_is_back(
     )
     late = (seconds(delayed.recorded_at) - seconds(delayed.envelope.sent_at)) * 60
     assert late >= 60
+
+
+async def test_a_whole_hotline_is_cut_and_every_station_on_it_comes_back(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario(
+        SCENARIO.replace(
+            'station = "RED/AIR_OPERATIONS"\nuntil = "3m"',
+            'hotline = "GROUND_COMMANDERS"\nuntil = "3m"',
+        ),
+        name="hotline-cut.toml",
+    )
+
+    run = await run_scenario(scenario, tmp_path)
+
+    assert run.result.problems == ()
+    [evaluation] = evaluate_runs(run.records)
+    [outage] = evaluation.outages
+    assert outage.what == "every simulated station on GROUND_COMMANDERS"
+    assert outage.end is not None
+    cut_at = outage.index
+    back = {
+        r.station_session.station.party
+        for index, r in run.records
+        if index > cut_at and r.kind == log_pb2.RECORD_KIND_STATION_CONNECTED and r.hotline == 2
+    }
+    gone = {
+        r.station_session.station.party
+        for index, r in run.records
+        if cut_at < index < (outage.end_index or 0)
+        and r.kind == log_pb2.RECORD_KIND_STATION_DISCONNECTED
+    }
+    assert gone == {"BLUE", "RED"}
+    assert back == {"BLUE", "RED"}
+    # The air line was not touched: M1 is answered at once.
+    message = next(o for o in evaluation.injects if o.inject.inject_id == "M1")
+    assert message.time_lost is not None
+    assert message.time_lost < 60
