@@ -142,6 +142,7 @@ def test_the_page_renders_offline_without_errors(opened: Opened, report: tuple[P
         "Escalation chains",
         "Suspended hotlines",
         "Incursions and separation breaches",
+        "Scenario runs",
         "Trainer annotations",
         "Timeline",
     ]

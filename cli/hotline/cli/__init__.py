@@ -8,6 +8,12 @@
     hotline status                 stations, hotlines, time lost
     hotline annotate "..."         a trainer's note or bookmark (live or after the fact)
     hotline revoke ID              revoke a credential now (exercise control)
+    hotline watch [--hotline H] [--party P] [--kind K]   every hotline live, resumes by itself
+    hotline zones [ZONE_ID]        the zones as they stand, or one with its versions
+    hotline control suspend|resume HOTLINE   exercise control on the live exercise;
+                                   control inject SCENARIO ID plays one inject now
+    hotline exercise check|run|evaluate SCENARIO   scenarios: timed injects, simulated
+                                   stations, expected player actions judged from the log
     hotline audit verify LOG ...   offline verification of a copied log
     hotline replay LOG --key ...   play a recorded exercise back (read-only)
     hotline export LOG --format F  GeoJSON, KML, CSV, CoT or Tacview ACMI of a log
@@ -41,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         annotate,
         audit,
         console,
+        control,
         credentials,
         export,
         pki,
@@ -50,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         send,
         serve,
         status,
+        watch,
+        zones,
     )
+    from hotline.cli.scenario import command as scenario  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="hotline", description="Deconfliction hotlines for military exercises."
@@ -67,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_parser(commands)
     export.add_parser(commands)
     report.add_parser(commands)
+    scenario.add_parser(commands)
     connected = argparse.ArgumentParser(add_help=False)
     add_connection(connected, os.environ)
     console.add_parser(commands, connected)
@@ -74,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_parser(commands, connected)
     annotate.add_parser(commands, connected)
     revoke.add_parser(commands, connected)
+    control.add_parser(commands, connected)
+    watch.add_parser(commands, connected)
+    zones.add_parser(commands, connected)
     return parser
 
 

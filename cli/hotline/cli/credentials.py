@@ -17,6 +17,7 @@ from hotline.server.errors import ConfigurationError, HotlineError
 from hotline.server.exercise import Exercise, parse_hotline
 from hotline.server.identity import Credential, TokenAuthority, load_or_create_secret
 from hotline.server.private_files import write_private
+from hotline.server.scenario import load_scenario
 from hotline.server.settings import Settings
 from hotline.v1 import common_pb2
 
@@ -49,6 +50,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--data-dir", dest="data_dir", help="server data directory")
     parser.add_argument("--exercise", help="the server's exercise TOML file")
     parser.add_argument(
+        "--scenario", help="or the scenario file the server runs ('hotline serve --scenario')"
+    )
+    parser.add_argument(
         "--new-key",
         action="store_true",
         help="create the data directory's token key if it has none (for a server yet to "
@@ -76,6 +80,13 @@ def server_exercise(args: argparse.Namespace, command: str) -> tuple[Settings, E
             settings = replace(settings, data_dir=Path(args.data_dir))
         if args.exercise:
             settings = replace(settings, exercise_file=Path(args.exercise))
+        scenario = getattr(args, "scenario", None)
+        if scenario:
+            if args.exercise:
+                raise ConfigurationError("--exercise: give it or --scenario, not both")
+            exercise = load_scenario(Path(scenario)).exercise
+            assert exercise is not None
+            return settings.checked(), exercise
         return settings, load_settings_exercise(settings.checked())
     except ConfigurationError as error:
         raise SystemExit(f"hotline {command}: {error}") from None

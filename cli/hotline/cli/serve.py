@@ -12,6 +12,9 @@ from typing import Any
 
 from hotline.server.app import serve
 from hotline.server.errors import ConfigurationError
+from hotline.server.exercise import Exercise
+from hotline.server.scenario import load_scenario, scaled_exercise
+from hotline.server.scenario.model import MAX_TIME_SCALE
 from hotline.server.settings import Settings
 
 
@@ -27,6 +30,17 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--data-dir", type=Path, help="data directory (env HOTLINE_DATA_DIR)")
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (env HOTLINE_DB)")
     parser.add_argument("--exercise", type=Path, help="exercise TOML file (env HOTLINE_EXERCISE)")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        help="run the exercise of this scenario file (see 'hotline exercise'), its "
+        "deadlines and line tests divided by the scenario's time scale",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        help="with --scenario: exercise time per wall second instead of the scenario's",
+    )
     parser.add_argument(
         "--no-deconfliction",
         action="store_true",
@@ -163,11 +177,33 @@ def _check_free(listen: str) -> None:
         raise ConfigurationError(f"cannot listen on {listen}: {reason.lower()}") from None
 
 
+def _scenario_exercise(args: argparse.Namespace) -> Exercise | None:
+    """The exercise of ``--scenario`` at its time scale (or ``--time-scale``)."""
+    if args.scenario is None:
+        if args.time_scale is not None:
+            raise ConfigurationError("--time-scale: only with --scenario")
+        return None
+    if args.exercise:
+        raise ConfigurationError(
+            "--exercise: the scenario names its exercise; give one or the other"
+        )
+    if args.time_scale is not None and not 1 <= args.time_scale <= MAX_TIME_SCALE:
+        raise ConfigurationError(
+            f"--time-scale: {args.time_scale:g} is not from 1 to {MAX_TIME_SCALE:g}"
+        )
+    scenario = load_scenario(args.scenario)
+    if args.time_scale is not None:
+        scenario = scenario.with_time_scale(args.time_scale)
+    assert scenario.exercise is not None
+    return scaled_exercise(scenario.exercise, scenario.time_scale)
+
+
 async def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
+        exercise = _scenario_exercise(args)
         _check_free(settings.listen)
-        await serve(settings, ready=_ready(settings))
+        await serve(settings, exercise=exercise, ready=_ready(settings))
     except ConfigurationError as error:
         raise SystemExit(f"hotline serve: {error}") from None
     return 0

@@ -152,6 +152,11 @@ class Policy(_message.Message):
     LINE_TEST_INTERVAL_FIELD_NUMBER: _builtins.int
     LINE_TEST_RECEIPT_FIELD_NUMBER: _builtins.int
     SEPARATION_FIELD_NUMBER: _builtins.int
+    PARTIES_MAY_SUSPEND_FIELD_NUMBER: _builtins.int
+    parties_may_suspend: _builtins.bool
+    """A party's station may suspend and resume its own hotline (as one side did in 2017);
+    its suspension is recorded as its act, and only it or exercise control resumes it.
+    """
     @_builtins.property
     def deadlines(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeadlinePolicy]: ...
     @_builtins.property
@@ -167,10 +172,11 @@ class Policy(_message.Message):
         line_test_interval: _duration_pb2.Duration | None = ...,
         line_test_receipt: _duration_pb2.Duration | None = ...,
         separation: Global___SeparationMinima | None = ...,
+        parties_may_suspend: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["line_test_interval", b"line_test_interval", "line_test_receipt", b"line_test_receipt", "separation", b"separation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadlines", b"deadlines", "line_test_interval", b"line_test_interval", "line_test_receipt", b"line_test_receipt", "separation", b"separation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadlines", b"deadlines", "line_test_interval", b"line_test_interval", "line_test_receipt", b"line_test_receipt", "parties_may_suspend", b"parties_may_suspend", "separation", b"separation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

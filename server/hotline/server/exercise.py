@@ -124,6 +124,8 @@ class Policy:
     deadlines: Mapping[Priority, Deadlines] = field(default_factory=lambda: DEFAULT_DEADLINES)
     line_test_interval: float = 3600.0
     line_test_receipt: float = 30.0
+    #: A party's station may suspend and resume its own hotline.
+    parties_may_suspend: bool = False
     separation: Separation = Separation()
 
     def deadlines_for(self, priority: Priority) -> Deadlines:
@@ -220,6 +222,7 @@ class Exercise:
             ],
             line_test_interval=duration(self.policy.line_test_interval),
             line_test_receipt=duration(self.policy.line_test_receipt),
+            parties_may_suspend=self.policy.parties_may_suspend,
             separation=exercise_pb2.SeparationMinima(
                 air_horizontal_m=self.policy.separation.air_horizontal_m,
                 air_vertical_m=self.policy.separation.air_vertical_m,
@@ -374,7 +377,22 @@ def _station(table: Mapping[str, Any], where: str) -> Station:
 
 
 def _policy(table: Mapping[str, Any]) -> Policy:
-    _known(table, ("deadlines", "separation", "line_test_interval", "line_test_receipt"), "policy")
+    _known(
+        table,
+        (
+            "deadlines",
+            "separation",
+            "line_test_interval",
+            "line_test_receipt",
+            "parties_may_suspend",
+        ),
+        "policy",
+    )
+    may_suspend = table.get("parties_may_suspend", False)
+    if not isinstance(may_suspend, bool):
+        raise ConfigurationError(
+            f"policy.parties_may_suspend: expected true or false, got {may_suspend!r}"
+        )
     deadlines = dict(DEFAULT_DEADLINES)
     for name, value in _table(table.get("deadlines", {}), "policy.deadlines").items():
         where = f"policy.deadlines.{name}"
@@ -424,6 +442,7 @@ def _policy(table: Mapping[str, Any]) -> Policy:
             table.get("line_test_receipt", 30), "policy.line_test_receipt"
         ),
         separation=separation,
+        parties_may_suspend=may_suspend,
     )
 
 

@@ -58,6 +58,7 @@ from hotline.server.errors import (
     HotlineError,
     InvalidArgument,
     OutOfRange,
+    PermissionDenied,
     Unauthenticated,
     Unavailable,
 )
@@ -179,6 +180,8 @@ class Switchboard:
         # Called with every committed batch, in log order (e.g. the MQTT bridge).
         self._listeners: list[Callable[[list[StoredRecord]], None]] = []
         self._suspended: dict[Hotline, str] = {}
+        #: The party whose station suspended a hotline ("" for exercise control).
+        self._suspended_by: dict[Hotline, str] = {}
         # Bookmark names and the index of the annotation that set each: a name marks one
         # place of the log, so it is set once.
         self._bookmarks: dict[str, int] = {}
@@ -246,6 +249,7 @@ class Switchboard:
             "last_sequence": self._last_sequence,
             "line_tests": self._line_tests,
             "suspended": self._suspended,
+            "suspended_by": self._suspended_by,
             "chains": self._chains,
             "zones": self._zones,
             "envelopes": self._envelopes,
@@ -262,6 +266,7 @@ class Switchboard:
         self._last_sequence = state["last_sequence"]
         self._line_tests = state["line_tests"]
         self._suspended = state["suspended"]
+        self._suspended_by = state.get("suspended_by", {})
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
         self._bookmarks = state["bookmarks"]
@@ -502,9 +507,11 @@ class Switchboard:
             self._retime(self._chains.missed(record.deadline_missed))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED:
             self._suspended[record.hotline] = record.annotation.text
+            self._suspended_by[record.hotline] = _party_of(record.actor)
             self._retime(self._chains.suspend(record.hotline, seconds(record.recorded_at)))
         elif kind == log_pb2.RECORD_KIND_HOTLINE_RESUMED:
             self._suspended.pop(record.hotline, None)
+            self._suspended_by.pop(record.hotline, None)
             self._retime(self._chains.resume(record.hotline, seconds(record.recorded_at)))
         elif kind == log_pb2.RECORD_KIND_ANNOTATION and record.annotation.bookmark:
             self._bookmarks.setdefault(record.annotation.bookmark, record.index)
@@ -1157,7 +1164,7 @@ class Switchboard:
     def set_suspended(
         self, credential: Credential, hotline: Hotline, reason: str, suspended: bool
     ) -> None:
-        credential.require_control("suspending and resuming hotlines")
+        self._may_suspend(credential, hotline, suspended)
         if suspended == (hotline in self._suspended):
             state = "suspended" if suspended else "not suspended"
             raise FailedPrecondition(f"hotline: {hotline_name(hotline)} is already {state}")
@@ -1178,6 +1185,28 @@ class Switchboard:
             # Urgent traffic does not wait for the line to come back.
             for message, party in self._chains.to_reroute(hotline):
                 self._escalate(message, party, envelope_pb2.ESCALATION_REASON_LINE_SUSPENDED)
+
+    def _may_suspend(self, credential: Credential, hotline: Hotline, suspended: bool) -> None:
+        """Exercise control suspends and resumes any hotline; where the exercise allows
+        it, a party's station its own, and only the party that suspended a hotline (or
+        exercise control) resumes it."""
+        if credential.may_control:
+            return
+        what = "suspending and resuming hotlines"
+        if not credential.is_participant or not self.exercise.policy.parties_may_suspend:
+            credential.require_control(f"in this exercise (policy.parties_may_suspend), {what}")
+        label = credential.station_label
+        if hotline != credential.hotline:
+            raise PermissionDenied(
+                f"hotline: {label} may suspend or resume only its own hotline, "
+                f"{hotline_name(credential.hotline)}"
+            )
+        by = self._suspended_by.get(hotline)
+        if not suspended and by is not None and by != credential.party:
+            raise PermissionDenied(
+                f"hotline: {hotline_name(hotline)} was suspended by "
+                f"{by or 'exercise control'}; only they or exercise control resume it"
+            )
 
     async def index_of(self, hotline: Hotline, sequence: int) -> int:
         """The log index of the record numbered ``sequence`` on ``hotline`` (a console's
@@ -1249,3 +1278,9 @@ class Switchboard:
 
     def hotline_statuses(self) -> list[exercise_pb2.HotlineStatus]:
         return hotline_statuses(self._tracker, self._suspended, self._last_sequence)
+
+
+def _party_of(actor: str) -> str:
+    """The party of a record's actor: ``RED`` for a station's ``RED/AIR_OPERATIONS``,
+    "" for exercise control's ``EXERCISE_CONTROL:<subject>``."""
+    return "" if ":" in actor else actor.partition("/")[0]

@@ -18,6 +18,7 @@ from hotline.server.audit.checkpoint import Checkpoint
 from hotline.server.audit.verify import VerificationReport
 from hotline.server.review.markup import duration, number, text, utc
 from hotline.server.review.review import ExerciseReview
+from hotline.server.review.scenario_runs import scenario_section
 from hotline.server.review.sections import (
     annotations_section,
     escalations_section,
@@ -30,6 +31,7 @@ from hotline.server.review.sections import (
     verification_section,
 )
 from hotline.server.review.svgmap import render_map
+from hotline.server.scenario import RunCollector
 from hotline.v1 import log_pb2
 
 __all__ = ["build_report", "estimated_height"]
@@ -110,6 +112,7 @@ _SECTIONS = (
     ("time-lost", "Time lost"),
     ("escalations", "Escalations"),
     ("incidents", "Incursions and breaches"),
+    ("scenarios", "Scenario runs"),
     ("annotations", "Annotations"),
     ("timeline", "Timeline"),
 )
@@ -158,7 +161,8 @@ def build_report(
     "After-action report: <exercise name>".
     """
     signed_size = checkpoint.size if checkpoint is not None else 0
-    review = ExerciseReview.of(records, signed_size=signed_size)
+    runs = RunCollector()
+    review = ExerciseReview.of(runs.passing(records), signed_size=signed_size)
     heading = _header(review, title)
     page_title = re.sub(r"<[^>]+>", "", heading.split("</h1>", 1)[0])
     sections = [
@@ -171,6 +175,7 @@ def build_report(
         escalations_section(review),
         suspensions_section(review),
         incidents_section(review),
+        scenario_section(runs.evaluations()),
         annotations_section(review),
         timeline_section(review),
     ]

@@ -46,9 +46,7 @@ class SuspensionWindows:
     def add(self, index: int, record: log_pb2.LogRecord, at: float, body: str) -> None:
         kind = record.kind
         if kind == log_pb2.RECORD_KIND_HOTLINE_SUSPENDED:
-            window = Suspension(
-                record.hotline, index, at, record.annotation.author, record.annotation.text
-            )
+            window = Suspension(record.hotline, index, at, _by(record), record.annotation.text)
             self.count += 1
             self._open[record.hotline] = self._latest = window
             if len(self.windows) < self._keep:
@@ -67,3 +65,12 @@ class SuspensionWindows:
     @property
     def hidden(self) -> int:
         return self.count - len(self.windows)
+
+
+def _by(record: log_pb2.LogRecord) -> str:
+    """Who suspended: exercise control's trainer, or a party's station (its own act,
+    shown as the station with the operator's name)."""
+    author = record.annotation.author
+    if ":" in record.actor or not record.actor:
+        return author
+    return f"{record.actor} ({author})" if author else record.actor

@@ -1,0 +1,2 @@
+"""``hotline exercise``: scenarios run unattended (the runner, its clock, the simulated
+operators) and judged from the log."""
