@@ -3,6 +3,9 @@ change a record even after the triggers are gone, nor remove the triggers."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -10,6 +13,7 @@ from hotline.server.audit import leaf_hash
 from hotline.server.storage import open_backend
 from hotline.server.storage.postgres import grant_append_only
 from hotline.testing.audit_logs import record
+from hotline.testing.harness import running_server
 from hotline.testing.postgres import PostgresServer
 
 
@@ -38,3 +42,16 @@ def test_an_append_only_role_can_write_the_log_and_nothing_else(
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+async def test_the_server_never_logs_the_log_s_password(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with_password = postgres_url.replace("@", ":s3cret-word@", 1)
+    with caplog.at_level(logging.INFO):
+        async with running_server(tmp_path / "data", database=with_password):
+            pass
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "recovered from postgresql://" in logged
+    assert ":***@" in logged
+    assert "s3cret-word" not in logged

@@ -35,6 +35,7 @@ from hotline.server.settings import Settings
 from hotline.server.storage import is_postgres_url, open_backend
 from hotline.server.switchboard import Switchboard
 from hotline.server.tls import server_credentials
+from hotline.server.urls import redacted
 from hotline.v1 import services_pb2
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ async def serve(
         "exercise %r: %d records recovered from %s; listening on port %d",
         exercise.exercise_id,
         recovered,
-        settings.database_location,
+        redacted(settings.database_location),
         port,
     )
     if ready is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from hotline.server.errors import ConfigurationError
+from hotline.server.urls import redacted
 
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
@@ -82,19 +83,19 @@ def parse_broker_url(url: str) -> BrokerAddress:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ConfigurationError(
-            f"MQTT broker URL {_redacted(url)!r}: expected mqtt://user:password@host:port "
+            f"MQTT broker URL {redacted(url)!r}: expected mqtt://user:password@host:port "
             "(or mqtts:// for TLS)"
         )
     tls = parts.scheme == "mqtts"
     try:
         port = parts.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
     except ValueError:
-        raise ConfigurationError(f"MQTT broker URL {_redacted(url)!r}: bad port") from None
+        raise ConfigurationError(f"MQTT broker URL {redacted(url)!r}: bad port") from None
     if not parts.hostname:
-        raise ConfigurationError(f"MQTT broker URL {_redacted(url)!r}: no host")
+        raise ConfigurationError(f"MQTT broker URL {redacted(url)!r}: no host")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigurationError(
-            f"MQTT broker URL {_redacted(url)!r}: no path or query expected after the port"
+            f"MQTT broker URL {redacted(url)!r}: no path or query expected after the port"
         )
     return BrokerAddress(
         host=parts.hostname,
@@ -103,12 +104,3 @@ def parse_broker_url(url: str) -> BrokerAddress:
         password=unquote(parts.password) if parts.password is not None else None,
         tls=tls,
     )
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
