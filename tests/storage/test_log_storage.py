@@ -135,6 +135,18 @@ def test_a_snapshot_keeps_the_earlier_one_it_names(location: str) -> None:
     assert reader.latest_snapshot() == StoredSnapshot(4, b"s4")
 
 
+def test_a_record_is_found_by_its_number_on_its_hotline(location: str) -> None:
+    backend = open_backend(location)
+    # Every other record is hotline traffic, numbered 1, 2, 3 ...
+    rows = [replace(record(n), sequence=n // 2 + 1 if n % 2 else 0) for n in range(8)]
+    backend.append(rows, [leaf_hash(r.data) for r in rows])
+    reader = backend.reader()
+    assert reader.at_sequence(rows[5].hotline, 3) == rows[5]
+    assert reader.at_sequence(rows[5].hotline, 5) is None
+    assert reader.at_sequence(rows[5].hotline + 1, 3) is None
+    assert list(reader.hotline_items(rows[5].hotline, 2)) == [rows[5], rows[7]]
+
+
 def test_the_message_keys_of_a_range_of_records(location: str) -> None:
     backend = open_backend(location)
     keyed = [replace(record(n), message_key=n - 2**62 if n % 2 else None) for n in range(6)]

@@ -196,14 +196,7 @@ class RecordLog:
 
     def _read_at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
         with self._reader_lock:
-            items = self._reader.hotline_items(hotline, sequence - 1)
-            try:
-                first = next(items, None)
-            finally:
-                close = getattr(items, "close", None)
-                if close is not None:
-                    close()
-        return first if first is not None and first.sequence == sequence else None
+            return self._reader.at_sequence(hotline, sequence)
 
     def _read_hotline(self, hotline: int, after_sequence: int) -> list[StoredRecord]:
         with self._reader_lock:

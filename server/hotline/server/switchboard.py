@@ -266,7 +266,7 @@ class Switchboard:
         self._last_sequence = state["last_sequence"]
         self._line_tests = state["line_tests"]
         self._suspended = state["suspended"]
-        self._suspended_by = state.get("suspended_by", {})
+        self._suspended_by = state["suspended_by"]
         self._zones = state["zones"]
         self._envelopes = state["envelopes"]
         self._bookmarks = state["bookmarks"]

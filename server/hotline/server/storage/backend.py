@@ -95,6 +95,9 @@ class Backend(Protocol):
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         """Hotline traffic with a sequence number above ``after_sequence``, in order."""
 
+    def at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
+        """The record numbered ``sequence`` on ``hotline``, if there is one."""
+
     def latest_snapshot(self) -> StoredSnapshot | None:
         """The snapshot stored last, if any."""
 

@@ -70,6 +70,9 @@ CREATE TABLE snapshots (
 """
 
 _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
+#: Hotline traffic: the condition of the partial index log_hotline_sequence, repeated in
+#: the queries it is to serve (the planner uses it only when the query implies it).
+_TRAFFIC = "sequence > 0"
 _END = 2**63 - 1
 # Rows fetched per round trip when streaming a large log.
 _ITERSIZE = 10_000
@@ -207,11 +210,22 @@ class PostgresBackend:
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         rows = self._conn.execute(
-            f"{_RECORD} WHERE hotline = %s AND sequence > %s ORDER BY sequence",
+            f"{_RECORD} WHERE hotline = %s AND sequence > %s AND {_TRAFFIC} ORDER BY sequence",
             (hotline, after_sequence),
         ).fetchall()
         for idx, kind, line, sequence, data in rows:
             yield StoredRecord(idx, kind, line, sequence, bytes(data))
+
+    def at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
+        row = self._conn.execute(
+            f"{_RECORD} WHERE hotline = %s AND sequence >= %s AND {_TRAFFIC} "
+            "ORDER BY sequence LIMIT 1",
+            (hotline, sequence),
+        ).fetchone()
+        if row is None or row[3] != sequence:
+            return None
+        idx, kind, line, seq, data = row
+        return StoredRecord(idx, kind, line, seq, bytes(data))
 
     def latest_snapshot(self) -> StoredSnapshot | None:
         try:

@@ -61,6 +61,9 @@ _ROWS_PER_STATEMENT = 256
 #: Prepared statements kept per connection: one INSERT for every batch size, and reads.
 _STATEMENT_CACHE = _ROWS_PER_STATEMENT + 64
 _RECORD = "SELECT idx, kind, hotline, sequence, data FROM log"
+#: Hotline traffic: the condition of the partial index log_hotline_sequence, repeated in
+#: the queries it is to serve (the planner uses it only when the query implies it).
+_TRAFFIC = "sequence > 0"
 
 
 @functools.cache
@@ -200,11 +203,19 @@ class SqliteBackend:
 
     def hotline_items(self, hotline: int, after_sequence: int) -> Iterator[StoredRecord]:
         rows = self._db.execute(
-            f"{_RECORD} WHERE hotline = ? AND sequence > ? ORDER BY sequence",
+            f"{_RECORD} WHERE hotline = ? AND sequence > ? AND {_TRAFFIC} ORDER BY sequence",
             (hotline, after_sequence),
         )
         for row in rows:
             yield StoredRecord(*row)
+
+    def at_sequence(self, hotline: int, sequence: int) -> StoredRecord | None:
+        row = self._db.execute(
+            f"{_RECORD} WHERE hotline = ? AND sequence >= ? AND {_TRAFFIC} "
+            "ORDER BY sequence LIMIT 1",
+            (hotline, sequence),
+        ).fetchone()
+        return None if row is None or row[3] != sequence else StoredRecord(*row)
 
     def latest_snapshot(self) -> StoredSnapshot | None:
         try:
